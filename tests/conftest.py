@@ -1,0 +1,66 @@
+"""Shared fixtures and helpers for the toyflow tests.
+
+Everything is sized to run in seconds on a 2-core CPU: tiny networks, few clouds, few steps.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from toyflow.model import CloudFlow, FlowConfig
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY = FlowConfig(width=16, depth=1, time_freqs=4)
+SMALL = FlowConfig(width=32, depth=2, time_freqs=8)
+
+
+def randomize(model: torch.nn.Module, seed: int = 0, scale: float = 0.5) -> torch.nn.Module:
+    """Give every parameter random values, the zero-initialised output layer included.
+
+    A fresh :class:`CloudFlow` outputs exactly zero (its last layer starts at zero), which would let
+    equivariance or time-dependence tests pass for the wrong reason.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * scale)
+    return model.eval()
+
+
+def make_flow(config: FlowConfig = SMALL, seed: int = 0) -> CloudFlow:
+    """A :class:`CloudFlow` with random weights everywhere (output layer included)."""
+    return randomize(CloudFlow(config), seed)
+
+
+@pytest.fixture
+def flow_model() -> CloudFlow:
+    """A small randomised CloudFlow (width 32, depth 2)."""
+    return make_flow(SMALL, seed=1)
+
+
+@pytest.fixture
+def tiny_model() -> CloudFlow:
+    """A tiny randomised CloudFlow (width 16, depth 1): cheap to save, load and train."""
+    return make_flow(TINY, seed=2)
+
+
+def run_toyflow(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m toyflow ARGS`` in a fresh process and capture its output (text)."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return subprocess.run(
+        [sys.executable, "-m", "toyflow", *args],
+        cwd=cwd or REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

@@ -1,0 +1,197 @@
+"""toyflow.checkpoint: safetensors round trip, atomic save, and one clear error for every bad file."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+from conftest import TINY, make_flow
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from toyflow.checkpoint import FORMAT, CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from toyflow.model import CloudFlow, FlowConfig
+from toyflow.reference import ReferenceConfig, ReferenceFlow
+
+META = {"steps": 5, "mixture": {"s_fraction": 0.2}, "evaluation": {"s_fraction": 0.19, "valid": 0.93}}
+
+
+@pytest.fixture
+def saved(tmp_path, tiny_model):
+    """A real checkpoint of a randomised tiny CloudFlow."""
+    return save_checkpoint(tiny_model, tmp_path / "model.safetensors", **META)
+
+
+def rewrite(src, dst, edit_meta=None, edit_tensors=None):
+    """Copy a checkpoint with its toyflow metadata and/or tensors edited."""
+    tensors = load_file(str(src))
+    with safe_open(str(src), framework="pt") as f:
+        metadata = dict(f.metadata())
+    if edit_meta is not None:
+        meta = json.loads(metadata["toyflow"])
+        edit_meta(meta)
+        metadata["toyflow"] = json.dumps(meta)
+    if edit_tensors is not None:
+        edit_tensors(tensors)
+    save_file(tensors, str(dst), metadata=metadata)
+    return dst
+
+
+def assert_bad(path, *words):
+    """Loading ``path`` fails with one CheckpointError that names the file (and the given words)."""
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path, device="cpu")
+    message = str(info.value)
+    assert str(path) in message
+    assert info.value.path == str(path)
+    for word in words:
+        assert word in message
+    assert isinstance(info.value, ValueError)
+    return message
+
+
+def test_round_trip(saved, tiny_model):
+    model, meta = load_checkpoint(saved, device="cpu")
+    assert isinstance(model, CloudFlow) and model.config == tiny_model.config
+    assert not model.training
+    x = torch.randn(2, 50, 2)
+    with torch.no_grad():
+        assert torch.equal(model(x, 0.4), tiny_model(x, 0.4))
+    for key, value in META.items():
+        assert meta[key] == value
+    assert meta["format"] == FORMAT and meta["config"] == TINY.to_dict()
+    assert read_metadata(saved) == meta
+
+
+def test_round_trip_of_the_reference_network(tmp_path):
+    torch.manual_seed(0)
+    ref = ReferenceFlow(ReferenceConfig(hidden=16, layers=2, num_points=20)).eval()
+    path = save_checkpoint(ref, tmp_path / "ref.safetensors", steps=1)
+    model, meta = load_checkpoint(path, device="cpu")
+    assert isinstance(model, ReferenceFlow) and model.config == ref.config
+    x = torch.randn(1, 20, 2)
+    with torch.no_grad():
+        assert torch.equal(model(x, 0.5), ref(x, 0.5))
+
+
+def test_load_on_cpu(saved):
+    model, _ = load_checkpoint(saved, device="cpu")
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    model, _ = load_checkpoint(saved, device=torch.device("cpu"))
+    assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_no_pickle_in_the_file(saved):
+    head = saved.read_bytes()[:8]
+    header_len = int.from_bytes(head, "little")
+    header = json.loads(saved.read_bytes()[8 : 8 + header_len])
+    assert "__metadata__" in header and "toyflow" in header["__metadata__"]
+
+
+def test_save_is_atomic(tmp_path, tiny_model):
+    path = tmp_path / "sub" / "model.safetensors"
+    save_checkpoint(tiny_model, path, steps=1)
+    save_checkpoint(make_flow(TINY, seed=9), path, steps=2)  # overwrite in place
+    assert sorted(os.listdir(path.parent)) == ["model.safetensors"]
+    assert read_metadata(path)["steps"] == 2
+    # a save that fails half-way leaves the old file intact and no temporary file behind
+    with pytest.raises(TypeError):
+        save_checkpoint(tiny_model, path, steps=object())
+    assert sorted(os.listdir(path.parent)) == ["model.safetensors"]
+    assert read_metadata(path)["steps"] == 2
+
+
+def test_truncated_file(saved, tmp_path):
+    data = saved.read_bytes()
+    half = tmp_path / "half.safetensors"
+    half.write_bytes(data[: len(data) // 2])
+    assert_bad(half)
+    nearly = tmp_path / "nearly.safetensors"
+    nearly.write_bytes(data[:-4])
+    assert_bad(nearly)
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    assert_bad(empty)
+
+
+def test_weights_of_another_width(saved, tmp_path):
+    def wider(meta):
+        meta["config"]["width"] = 32
+
+    path = rewrite(saved, tmp_path / "wider.safetensors", edit_meta=wider)
+    assert_bad(path, "shape")
+
+
+def test_weights_of_another_depth(saved, tmp_path):
+    def deeper(meta):
+        meta["config"]["depth"] = 2
+
+    path = rewrite(saved, tmp_path / "deeper.safetensors", edit_meta=deeper)
+    assert_bad(path, "missing")
+
+
+def test_checkpoint_of_another_architecture(tmp_path):
+    ref = ReferenceFlow(ReferenceConfig(hidden=16, layers=1, num_points=20))
+    src = save_checkpoint(ref, tmp_path / "ref.safetensors")
+
+    def claim_cloudflow(meta):
+        meta["config"]["arch"] = "cloudflow"
+
+    assert_bad(rewrite(src, tmp_path / "a.safetensors", edit_meta=claim_cloudflow))
+
+    def claim_cloudflow_config(meta):
+        meta["config"] = FlowConfig(width=16, depth=1).to_dict()
+
+    assert_bad(rewrite(src, tmp_path / "b.safetensors", edit_meta=claim_cloudflow_config), "weights")
+
+    def unknown(meta):
+        meta["config"]["arch"] = "transformer"
+
+    assert_bad(rewrite(src, tmp_path / "c.safetensors", edit_meta=unknown), "transformer")
+
+
+def test_not_a_safetensors_file(tmp_path):
+    noise = tmp_path / "random.safetensors"
+    noise.write_bytes(torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(0)).byte().numpy())
+    assert_bad(noise)
+    text = tmp_path / "notes.safetensors"
+    text.write_text("these are not the weights you are looking for\n")
+    assert_bad(text)
+    pickled = tmp_path / "model.pt"
+    torch.save(CloudFlow(TINY).state_dict(), pickled)
+    assert_bad(pickled)
+
+
+def test_safetensors_without_toyflow_metadata(tmp_path):
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(3)}, str(plain))
+    assert_bad(plain, "toyflow")
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(3)}, str(other), metadata={"format": "pt"})
+    assert_bad(other, "toyflow")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{not json",
+        json.dumps({"format": "toyflow/999", "config": TINY.to_dict()}),
+        json.dumps({"format": FORMAT}),
+        json.dumps({"format": FORMAT, "config": "cloudflow"}),
+        json.dumps({"format": FORMAT, "config": {"arch": "cloudflow", "width": -4}}),
+        json.dumps([1, 2, 3]),
+        "null",
+    ],
+)
+def test_bad_toyflow_metadata(saved, tmp_path, raw):
+    path = tmp_path / "bad_meta.safetensors"
+    save_file(load_file(str(saved)), str(path), metadata={"toyflow": raw})
+    assert_bad(path)
+
+
+def test_missing_file(tmp_path):
+    assert_bad(tmp_path / "nowhere.safetensors", "no such file")
+    with pytest.raises(CheckpointError, match="nowhere"):
+        read_metadata(tmp_path / "nowhere.safetensors")

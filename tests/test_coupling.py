@@ -1,0 +1,57 @@
+"""toyflow.coupling: minibatch optimal transport inside each cloud."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from toyflow.coupling import ot_pair
+from toyflow.data import draw_noise, sample_mixture
+
+
+@pytest.fixture
+def pair() -> tuple[torch.Tensor, torch.Tensor]:
+    clouds, _ = sample_mixture(3, 0.5, num_points=120, seed=0)
+    return draw_noise(3, 120, seed=1), clouds
+
+
+def sorted_rows(points: torch.Tensor) -> torch.Tensor:
+    """The rows of ``points (n, 2)`` in a canonical order (by x, then y)."""
+    order = torch.argsort(points[:, 1], stable=True)
+    points = points[order]
+    return points[torch.argsort(points[:, 0], stable=True)]
+
+
+@pytest.mark.parametrize("chunk", [50, 120])
+def test_ot_pair_permutes_each_clouds_noise(pair, chunk):
+    noise, clouds = pair
+    paired = ot_pair(noise, clouds, chunk=chunk, seed=0)
+    assert paired.shape == noise.shape and paired.dtype == noise.dtype
+    assert not torch.equal(paired, noise)
+    for k in range(noise.shape[0]):
+        assert torch.equal(sorted_rows(paired[k]), sorted_rows(noise[k]))
+
+
+@pytest.mark.parametrize("chunk", [50, 120])
+def test_ot_pair_shortens_the_paths(pair, chunk):
+    noise, clouds = pair
+    paired = ot_pair(noise, clouds, chunk=chunk, seed=0)
+    before = (noise - clouds).pow(2).sum(dim=(1, 2))
+    after = (paired - clouds).pow(2).sum(dim=(1, 2))
+    assert (after < 0.8 * before).all()
+
+
+def test_whole_cloud_chunk_is_optimal(pair):
+    # With one chunk the assignment is exact: no swap of two partners shortens the paths.
+    noise, clouds = pair
+    paired = ot_pair(noise[:1], clouds[:1], chunk=120, seed=0)[0]
+    x = clouds[0]
+    cost = (paired - x).pow(2).sum(-1)  # (n,)
+    swapped = (paired[None, :, :] - x[:, None, :]).pow(2).sum(-1)  # [i, j]: point i with partner of j
+    gain = cost[:, None] + cost[None, :] - swapped - swapped.T
+    assert gain.max() <= 1e-4
+
+
+def test_ot_pair_is_seeded(pair):
+    noise, clouds = pair
+    assert torch.equal(ot_pair(noise, clouds, seed=3), ot_pair(noise, clouds, seed=3))

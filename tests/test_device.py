@@ -1,0 +1,53 @@
+"""toyflow.device and CUDA: train on the GPU, save, load on the CPU, same samples (skipped without CUDA)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import TINY
+
+from toyflow.checkpoint import load_checkpoint, save_checkpoint
+from toyflow.data import draw_noise
+from toyflow.device import make_generator, resolve_device
+from toyflow.flow import sample
+from toyflow.training import Recipe, train
+
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.cuda.is_available() is false)"
+)
+
+
+def test_resolve_device():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device().type == expected
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_make_generator():
+    g = torch.Generator().manual_seed(1)
+    assert make_generator(g) is g
+    a = torch.rand(3, generator=make_generator(5))
+    assert torch.equal(a, torch.rand(3, generator=make_generator(5)))
+    assert make_generator(None).initial_seed() != make_generator(None).initial_seed()
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_train_on_cuda_then_load_and_sample_on_cpu(tmp_path):
+    recipe = Recipe(config=TINY, batch_size=4, train_points=64, pool_size=16)
+    result = train(recipe=recipe, steps=2, device="cuda", progress=False)
+    assert next(result.model.parameters()).device.type == "cuda"
+    path = save_checkpoint(result.model, tmp_path / "gpu.safetensors", steps=result.steps)
+    cpu_model, meta = load_checkpoint(path, device="cpu")
+    gpu_model, _ = load_checkpoint(path, device="cuda")
+    assert next(cpu_model.parameters()).device.type == "cpu" and meta["steps"] == 2
+    # the same seed gives the same noise on both devices, and the same clouds within rounding
+    noise_cpu = draw_noise(3, 64, seed=0)
+    noise_gpu = draw_noise(3, 64, seed=0, device="cuda")
+    assert torch.equal(noise_gpu.cpu(), noise_cpu)
+    on_cpu = sample(cpu_model, noise_cpu, steps=4)
+    on_gpu = sample(gpu_model, noise_gpu, steps=4)
+    assert on_gpu.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, atol=1e-4, rtol=0)

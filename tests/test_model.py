@@ -1,0 +1,101 @@
+"""toyflow.model: the velocity network sees the whole cloud, ignores point order, takes any size and time."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import SMALL, make_flow
+
+from toyflow.model import CloudFlow, FlowConfig, count_parameters, time_features
+
+
+@pytest.fixture
+def clouds() -> torch.Tensor:
+    return torch.randn(3, 60, 2, generator=torch.Generator().manual_seed(0))
+
+
+def test_fresh_model_starts_at_zero_velocity(clouds):
+    # The output layer starts at zero; the other tests randomise it so that they can fail.
+    out = CloudFlow(SMALL)(clouds, 0.5)
+    assert out.shape == clouds.shape
+    assert torch.count_nonzero(out) == 0
+
+
+def test_randomised_model_is_not_trivial(flow_model, clouds):
+    with torch.no_grad():
+        out = flow_model(clouds, 0.3)
+    assert out.abs().max() > 1e-2
+
+
+def test_permutation_equivariant(flow_model, clouds):
+    perm = torch.randperm(clouds.shape[1], generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([0.1, 0.5, 0.9])
+    with torch.no_grad():
+        out = flow_model(clouds, t)
+        out_perm = flow_model(clouds[:, perm], t)
+    torch.testing.assert_close(out_perm, out[:, perm], atol=1e-5, rtol=0)
+    # and the output is not merely invariant (each point keeps its own velocity)
+    assert not torch.allclose(out[:, perm], out, atol=1e-3)
+
+
+@pytest.mark.parametrize("num_points", [100, 400])
+def test_accepts_any_number_of_points(flow_model, num_points):
+    x = torch.randn(2, num_points, 2)
+    with torch.no_grad():
+        out = flow_model(x, torch.rand(2))
+    assert out.shape == (2, num_points, 2)
+    assert torch.isfinite(out).all()
+
+
+def test_continuous_time(flow_model, clouds):
+    with torch.no_grad():
+        a = flow_model(clouds, 0.123)
+        b = flow_model(clouds, 0.124)
+    assert not torch.allclose(a, b, atol=1e-6)
+    assert (a - b).abs().max() < 0.5  # and it is smooth in t
+
+
+def test_scalar_time_equals_per_cloud_time(flow_model, clouds):
+    with torch.no_grad():
+        a = flow_model(clouds, 0.25)
+        b = flow_model(clouds, torch.full((3,), 0.25))
+        c = flow_model(clouds, torch.tensor([0.25, 0.7, 0.25]))
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(c[0], a[0])
+    assert not torch.allclose(c[1], a[1])
+
+
+def test_velocity_depends_on_the_other_points(flow_model, clouds):
+    moved = clouds.clone()
+    moved[:, 0] += torch.tensor([2.0, -1.5])
+    with torch.no_grad():
+        a = flow_model(clouds, 0.5)
+        b = flow_model(moved, 0.5)
+    # point 1 did not move, yet its velocity changed
+    assert (a[:, 1] - b[:, 1]).abs().max() > 1e-4
+
+
+def test_clouds_of_a_batch_do_not_interact(flow_model, clouds):
+    moved = clouds.clone()
+    moved[1] = torch.randn(60, 2)
+    with torch.no_grad():
+        a = flow_model(clouds, 0.5)
+        b = flow_model(moved, 0.5)
+    torch.testing.assert_close(a[0], b[0])
+    torch.testing.assert_close(a[2], b[2])
+
+
+def test_config_and_size():
+    config = FlowConfig(width=24, depth=3)
+    model = CloudFlow(config)
+    assert model.config == config
+    assert config.to_dict()["arch"] == "cloudflow"
+    assert count_parameters(make_flow(FlowConfig(width=24, depth=3))) == count_parameters(model)
+    assert count_parameters(CloudFlow(FlowConfig(width=48, depth=3))) > count_parameters(model)
+
+
+def test_time_features():
+    t = torch.tensor([0.0, 0.5, 1.0])
+    f = time_features(t, 6)
+    assert f.shape == (3, 12)
+    torch.testing.assert_close(f[0], torch.cat([torch.zeros(6), torch.ones(6)]))

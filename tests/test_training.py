@@ -1,0 +1,105 @@
+"""toyflow.training: the loop runs, calls back, honours step and time budgets, and is reproducible."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+from conftest import TINY
+
+from toyflow.data import CloudStream
+from toyflow.model import CloudFlow
+from toyflow.reference import ReferenceConfig, ReferenceFlow, reference_loss, reference_noise
+from toyflow.training import Recipe, TrainResult, lr_factor, train
+
+
+def tiny_recipe(**overrides) -> Recipe:
+    return Recipe(**{"config": TINY, "batch_size": 4, "train_points": 64, "pool_size": 16, **overrides})
+
+
+def test_train_steps_and_callback():
+    calls = []
+    result = train(
+        recipe=tiny_recipe(), steps=5, progress=False, callback=lambda step, loss: calls.append((step, loss))
+    )
+    assert isinstance(result, TrainResult)
+    assert result.steps == 5 and len(result.losses) == 5
+    assert all(math.isfinite(loss) and loss > 0 for loss in result.losses)
+    assert [step for step, _ in calls] == [1, 2, 3, 4, 5]
+    assert [loss for _, loss in calls] == result.losses
+    assert isinstance(result.model, CloudFlow) and not result.model.training
+    assert result.seconds > 0
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.999])
+def test_training_moves_the_weights(ema):
+    torch.manual_seed(0)
+    model = CloudFlow(TINY)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = train(model=model, recipe=tiny_recipe(ema=ema), steps=3, progress=False)
+    after = result.model.state_dict()
+    assert not torch.equal(after["out.weight"], before["out.weight"])  # zero at init, trained away from it
+    if ema == 0.0:
+        assert result.model is model
+    else:
+        assert result.model is not model  # the moving average is returned, not the raw weights
+
+
+def test_training_is_reproducible():
+    a = train(recipe=tiny_recipe(seed=3), steps=3, progress=False)
+    b = train(recipe=tiny_recipe(seed=3), steps=3, progress=False)
+    c = train(recipe=tiny_recipe(seed=4), steps=3, progress=False)
+    assert a.losses == b.losses
+    assert a.losses != c.losses
+    for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_seconds_budget_stops():
+    start = time.perf_counter()
+    result = train(recipe=tiny_recipe(), seconds=0.3, progress=False)
+    wall = time.perf_counter() - start
+    assert result.steps >= 1 and len(result.losses) == result.steps
+    assert result.seconds < 0.3 + 1.0  # stops after the step that crosses the budget
+    assert wall < 10
+
+
+def test_steps_win_over_a_longer_time_budget():
+    result = train(recipe=tiny_recipe(), steps=2, seconds=60, progress=False)
+    assert result.steps == 2
+
+
+def test_explicit_stream_and_reference_plug_ins():
+    config = ReferenceConfig(hidden=8, layers=1, num_points=32)
+    stream = CloudStream(batch_size=3, s_fraction=0.5, num_points=32, seed=0, pool_size=4)
+    seen = []
+
+    def noise_fn(x1, gen):
+        z = reference_noise(x1.shape, gen)
+        seen.append(z)
+        return z
+
+    recipe = tiny_recipe(config=config, ot_chunk=0, ema=0.0, schedule="constant", optimizer="adam")
+    result = train(recipe=recipe, steps=2, progress=False, stream=stream, noise_fn=noise_fn, loss_fn=reference_loss)
+    assert isinstance(result.model, ReferenceFlow) and result.steps == 2
+    assert len(seen) == 2 and all(z.shape == (3, 32, 2) and z.min() == -1 and z.max() == 1 for z in seen)
+
+
+def test_lr_schedule():
+    assert lr_factor(0.0, 0.1) == pytest.approx(1e-3)
+    assert lr_factor(0.05, 0.1) == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1) == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1) == pytest.approx(0.5)
+    assert lr_factor(1.0, 0.1) == pytest.approx(0.0, abs=1e-12)
+    values = [lr_factor(p / 100, 0.1) for p in range(10, 101)]
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+
+
+def test_recipe_to_dict_is_json_ready():
+    import json
+
+    d = tiny_recipe().to_dict()
+    assert json.loads(json.dumps(d))["config"] == TINY.to_dict()
+    assert d["s_fraction"] == 0.2

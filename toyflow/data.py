@@ -1,0 +1,121 @@
+"""Training data: S-curve and Swiss-roll point clouds, their mixture, and the noise they start from.
+
+Every cloud is ``(num_points, 2)``: coordinates 0 and 2 of scikit-learn's 3-D generators, rescaled by
+one affine map (same scale on both axes) so that its smallest coordinate is -1 and its largest +1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.datasets import make_s_curve, make_swiss_roll
+
+from .device import make_generator
+
+NUM_POINTS = 400
+NOISE = 0.1
+KINDS = ("s_curve", "swiss_roll")
+
+
+def normalize_cloud(points: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Rescale each cloud so that its smallest coordinate is -1 and its largest +1.
+
+    ``points``: ``(..., num_points, 2)``. One scale for both axes, so the aspect ratio is kept.
+    """
+    lead = points.shape[:-2]
+    flat = points.reshape(*lead, -1)
+    if isinstance(points, torch.Tensor):
+        lo = flat.min(dim=-1).values[..., None, None]
+        hi = flat.max(dim=-1).values[..., None, None]
+    else:
+        lo = flat.min(axis=-1)[..., None, None]
+        hi = flat.max(axis=-1)[..., None, None]
+    return (points - lo) / (hi - lo) * 2 - 1
+
+
+def make_cloud(kind: str, num_points: int = NUM_POINTS, seed: int | None = None, noise: float = NOISE) -> np.ndarray:
+    """One normalised cloud of ``kind`` (``"s_curve"`` or ``"swiss_roll"``): float32 ``(num_points, 2)``."""
+    if kind == "s_curve":
+        xyz, _ = make_s_curve(num_points, noise=noise, random_state=seed)
+    elif kind == "swiss_roll":
+        xyz, _ = make_swiss_roll(num_points, noise=noise, random_state=seed)
+    else:
+        raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+    return normalize_cloud(xyz[:, [0, 2]]).astype(np.float32)
+
+
+def sample_mixture(
+    n: int,
+    s_fraction: float = 0.2,
+    num_points: int = NUM_POINTS,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ``n`` clouds, each an S curve with probability ``s_fraction``, else a Swiss roll.
+
+    Returns ``(clouds, is_s)``: float32 ``(n, num_points, 2)`` and bool ``(n,)``.
+    """
+    if not 0.0 <= s_fraction <= 1.0:
+        raise ValueError(f"s_fraction must lie in [0, 1], got {s_fraction}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    is_s = rng.random(n) < s_fraction
+    cloud_seeds = rng.integers(0, 2**31 - 1, size=n)
+    clouds = (
+        np.stack(
+            [
+                make_cloud("s_curve" if s else "swiss_roll", num_points, int(cs))
+                for s, cs in zip(is_s, cloud_seeds, strict=True)
+            ]
+        )
+        if n
+        else np.zeros((0, num_points, 2), np.float32)
+    )
+    return torch.from_numpy(clouds), torch.from_numpy(is_s)
+
+
+class CloudStream:
+    """An endless, seeded stream of training batches from the mixture.
+
+    Clouds are drawn once into a pool of ``pool_size`` clouds per class, then each batch picks every
+    cloud's class (S curve with probability ``s_fraction``) and a random member of that class's pool.
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        s_fraction: float = 0.2,
+        num_points: int = NUM_POINTS,
+        seed: int = 0,
+        pool_size: int = 2048,
+    ) -> None:
+        if not 0.0 <= s_fraction <= 1.0:
+            raise ValueError(f"s_fraction must lie in [0, 1], got {s_fraction}")
+        self.batch_size, self.s_fraction, self.num_points = batch_size, s_fraction, num_points
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        seeds = self.rng.integers(0, 2**31 - 1, size=(2, pool_size))
+        self.pools = [
+            torch.from_numpy(np.stack([make_cloud(kind, num_points, int(s)) for s in seeds[k]]))
+            for k, kind in enumerate(KINDS)
+        ]
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch: ``(clouds (batch, num_points, 2), is_s (batch,))``."""
+        b = self.batch_size
+        is_s = torch.rand(b, generator=self.gen) < self.s_fraction
+        idx = torch.randint(0, self.pools[0].shape[0], (b,), generator=self.gen)
+        clouds = torch.where(is_s[:, None, None], self.pools[0][idx], self.pools[1][idx])
+        return clouds, is_s
+
+
+def draw_noise(
+    n: int,
+    num_points: int = NUM_POINTS,
+    seed: int | torch.Generator | None = None,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Standard normal noise, i.i.d. per point: float32 ``(n, num_points, 2)``.
+
+    Drawn on the CPU from ``seed`` and then moved, so the same seed gives the same noise on every device.
+    """
+    gen = make_generator(seed)
+    return torch.randn(n, num_points, 2, generator=gen).to(device)

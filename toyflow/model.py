@@ -1,0 +1,86 @@
+"""The velocity network: one velocity per point, computed from the whole cloud.
+
+A point's velocity depends on the other points through pooled (mean) features, so the network is
+permutation equivariant, accepts any number of points, and takes continuous time ``t`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Size of a :class:`CloudFlow`; saved with every checkpoint."""
+
+    width: int = 128
+    depth: int = 4
+    time_freqs: int = 16
+    arch: str = field(default="cloudflow")
+
+    def to_dict(self) -> dict:
+        """The configuration as a JSON-ready dict."""
+        return asdict(self)
+
+
+def time_features(t: torch.Tensor, num_freqs: int) -> torch.Tensor:
+    """Sinusoidal features of continuous time: ``t (batch,)`` -> ``(batch, 2 * num_freqs)``."""
+    freqs = torch.exp(torch.linspace(0.0, math.log(200.0), num_freqs, device=t.device, dtype=t.dtype))
+    angles = t[:, None] * freqs[None, :]
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class SetBlock(nn.Module):
+    """Residual block: per-point MLP on the point's features, the cloud's mean feature and time."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.pool = nn.Linear(width, width)
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.SiLU(), nn.Linear(2 * width, width))
+
+    def forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """``h (batch, num_points, width)``, ``temb (batch, width)`` -> ``(batch, num_points, width)``."""
+        z = self.norm(h)
+        ctx = self.pool(z.mean(dim=1)) + temb
+        return h + self.mlp(z + ctx[:, None, :])
+
+
+class CloudFlow(nn.Module):
+    """Velocity field ``v(x, t)`` for whole clouds.
+
+    ``x (batch, num_points, 2)``, ``t (batch,)`` -> ``(batch, num_points, 2)``.
+    """
+
+    def __init__(self, config: FlowConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or FlowConfig()
+        w = self.config.width
+        self.embed = nn.Linear(2, w)
+        self.time = nn.Sequential(nn.Linear(2 * self.config.time_freqs, w), nn.SiLU(), nn.Linear(w, w))
+        self.blocks = nn.ModuleList(SetBlock(w) for _ in range(self.config.depth))
+        self.out_norm = nn.LayerNorm(w)
+        self.out = nn.Linear(w, 2)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+        """Velocity at ``x (batch, num_points, 2)`` and time ``t`` (a float or ``(batch,)``).
+
+        Returns ``(batch, num_points, 2)``.
+        """
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        temb = self.time(time_features(t, self.config.time_freqs))
+        h = self.embed(x)
+        for block in self.blocks:
+            h = block(h, temb)
+        return self.out(self.out_norm(h))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
