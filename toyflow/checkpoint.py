@@ -53,6 +53,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: objec
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={"toyflow": json.dumps(meta)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -22,15 +22,24 @@ def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: in
     rng = np.random.default_rng(seed)
     z = noise.detach().cpu().numpy()
     x = clouds.detach().cpu().numpy()
-    out = np.empty_like(z)
     b, n, _ = z.shape
-    for k in range(b):
-        order_x = rng.permutation(n)
-        order_z = rng.permutation(n)
-        for s in range(0, n, chunk):
-            ix, iz = order_x[s : s + chunk], order_z[s : s + chunk]
-            xs, zs = x[k][ix], z[k][iz]
-            cost = ((xs[:, None, :] - zs[None, :, :]) ** 2).sum(-1)
-            rows, cols = linear_sum_assignment(cost)
-            out[k, ix[rows]] = z[k, iz[cols]]
+    chunk = min(chunk, n)
+    whole = n - n % chunk  # points in full chunks; a remainder forms one smaller chunk
+    order_x = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)
+    order_z = rng.permuted(np.tile(np.arange(n), (b, 1)), axis=1)
+    xs = np.take_along_axis(x, order_x[..., None], axis=1)
+    zs = np.take_along_axis(z, order_z[..., None], axis=1)
+    out = np.empty_like(z)
+    rows = np.arange(b)[:, None]
+    for lo, hi in ([(0, whole)] if whole else []) + ([(whole, n)] if whole < n else []):
+        size = min(chunk, hi - lo)
+        xc = xs[:, lo:hi].reshape(b, -1, size, 2)
+        zc = zs[:, lo:hi].reshape(b, -1, size, 2)
+        cost = ((xc[:, :, :, None, :] - zc[:, :, None, :, :]) ** 2).sum(-1)  # (b, chunks, size, size)
+        perm = np.empty(cost.shape[:3], dtype=np.int64)
+        for k in range(b):
+            for c in range(cost.shape[1]):
+                perm[k, c] = linear_sum_assignment(cost[k, c])[1]
+        matched = np.take_along_axis(zc, perm[..., None], axis=2).reshape(b, hi - lo, 2)
+        out[rows, order_x[:, lo:hi]] = matched
     return torch.from_numpy(out).to(noise.device)

@@ -33,8 +33,10 @@ def generate(
     steps: int | None = None,
     method: str | None = None,
     meta: dict | None = None,
+    to_cpu: bool = True,
 ) -> torch.Tensor:
-    """``n`` clouds ``(n, num_points, 2)`` from the noise of ``seed``, on the model's device, returned on the CPU."""
+    """``n`` clouds ``(n, num_points, 2)`` from the noise of ``seed``, sampled on the model's device and
+    returned on the CPU (or left on the device with ``to_cpu=False``)."""
     from .reference import is_reference, reference_noise
 
     spec = sampler_of(model, meta)
@@ -43,11 +45,12 @@ def generate(
         noise = reference_noise((n, num_points, 2), torch.Generator().manual_seed(seed)).to(device)
     else:
         noise = draw_noise(n, num_points, seed, device)
-    return sample(model, noise, steps=steps or spec["steps"], method=method or spec["method"]).cpu()
+    clouds = sample(model, noise, steps=steps or spec["steps"], method=method or spec["method"])
+    return clouds.cpu() if to_cpu else clouds
 
 
 def evaluate_model(
     model: nn.Module, n: int = EVAL_CLOUDS, seed: int = EVAL_SEED, steps: int | None = None, meta: dict | None = None
 ) -> dict[str, float]:
     """The judge's summary (S-fraction, valid fraction overall and per class) of ``n`` clouds from fixed noises."""
-    return judge(generate(model, n, seed, steps=steps, meta=meta)).summary()
+    return judge(generate(model, n, seed, steps=steps, meta=meta, to_cpu=False)).summary()

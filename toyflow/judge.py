@@ -79,11 +79,11 @@ class Verdict:
 
 
 def distances(clouds: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """Chamfer distance of each cloud ``(batch, num_points, 2)`` to both templates: ``(batch, 2)`` (S, roll)."""
-    clouds = clouds.detach().float().cpu()
-    tpl = templates()
+    """Chamfer distance of each cloud ``(batch, num_points, 2)`` to both templates: ``(batch, 2)`` (S, roll), CPU."""
+    clouds = clouds.detach().float()
+    tpl = templates().to(clouds.device)  # on the clouds' device: a GPU judges its own samples quickly
     parts = [torch.stack([chamfer(c, tpl[0]), chamfer(c, tpl[1])], dim=1) for c in clouds.split(chunk)]
-    return torch.cat(parts) if parts else torch.zeros(0, 2)
+    return torch.cat(parts).cpu() if parts else torch.zeros(0, 2)
 
 
 @lru_cache(maxsize=1)
@@ -107,3 +107,21 @@ def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
     thr_s, thr_roll = thresholds()
     valid = own <= torch.where(is_s, torch.tensor(thr_s), torch.tensor(thr_roll))
     return Verdict(is_s=is_s, distance=own, valid=valid & torch.isfinite(own))
+
+
+def oracle_ticks(
+    clouds: torch.Tensor | np.ndarray, flip_prob: float = 0.0, generator: torch.Generator | None = None
+) -> list[int]:
+    """The simulated annotator: indices of the clouds ``(n, num_points, 2)`` that the judge calls valid S curves.
+
+    With ``flip_prob > 0`` each of the ``n`` tick decisions is flipped with that probability (a noisy human),
+    drawn from ``generator``.
+    """
+    if not 0.0 <= flip_prob <= 1.0:
+        raise ValueError(f"flip_prob must lie in [0, 1], got {flip_prob}")
+    v = judge(clouds)
+    wanted = v.is_s & v.valid
+    if flip_prob > 0:
+        flips = torch.rand(wanted.shape[0], generator=generator) < flip_prob
+        wanted = wanted ^ flips
+    return [int(i) for i in torch.nonzero(wanted).flatten()]

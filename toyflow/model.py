@@ -20,6 +20,8 @@ class FlowConfig:
     width: int = 128
     depth: int = 4
     time_freqs: int = 16
+    pos_freqs: int = 0  # >0: random Fourier features of each point's coordinates (fixed, seeded, saved)
+    pos_scale: float = 4.0
     arch: str = field(default="cloudflow")
 
     def to_dict(self) -> dict:
@@ -60,7 +62,11 @@ class CloudFlow(nn.Module):
         super().__init__()
         self.config = config or FlowConfig()
         w = self.config.width
-        self.embed = nn.Linear(2, w)
+        k = self.config.pos_freqs
+        if k:  # a fixed random projection, seeded, stored with the weights
+            gen = torch.Generator().manual_seed(0)
+            self.register_buffer("pos_matrix", torch.randn(2, k, generator=gen) * self.config.pos_scale)
+        self.embed = nn.Linear(2 + 2 * k, w)
         self.time = nn.Sequential(nn.Linear(2 * self.config.time_freqs, w), nn.SiLU(), nn.Linear(w, w))
         self.blocks = nn.ModuleList(SetBlock(w) for _ in range(self.config.depth))
         self.out_norm = nn.LayerNorm(w)
@@ -75,6 +81,9 @@ class CloudFlow(nn.Module):
         """
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
         temb = self.time(time_features(t, self.config.time_freqs))
+        if self.config.pos_freqs:
+            proj = x @ self.pos_matrix
+            x = torch.cat([x, proj.sin(), proj.cos()], dim=-1)
         h = self.embed(x)
         for block in self.blocks:
             h = block(h, temb)

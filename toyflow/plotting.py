@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -52,6 +54,21 @@ def cloud_png(cloud: torch.Tensor | np.ndarray, size: int = 160, color: tuple[fl
     return png_bytes(rasterize(cloud, size, color))
 
 
+def draw_panel(ax, cloud: np.ndarray | None, color: tuple[float, float, float] | str, title: str | None = None) -> None:
+    """Draw one cloud ``(num_points, 2)`` on a matplotlib axis in [-1.1, 1.1]^2; ``None`` blanks the axis."""
+    if cloud is None:
+        ax.axis("off")
+        return
+    ax.set_xlim(-1.1, 1.1)
+    ax.set_ylim(-1.1, 1.1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.scatter(cloud[:, 0], cloud[:, 1], s=2, color=color, linewidths=0)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
 def plot_clouds(
     clouds: torch.Tensor | np.ndarray,
     color: tuple[float, float, float] | str = RED,
@@ -71,18 +88,44 @@ def plot_clouds(
         nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if suptitle else 0)), squeeze=False
     )
     for i, ax in enumerate(axes.flat):
-        ax.set_xlim(-1.1, 1.1)
-        ax.set_ylim(-1.1, 1.1)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
-        ax.scatter(arr[i, :, 0], arr[i, :, 1], s=2, color=color, linewidths=0)
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+        draw_panel(ax, arr[i] if i < n else None, color, titles[i] if titles is not None and i < n else None)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def save_round_figure(
+    path: str | os.PathLike,
+    proposals: torch.Tensor | np.ndarray,
+    same_noise: torch.Tensor | np.ndarray | None = None,
+    fresh: torch.Tensor | np.ndarray | None = None,
+    title: str | None = None,
+) -> Path:
+    """Save a PNG of one feedback round: the proposals of A ``(n, num_points, 2)`` in red with their indices,
+    then (if given) B on the same noise in green under them, then fresh samples of B in green. Returns the path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    rows = [(proposals, RED, "A #{}")]
+    if same_noise is not None:
+        rows.append((same_noise, GREEN, "B, same noise #{}"))
+    if fresh is not None:
+        rows.append((fresh, GREEN, "B, fresh #{}"))
+    ncols = max(len(r[0]) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.9 * ncols, 2.0 * len(rows) + 0.3), squeeze=False)
+    for (clouds, color, label), row in zip(rows, axes, strict=True):
+        arr = _as_numpy(clouds)
+        for i, ax in enumerate(row):
+            draw_panel(ax, arr[i] if i < len(arr) else None, color, label.format(i))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -28,6 +28,11 @@ class Recipe:
     steps: int = 1500
     batch_size: int = 64
     train_points: int = NUM_POINTS
+    # Late times on fewer points: a batch with times in [split_time, 1] keeps only ``late_points`` points per
+    # cloud (0: all). The class of a cloud is decided at early times from fluctuations of the whole cloud, which
+    # shrink with the number of points, so early times always see all ``train_points``.
+    late_points: int = 0
+    split_time: float = 0.4
     lr: float = 2e-3
     weight_decay: float = 0.0
     optimizer: str = "adamw"
@@ -115,11 +120,19 @@ def train(
             for g in opt.param_groups:
                 g["lr"] = recipe.lr * lr_factor(prog, warm)
         x1, _ = stream.next()
+        t = torch.rand(x1.shape[0], generator=gen)
+        if recipe.late_points:
+            # one coin per batch keeps t ~ U[0, 1] overall: late batches use a subset of every cloud's points
+            # (a cloud's points are i.i.d., so its first k are a random subset)
+            late = bool(torch.rand((), generator=gen) >= recipe.split_time)
+            lo, width = (recipe.split_time, 1 - recipe.split_time) if late else (0.0, recipe.split_time)
+            t = lo + width * t
+            if late:
+                x1 = x1[:, : recipe.late_points]
         x0 = noise_fn(x1, gen) if noise_fn else torch.randn(x1.shape, generator=gen)
         if recipe.ot_chunk:
             x0 = ot_pair(x0, x1, recipe.ot_chunk, seed=recipe.seed * 1_000_003 + step)
-        x0 = x0.to(dev)
-        t = torch.rand(x1.shape[0], generator=gen).to(dev)
+        x0, t = x0.to(dev), t.to(dev)
         loss = loss_fn(model, x1.to(dev), x0, t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
