@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import run_toyflow
+from conftest import REPO, run_toyflow
 
 from toyflow.checkpoint import read_metadata
 from toyflow.cli import main
@@ -175,7 +177,58 @@ def test_train_reference_uses_the_reference_noise_and_loss(tmp_path, monkeypatch
 
 
 def test_prefer_fails_cleanly(tmp_path):
-    # (preference learning is not wired to the command line yet; a missing checkpoint fails either way)
     rc, _, err = run_main("prefer", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "b.safetensors"))
-    assert rc != 0
-    assert err.strip()
+    assert rc == 2 and "missing.safetensors" in err and "no such file" in err
+    assert not (tmp_path / "b.safetensors").exists()
+
+
+@pytest.fixture(scope="module")
+def small_a(tmp_path_factory):
+    """A small, untrained-but-random model A (fast), saved as a checkpoint with a 4-step sampler."""
+    from conftest import TINY, make_flow
+
+    from toyflow.checkpoint import save_checkpoint
+
+    path = tmp_path_factory.mktemp("prefer") / "a.safetensors"
+    return save_checkpoint(make_flow(TINY, seed=5), path, sampler={"method": "euler", "steps": 4})
+
+
+@pytest.mark.parametrize("bad", [["--method", "magic"], ["--oracle", "--flip-prob", "2"]])
+def test_prefer_rejects_bad_options(small_a, tmp_path, bad):
+    rc, _, err = run_main("prefer", str(small_a), "--out", str(tmp_path / "b.safetensors"), *bad)
+    assert rc != 0 and ("magic" in err or "[0, 1]" in err)
+    assert not (tmp_path / "b.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_prefer_in_the_terminal_reads_indices_probabilities_and_enter(small_a, tmp_path):
+    out_path = tmp_path / "b.safetensors"
+    answers = "0 2\nx y\n\np 0.1 0.9\n"  # ticks; garbage (asked again); Enter (skip); probabilities
+    proc = subprocess.run(
+        [sys.executable, "-m", "toyflow", "prefer", str(small_a), "--out", str(out_path), "--rounds", "3"],
+        input=answers,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "try again" in proc.stdout
+    assert "2 labelled rounds of 3" in proc.stdout
+    assert (tmp_path / "round1_proposals.png").exists() and (tmp_path / "round1_model_b.png").exists()
+    assert not (tmp_path / "round2_model_b.png").exists()  # the skipped round drew no B
+    meta = read_metadata(out_path)
+    labels = [r["labels"] for r in meta["preference"]["rounds"]]
+    assert labels == [[0.5, 0.0, 0.5, 0.0], None, [0.1, 0.9, 0.0, 0.0]]
+
+
+@pytest.mark.slow
+def test_prefer_with_the_oracle_saves_model_b(small_a, tmp_path):
+    out_path = tmp_path / "b.safetensors"
+    rc, out, err = run_main(
+        "prefer", str(small_a), "--out", str(out_path), "--rounds", "2", "--oracle", "--method", "reference"
+    )
+    assert rc == 0, err
+    assert out.count("the simulated annotator ticks") == 2
+    meta = read_metadata(out_path)
+    assert meta["preference"]["method"] == "reference" and len(meta["preference"]["rounds"]) == 2

@@ -54,9 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     _add_device(p)
 
-    p = sub.add_parser("prefer", help="teach a model B from ticks on proposals of model A")
-    p.add_argument("checkpoint", type=Path)
-    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser(
+        "prefer",
+        help="teach a model B from ticks on proposals of model A",
+        description="Each round shows 4 proposals of model A; ticks (yours in the terminal, or the simulated "
+        "annotator's with --oracle) teach model B, which is then drawn on the same noise and on 6 fresh ones.",
+    )
+    p.add_argument("checkpoint", type=Path, help="model A")
+    p.add_argument("--out", required=True, type=Path, help="where to save model B (.safetensors)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of 4 proposals (default 3)")
+    p.add_argument("--oracle", action="store_true", help="let the simulated annotator tick the clean S curves")
+    p.add_argument("--flip-prob", type=float, default=0.0, help="with --oracle: flip each tick with this probability")
+    p.add_argument("--method", default=None, help="preference method (default: the measured best)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the proposals' noise and of B's updates")
+    p.add_argument("--png-dir", type=Path, default=None, help="folder for the round pictures (default: next to --out)")
     _add_device(p)
     return parser
 
@@ -146,8 +157,52 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_prefer(args: argparse.Namespace) -> int:
-    print("toyflow prefer: not available yet (preference learning arrives with model B)", file=sys.stderr)
-    return 2
+    from .judge import judge, oracle_ticks
+    from .plotting import save_round_figure
+    from .preference import METHODS, PreferenceInputError, PreferenceSession, parse_answer
+
+    if args.method is not None and args.method not in METHODS:
+        raise SystemExit(f"toyflow prefer: unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
+    if not 0.0 <= args.flip_prob <= 1.0:
+        raise SystemExit(f"toyflow prefer: --flip-prob must lie in [0, 1], got {args.flip_prob}")
+    model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    session = PreferenceSession(model, method=args.method, seed=args.seed, meta=meta)
+    png_dir = args.png_dir or args.out.parent
+    png_dir.mkdir(parents=True, exist_ok=True)
+    flips = torch.Generator().manual_seed(args.seed + 1)
+    print(f"model A: {args.checkpoint}; method: {session.method}; pictures in {png_dir}")
+    for r in range(1, args.rounds + 1):
+        proposal = session.propose(4, seed=args.seed * 1000 + r)
+        picture = save_round_figure(png_dir / f"round{r}_proposals.png", proposal.samples, title=f"round {r}: model A")
+        print(f"\nround {r}: 4 proposals of model A (indices 0-3) in {picture}")
+        while True:
+            if args.oracle:
+                ticks, probs = oracle_ticks(proposal.samples, args.flip_prob, flips), None
+                print(f"the simulated annotator ticks: {' '.join(map(str, ticks)) or '(none)'}")
+            else:
+                try:
+                    text = input("ticks (indices separated by spaces, Enter for none, 'p 0.1 0.5 ...'): ")
+                except EOFError:
+                    text = ""
+            try:
+                if not args.oracle:
+                    ticks, probs = parse_answer(text, 4)
+                record = session.give(ticks=ticks, probabilities=probs)
+                break
+            except PreferenceInputError as e:
+                print(f"  {e}; try again")
+        print(f"  {record.reason or 'model B updated'} ({record.seconds:.2f} s)")
+        if record.updated:
+            same = session.resample(proposal.noise)
+            fresh = session.sample_b(6, seed=args.seed * 1000 + 500 + r)
+            picture = save_round_figure(
+                png_dir / f"round{r}_model_b.png", proposal.samples, same, fresh, title=f"round {r}: A red, B green"
+            )
+            print(f"  model B on the same noise and on 6 fresh noises: {picture}")
+            print(f"  S-fraction of those 6 fresh samples of B: {judge(fresh).s_fraction:.2f}")
+    path = session.save(args.out, base_checkpoint=str(args.checkpoint))
+    print(f"\n{session.labelled_rounds} labelled rounds of {args.rounds}; saved model B to {path}")
+    return 0
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "prefer": cmd_prefer}
