@@ -1,0 +1,305 @@
+"""toyflow.widgets: the proposal picker driven through its widgets (checkboxes, picture clicks, buttons).
+
+A small random model A and cheap method settings keep every round well under a second or two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SMALL, make_flow
+
+from toyflow.data import make_cloud
+from toyflow.judge import oracle_ticks
+from toyflow.preference import MethodSettings, PreferenceSession, Proposal
+from toyflow.widgets import (
+    NEXT,
+    NONE_OF_THESE,
+    TEACH,
+    ProposalPicker,
+    chart_png,
+    check_environment,
+    find_by_class,
+    widget_problems,
+)
+
+FAST = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4, time_samples=2)
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def make_picker(soft: bool = False, seed: int = 0, background: bool = True) -> ProposalPicker:
+    session = PreferenceSession(make_flow(SMALL, seed=3), seed=seed, sampler_steps=4, settings=FAST)
+    return ProposalPicker(session, soft=soft, eval_n=8, background=background)
+
+
+def count(picker: ProposalPicker, css_class: str) -> int:
+    return len(find_by_class(picker.widget, css_class))
+
+
+@pytest.fixture
+def picker() -> ProposalPicker:
+    return make_picker()
+
+
+# ------------------------------------------------------------------------------------ layout, DOM contract
+def test_dom_contract_before_any_round(picker):
+    assert find_by_class(picker.widget, "toyflow-picker") == [picker.widget]
+    assert count(picker, "toyflow-tile") == 4
+    assert count(picker, "toyflow-tile-picture") == 4
+    assert count(picker, "toyflow-tile-selected") == 0
+    assert count(picker, "toyflow-b-tile") == 0
+    assert count(picker, "toyflow-b-fresh") == 0
+    assert count(picker, "toyflow-status") == 1
+    assert "labelled rounds: 0" in picker.status_text
+    assert [b.description for b in (picker.teach_button, picker.skip_button, picker.next_button)] == [
+        TEACH,
+        NONE_OF_THESE,
+        NEXT,
+    ]
+    assert (TEACH, NONE_OF_THESE, NEXT) == ("Teach model B", "None of these", "Next proposals")
+    for tile in picker.tiles:
+        # the clickable picture holds the PNG of the red proposal and the button that takes its clicks
+        assert tile.image.value.tobytes().startswith(b"\x89PNG")
+        assert tile.image in tile.picture.children and tile.hit in tile.picture.children
+        assert tile.image.layout.grid_area == tile.hit.layout.grid_area  # the button lies over the image
+    assert "application/vnd.jupyter.widget-view+json" in picker._repr_mimebundle_()
+
+
+def test_picture_click_and_checkbox_toggle_the_selection(picker):
+    tile = picker.tiles[1]
+    tile.hit.click()  # exactly what a click on the picture runs
+    assert picker.selected == [1]
+    assert tile.checkbox.value is True
+    assert "toyflow-tile-selected" in tile.box._dom_classes
+    assert tile.box.layout.border != picker.tiles[0].box.layout.border
+    assert count(picker, "toyflow-tile-selected") == 1
+    tile.hit.click()
+    assert picker.selected == []
+    assert "toyflow-tile-selected" not in tile.box._dom_classes
+    picker.tiles[3].checkbox.value = True  # the checkbox itself
+    assert picker.selected == [3] and "toyflow-tile-selected" in picker.tiles[3].box._dom_classes
+    picker.toggle(0)
+    assert picker.state["selected"] == [0, 3]
+    picker.select([2])
+    assert picker.selected == [2] and count(picker, "toyflow-tile-selected") == 1
+
+
+# ---------------------------------------------------------------------------------------------- a round
+def test_teach_updates_b_and_draws_b_on_the_same_noise(picker):
+    session = picker.session
+    a_before, b_before = weights(session.a), weights(session.b)
+    picker.tiles[0].checkbox.value = True
+    picker.tiles[2].hit.click()
+    picker.teach_button.click()
+
+    assert not same_weights(weights(session.b), b_before), "model B did not learn"
+    assert same_weights(weights(session.a), a_before), "model A must stay frozen"
+    assert session.labelled_rounds == 1
+    assert session.history[-1].labels == [0.5, 0.0, 0.5, 0.0]
+    assert count(picker, "toyflow-b-tile") == 4
+    assert count(picker, "toyflow-b-fresh") == 6
+    for box in find_by_class(picker.widget, "toyflow-b-tile") + find_by_class(picker.widget, "toyflow-b-fresh"):
+        assert box.children[0].value.tobytes().startswith(b"\x89PNG")
+    # B was re-sampled from exactly the proposals' noise
+    torch.testing.assert_close(picker.b_same, session.resample(picker.proposal.noise).cpu())
+    state = picker.state
+    assert state["labelled_rounds"] == 1 and state["round"] == 1
+    assert state["answered"] and not state["busy"]
+    assert "labelled rounds: 1" in picker.status_text
+    assert "error" not in picker.status_text
+    assert not picker.teach_button.disabled and not picker.next_button.disabled
+    assert all(t.hit.disabled for t in picker.tiles), "answered proposals cannot be changed"
+    assert set(state["timing"]) >= {"update", "sample", "draw", "total"}
+    # the chart: round 0 (B = A) and round 1, measured by the judge on fixed noises after the round
+    assert picker.wait(timeout=120)
+    state = picker.state
+    assert [p[0] for p in state["chart"]] == [0, 1] and not state["chart_pending"]
+    assert picker.chart.value.tobytes().startswith(b"\x89PNG")
+    assert count(picker, "toyflow-chart") == 1
+    assert "model B" in picker.chart_caption.value and "chart:" not in picker.chart_caption.value
+
+
+def test_none_of_these_changes_nothing(picker):
+    session = picker.session
+    before = weights(session.b)
+    picker.tiles[1].checkbox.value = True  # ticked, then "None of these" all the same
+    picker.skip_button.click()
+    assert same_weights(weights(session.b), before)
+    assert len(session.history) == 1 and session.history[-1].updated is False
+    assert session.labelled_rounds == 0
+    assert "labelled rounds: 0" in picker.status_text
+    assert picker.state["answered"]
+    # teaching the same proposals afterwards is ignored: they are answered
+    picker.teach_button.click()
+    assert same_weights(weights(session.b), before) and len(session.history) == 1
+
+
+def test_a_second_submit_after_answering_is_ignored(picker):
+    picker.select([0])
+    first = picker.submit()
+    assert first is not None and first.updated
+    after_first = weights(picker.session.b)
+    picker.teach_button.click()  # a double click arrives after the first round finished
+    assert picker.submit() is None
+    assert picker.skip() is None
+    assert len(picker.session.history) == 1
+    assert same_weights(weights(picker.session.b), after_first)
+    assert picker.state["ignored"] == 3
+    assert "labelled rounds: 1" in picker.status_text
+
+
+def test_a_submit_while_busy_is_ignored(picker, monkeypatch):
+    session = picker.session
+    real_give = session.give
+    calls, nested = [], []
+
+    def give_and_press_again(*args, **kwargs):
+        calls.append(1)
+        assert picker.state["busy"]
+        assert picker.teach_button.disabled and picker.skip_button.disabled and picker.next_button.disabled
+        assert picker.progress.layout.visibility == "visible"
+        nested.append(picker.submit())  # a second press while B is learning
+        picker.teach_button.click()
+        nested.append(picker.next())
+        return real_give(*args, **kwargs)
+
+    monkeypatch.setattr(session, "give", give_and_press_again)
+    picker.select([1, 3])
+    record = picker.submit()
+    assert record is not None and record.updated
+    assert len(calls) == 1 and nested == [None, None]
+    assert session.labelled_rounds == 1 and len(session.history) == 1
+    assert not picker.state["busy"] and picker.progress.layout.visibility == "hidden"
+
+
+def test_next_proposals_draws_new_ones_and_reopens_the_round(picker):
+    old = picker.proposal
+    old_png = picker.tiles[0].image.value
+    picker.select([0])
+    picker.submit()
+    picker.next_button.click()
+    assert picker.proposal is not old
+    assert not torch.equal(picker.proposal.noise, old.noise)
+    assert picker.tiles[0].image.value != old_png
+    assert picker.selected == [] and not picker.state["answered"]
+    assert count(picker, "toyflow-b-tile") == 0, "B's tiles of the old noise are gone"
+    assert count(picker, "toyflow-b-fresh") == 6
+    assert not any(t.hit.disabled for t in picker.tiles)
+    picker.select([2])
+    assert picker.submit().updated
+    assert picker.session.labelled_rounds == 2
+    assert picker.wait(timeout=120)
+    assert [p[0] for p in picker.state["chart"]] == [0, 1, 2]
+
+
+def test_chart_without_a_worker_thread():
+    picker = make_picker(background=False)
+    picker.select([0])
+    picker.submit()
+    assert not picker.state["chart_pending"]
+    assert [p[0] for p in picker.state["chart"]] == [0, 1]
+    picker.next()
+    picker.skip()  # B unchanged: one more point, B's S-fraction carried over
+    chart = picker.state["chart"]
+    assert [p[0] for p in chart] == [0, 1, 2] and chart[2][2] == chart[1][2]
+
+
+def test_errors_show_in_the_status_line(picker, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the update blew up")
+
+    before = weights(picker.session.b)
+    monkeypatch.setattr(picker.session, "give", broken)
+    picker.select([0])
+    picker.teach_button.click()  # no traceback
+    assert "error" in picker.status_text and "the update blew up" in picker.status_text
+    assert "labelled rounds: 0" in picker.status_text
+    state = picker.state
+    assert not state["busy"] and not state["answered"] and state["error"]
+    assert not picker.teach_button.disabled
+    assert same_weights(weights(picker.session.b), before)
+
+
+# --------------------------------------------------------------------------------------------- soft mode
+def test_soft_mode_invalid_probability_shows_an_error_and_changes_nothing():
+    picker = make_picker(soft=True)
+    session = picker.session
+    before = weights(session.b)
+    assert picker.tiles[0].slider in picker.tiles[0].box.children
+    assert picker.set_probabilities([1.5, 0.0, 0.0, 0.0]) is False
+    assert "error" in picker.status_text and "[0, 1]" in picker.status_text
+    assert picker.probabilities == [0.0] * 4
+    assert picker.set_probabilities([0.5, 0.5]) is False
+    assert picker.set_probabilities([float("nan"), 0, 0, 0]) is False
+    picker.teach_button.click()  # every probability 0: the session refuses, the status says why
+    assert "positive sum" in picker.status_text
+    assert same_weights(weights(session.b), before) and session.history == []
+    assert not picker.state["answered"]
+
+    assert picker.set_probabilities([0.9, 0.0, 0.3, 0.0]) is True
+    assert picker.selected == [0, 2] and count(picker, "toyflow-tile-selected") == 2
+    record = picker.submit()
+    assert record is not None and record.updated
+    assert record.labels == pytest.approx([0.75, 0.0, 0.25, 0.0])
+    assert not same_weights(weights(session.b), before)
+    assert "labelled rounds: 1" in picker.status_text
+
+
+def test_soft_mode_picture_click_toggles_between_0_and_1():
+    picker = make_picker(soft=True)
+    picker.tiles[2].hit.click()
+    assert picker.probabilities == [0.0, 0.0, 1.0, 0.0]
+    assert "toyflow-tile-selected" in picker.tiles[2].box._dom_classes
+    picker.tiles[2].hit.click()
+    assert picker.probabilities == [0.0] * 4
+    with pytest.raises(ValueError, match="soft=True"):
+        make_picker().set_probabilities([1, 0, 0, 0])
+
+
+# ------------------------------------------------------------------------------------------------ oracle
+def test_click_as_oracle_ticks_the_clean_s_curves(picker):
+    kinds = ["s_curve", "swiss_roll", "s_curve", "swiss_roll"]
+    clouds = torch.from_numpy(np.stack([make_cloud(kind, seed=i) for i, kind in enumerate(kinds)]))
+    picker.proposal = Proposal(noise=picker.proposal.noise, samples=clouds, seed=None)
+    ticks = picker.click_as_oracle()
+    assert ticks == oracle_ticks(clouds)
+    assert picker.selected == ticks
+    assert ticks and set(ticks) <= {0, 2}
+    record = picker.submit()
+    assert record is not None and record.updated
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def test_chart_png_is_a_png():
+    assert chart_png([(0, 0.2, 0.2), (1, 0.2, 0.5)]).startswith(b"\x89PNG")
+
+
+def test_environment_check_reports_a_version_mismatch():
+    lines: list[str] = []
+    problems = check_environment({"ipywidgets": "8.1.2", "jupyterlab_widgets": "1.1.7"}, out=lines.append)
+    assert problems and "jupyterlab_widgets 3" in problems[0]
+    text = "\n".join(lines)
+    assert "will NOT render" in text and "pip install" in text and "jupyterlab_widgets>=3,<4" in text
+
+    assert "not installed" in widget_problems({"ipywidgets": "8.0.0", "jupyterlab_widgets": None})[0]
+    assert "not installed" in widget_problems({"ipywidgets": None, "jupyterlab_widgets": "3.0.0"})[0]
+    assert "too old" in widget_problems({"ipywidgets": "7.8.1", "jupyterlab_widgets": "1.1.0"})[0]
+    assert "extension" in widget_problems({"ipywidgets": "8.1.0", "jupyterlab_widgets": "3.0.9"}, False)[0]
+    assert widget_problems({"ipywidgets": "8.1.0", "jupyterlab_widgets": "3.0.9"}, True) == []
+
+    lines.clear()
+    assert check_environment({"ipywidgets": "8.1.2", "jupyterlab_widgets": "3.0.10"}, out=lines.append) == []
+    assert lines and lines[0].startswith("Widgets OK")
+
+
+def test_environment_check_passes_in_this_environment(capsys):
+    assert check_environment() == []
+    assert "Widgets OK" in capsys.readouterr().out
