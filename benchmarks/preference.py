@@ -1,0 +1,188 @@
+"""Does model B learn the person's taste? Every preference method against controls, over several seeds.
+
+    python benchmarks/preference.py [--seeds 5] [--n-eval 1024] [--device cpu] [--skip-latency] [--plot PATH]
+
+For each method (and the controls: A itself, fine-tuning on fresh data with no preference for the same number
+of steps, best-of-4 of A) and each seed, the simulated annotator ticks the clean S curves among 4 proposals of
+A, round after round; after 1, 2, 3 and 5 *labelled* rounds (rounds with at least one tick and not all four)
+B is judged on fixed noises: S-fraction and valid fraction. Then the same with an annotator that flips each
+tick with probability 0.1. Finally, in a fresh process per method (so that memory is that of one session),
+the latency of a round (update + 4 same-noise + 6 fresh samples) and the peak memory.
+
+Targets (SPEC.md): after 3 labelled rounds median S-fraction >= 0.6 with valid >= 0.9; after 5, >= 0.8 with
+valid >= 0.9; a round <= 1 s (compute well under); peak memory <= 1 GB (reference: 5.25 s, 2.1 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from common import OUT, REPO, machine, table
+
+from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
+from toyflow.judge import judge, oracle_ticks
+from toyflow.preference import METHODS, PreferenceSession
+
+CHECKPOINTS = (1, 2, 3, 5)
+MAX_PROPOSALS = 40
+CONTROL_FINETUNE = "fine-tune, no preference"
+
+
+def run_rounds(model_a, meta, method: str, seed: int, flip: float, n_eval: int) -> dict[int, dict]:
+    """Oracle rounds until 5 labelled ones; the judge's summary of B after each labelled round in CHECKPOINTS.
+
+    The control CONTROL_FINETUNE instead fine-tunes B on fresh mixture data, as many steps per round as the
+    default method takes, with no ticks at all.
+    """
+    if method == CONTROL_FINETUNE:
+        session = PreferenceSession(model_a, seed=seed, meta=meta)
+        results = {}
+        for labelled in range(1, max(CHECKPOINTS) + 1):
+            session.finetune_fresh(session.settings.steps)
+            if labelled in CHECKPOINTS:
+                results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
+        return results
+    session = PreferenceSession(model_a, method=method, seed=seed, meta=meta)
+    flips = torch.Generator().manual_seed(10_000 + seed)
+    results = {}
+    for k in range(MAX_PROPOSALS):
+        proposal = session.propose(4, seed=seed * 100_000 + k)
+        record = session.give(ticks=oracle_ticks(proposal.samples, flip, flips))
+        labelled = session.labelled_rounds
+        if record.updated and labelled in CHECKPOINTS:
+            results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
+        if labelled >= max(CHECKPOINTS):
+            break
+    return results
+
+
+def best_of_4(model_a, meta, n_eval: int) -> dict:
+    """The control 'best-of-4 of A': of every 4 of A's samples on the fixed noises, the first the oracle ticks."""
+    clouds = generate(model_a, n_eval, EVAL_SEED, meta=meta)
+    picks = []
+    for group in clouds.split(4):
+        ticks = oracle_ticks(group)
+        picks.append(group[ticks[0] if ticks else 0])
+    return judge(torch.stack(picks)).summary()
+
+
+def latency(method: str, checkpoint: str, device: str, rounds: int = 4) -> dict:
+    """In this (fresh) process: median seconds of a round (update, 4 same-noise + 6 fresh samples) and peak RSS."""
+    torch.manual_seed(0)
+    model_a, meta = load_checkpoint(checkpoint, device=device)
+    session = PreferenceSession(model_a, method=method, seed=0, meta=meta)
+    times, compute = [], []
+    for k in range(40):
+        proposal = session.propose(4, seed=k)
+        ticks = oracle_ticks(proposal.samples)
+        if not 0 < len(ticks) < 4:
+            continue
+        start = time.perf_counter()
+        record = session.give(ticks=ticks)
+        session.resample(proposal.noise)
+        session.sample_b(6, seed=1000 + k)
+        times.append(time.perf_counter() - start)
+        compute.append(record.seconds)
+        if len(times) >= rounds:
+            break
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    return {"round_s": statistics.median(times), "update_s": statistics.median(compute), "peak_mib": peak}
+
+
+def median_of(rows: list[dict], key: str) -> float:
+    values = [r[key] for r in rows if r is not None and r.get(key) == r.get(key)]
+    return statistics.median(values) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--n-eval", type=int, default=1024)
+    parser.add_argument("--flip", type=float, default=0.1, help="flip probability of the noisy annotator")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--plot", default=str(REPO / "docs" / "preference_rounds.png"))
+    parser.add_argument("--latency-only", default=None, help=argparse.SUPPRESS)  # internal: one fresh process
+    args = parser.parse_args()
+    if args.latency_only:
+        print(json.dumps(latency(args.latency_only, args.checkpoint, args.device)))
+        return
+
+    methods = [m for m in args.methods.split(",") if m]
+    model_a, meta = load_checkpoint(args.checkpoint, device=args.device)
+    print(f"preference benchmark; {machine()}; model A: {args.checkpoint}; {args.seeds} seeds; {args.n_eval} clouds")
+    curves: dict[str, list[float]] = {}
+    if not args.skip_quality:
+        a = evaluate_model(model_a, n=args.n_eval, meta=meta)
+        bo4 = best_of_4(model_a, meta, args.n_eval)
+        rows = [["A itself (no update)", "-", *[f"{a['s_fraction']:.2f} / {a['valid']:.2f}"] * len(CHECKPOINTS)]]
+        rows.append(["best-of-4 of A (oracle picks)", "-", *[f"{bo4['s_fraction']:.2f} / {bo4['valid']:.2f}"] * 4])
+        raw: dict = {"A": a, "best_of_4": bo4}
+        for method in [*methods, CONTROL_FINETUNE]:
+            for flip in (0.0, args.flip) if method != CONTROL_FINETUNE else (0.0,):
+                t0 = time.perf_counter()
+                per_seed = [run_rounds(model_a, meta, method, s, flip, args.n_eval) for s in range(args.seeds)]
+                cells = []
+                for c in CHECKPOINTS:
+                    got = [r.get(c) for r in per_seed]
+                    s_med, v_med = median_of(got, "s_fraction"), median_of(got, "valid")
+                    cells.append(f"{s_med:.2f} / {v_med:.2f}")
+                    if flip == 0.0:
+                        curves.setdefault(method, []).append(s_med)
+                rows.append([method, f"{flip:.1f}", *cells])
+                raw[f"{method} flip={flip}"] = per_seed
+                print(f"  {method} (flip {flip}): {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        print("\nS-fraction / valid fraction of B on fixed noises, median over seeds, after N labelled rounds")
+        print(table(["method", "flip", *[f"after {c}" for c in CHECKPOINTS]], rows))
+        print("targets: after 3 rounds >= 0.60 / >= 0.90; after 5 rounds >= 0.80 / >= 0.90")
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "preference.json").write_text(json.dumps(raw, indent=1, default=float))
+        if args.plot:
+            plot(curves, a["s_fraction"], args.plot)
+    if not args.skip_latency:
+        rows = []
+        for method in methods:
+            cmd = [sys.executable, __file__, "--latency-only", method, "--checkpoint", args.checkpoint]
+            out = subprocess.run([*cmd, "--device", args.device], capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append([method, r["update_s"], r["round_s"], f"{r['peak_mib']:.0f}"])
+        print("\none feedback round (median of 4): B's update, and update + 4 same-noise + 6 fresh samples")
+        print(table(["method", "update (s)", "round (s)", "peak memory of the process (MiB)"], rows))
+        print("targets: round <= 1.0 s with drawing, peak <= 1024 MiB (reference method as published: 5.25 s, 2.1 GB)")
+
+
+def plot(curves: dict[str, list[float]], a_fraction: float, path: str) -> None:
+    """S-fraction of B against labelled rounds, one line per method; A's level dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for method, ys in curves.items():
+        ax.plot([0, *CHECKPOINTS], [a_fraction, *ys], marker="o", label=method)
+    ax.axhline(a_fraction, color="grey", ls="--", lw=1, label="model A")
+    ax.axhline(0.6, color="tab:green", ls=":", lw=1)
+    ax.axhline(0.8, color="tab:green", ls=":", lw=1)
+    ax.set_xlabel("labelled rounds")
+    ax.set_ylabel("S-fraction of B (median)")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()

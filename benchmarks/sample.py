@@ -1,0 +1,65 @@
+"""Sampling latency: 6 clouds of 400 points, Euler and Heun at several step counts, toyflow's network and the
+reference network, with the valid fraction each setting reaches (so a step count can be chosen by measurement).
+
+    python benchmarks/sample.py [--checkpoint PATH] [--device cpu] [--n-eval 1024]
+
+Target (SPEC.md): sample 6 clouds of 400 points in <= 0.10 s on a 2-core CPU with the default sampler;
+reference: 0.60 s (100 Euler steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from common import machine, median_seconds, table
+
+from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow.data import draw_noise
+from toyflow.evaluation import EVAL_SEED, generate, sampler_of
+from toyflow.flow import sample
+from toyflow.judge import judge
+from toyflow.reference import ReferenceFlow, reference_noise
+
+SETTINGS = [("euler", 100), ("euler", 20), ("euler", 10), ("euler", 8), ("euler", 6), ("heun", 5), ("heun", 4)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--n-eval", type=int, default=1024, help="clouds judged per setting (0: latency only)")
+    args = parser.parse_args()
+    dev = torch.device(args.device)
+    model, meta = load_checkpoint(args.checkpoint, device=dev)
+    default = sampler_of(model, meta)
+    reference = ReferenceFlow().to(dev).eval()  # untrained: its latency does not depend on its weights
+    noise = draw_noise(6, 400, seed=0, device=dev)
+    ref_noise = reference_noise((6, 400, 2), torch.Generator().manual_seed(0)).to(dev)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    rows = []
+    for method, steps in SETTINGS:
+        t_ours = median_seconds(lambda m=method, s=steps: (sample(model, noise, s, m), sync()))
+        t_ref = median_seconds(lambda m=method, s=steps: (sample(reference, ref_noise, s, m), sync()), repeats=3)
+        quality = ("", "")
+        if args.n_eval:
+            v = judge(generate(model, args.n_eval, EVAL_SEED, steps=steps, method=method))
+            quality = (v.valid_fraction, v.s_fraction)
+        mark = " (default)" if (method, steps) == (default["method"], default["steps"]) else ""
+        rows.append([f"{method} {steps}{mark}", t_ours, t_ref, *quality])
+    print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs (reference network: 3)")
+    print(
+        table(
+            ["sampler", "toyflow (s)", "reference network (s)", "toyflow valid", "toyflow S-fraction"],
+            rows,
+        )
+    )
+    print("target: <= 0.10 s with the default sampler (reference method: 0.60 s with 100 Euler steps)")
+
+
+if __name__ == "__main__":
+    main()
