@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toyflow.coupling import ot_pair
+from toyflow.coupling import ot_pair, pair_clouds
 from toyflow.data import draw_noise, sample_mixture
 
 
@@ -55,3 +55,22 @@ def test_whole_cloud_chunk_is_optimal(pair):
 def test_ot_pair_is_seeded(pair):
     noise, clouds = pair
     assert torch.equal(ot_pair(noise, clouds, seed=3), ot_pair(noise, clouds, seed=3))
+
+
+def test_pair_clouds_permutes_whole_noise_clouds():
+    gen = torch.Generator().manual_seed(0)
+    noise, clouds = torch.randn(6, 50, 2, generator=gen), torch.randn(6, 50, 2, generator=gen)
+    out = pair_clouds(noise, clouds, seed=1)
+    # every output cloud is one of the input noise clouds, each used once
+    used = sorted(next(j for j in range(6) if torch.equal(out[i], noise[j])) for i in range(6))
+    assert used == list(range(6))
+
+
+def test_pair_clouds_finds_the_obvious_matching():
+    gen = torch.Generator().manual_seed(2)
+    clouds = torch.randn(5, 40, 2, generator=gen) * 0.1 + torch.arange(5.0)[:, None, None] * 3
+    shuffle = torch.tensor([3, 0, 4, 1, 2])
+    noise = (clouds + 0.01 * torch.randn(clouds.shape, generator=gen))[shuffle]
+    out = pair_clouds(noise, clouds, seed=0)
+    inverse = torch.argsort(shuffle)
+    assert torch.equal(out, noise[inverse])  # noise cloud i lands on data cloud i

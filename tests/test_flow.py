@@ -34,7 +34,7 @@ class Grow(torch.nn.Module):
         return x
 
 
-@pytest.mark.parametrize("method", ["euler", "heun"])
+@pytest.mark.parametrize("method", ["euler", "heun", "midpoint"])
 @pytest.mark.parametrize("steps", [1, 3, 20])
 def test_constant_field_is_exact(noise, method, steps):
     c = torch.tensor([0.7, -1.3])
@@ -53,6 +53,9 @@ def test_linear_in_time_field(noise, steps):
     # Heun (trapezoidal rule) integrates a field linear in t exactly
     heun = sample(field, noise, steps=steps, method="heun")
     torch.testing.assert_close(heun, exact, atol=1e-5, rtol=0)
+    # so does the midpoint rule, which never evaluates the field at t = 1
+    midpoint = sample(field, noise, steps=steps, method="midpoint")
+    torch.testing.assert_close(midpoint, exact, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("steps", [1, 4, 10])
@@ -62,12 +65,14 @@ def test_state_dependent_field(noise, steps):
     torch.testing.assert_close(euler, noise * (1 + h) ** steps, atol=1e-5, rtol=1e-5)
     heun = sample(Grow(), noise, steps=steps, method="heun")
     torch.testing.assert_close(heun, noise * (1 + h + h * h / 2) ** steps, atol=1e-5, rtol=1e-5)
+    midpoint = sample(Grow(), noise, steps=steps, method="midpoint")
+    torch.testing.assert_close(midpoint, noise * (1 + h + h * h / 2) ** steps, atol=1e-5, rtol=1e-5)
     # second order beats first order against the exact solution
     exact = noise * math.e
     assert (heun - exact).abs().max() < (euler - exact).abs().max()
 
 
-@pytest.mark.parametrize("method", ["euler", "heun"])
+@pytest.mark.parametrize("method", ["euler", "heun", "midpoint"])
 def test_trajectory(noise, method):
     field = linear_in_time_field(torch.tensor([1.0, 2.0]), torch.tensor([-0.5, 0.0]))
     traj = sample(field, noise, steps=4, method=method, return_trajectory=True)

@@ -12,6 +12,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import resolve_device
+from .flow import SAMPLERS
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True, help="noise seed (same seed, same clouds)")
     p.add_argument("--out", type=Path, required=True, help=".npy file to write, float32 (n, num_points, 2)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
-    p.add_argument("--method", choices=["euler", "heun"], default=None)
+    p.add_argument("--method", choices=list(SAMPLERS), default=None)
     p.add_argument("--num-points", type=int, default=400)
     _add_device(p)
 
@@ -98,6 +99,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not 0.0 <= args.s_fraction <= 1.0:
             raise SystemExit(f"toyflow train: --s-fraction must lie in [0, 1], got {args.s_fraction}")
         recipe.s_fraction = args.s_fraction
+    if args.steps is not None:
+        recipe.steps = args.steps
     # The reference method trains on its own noise (rescaled to [-1, 1]) and loss, as it samples from that noise.
     plug = {"noise_fn": lambda x1, gen: reference_noise(x1.shape, gen), "loss_fn": reference_loss}
     result = train(
@@ -111,6 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     meta = {
         "recipe": recipe.to_dict(),
         "mixture": {"s_fraction": recipe.s_fraction},
+        "seed": args.seed,
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "final_loss": float(np.mean(result.losses[-50:])) if result.losses else None,

@@ -7,6 +7,8 @@ which makes the flow easier to learn and lets a few sampler steps suffice.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
@@ -43,3 +45,24 @@ def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: in
         matched = np.take_along_axis(zc, perm[..., None], axis=2).reshape(b, hi - lo, 2)
         out[rows, order_x[:, lo:hi]] = matched
     return torch.from_numpy(out).to(noise.device)
+
+
+def pair_clouds(
+    noise: torch.Tensor, clouds: torch.Tensor, projections: int = 16, seed: int | None = None
+) -> torch.Tensor:
+    """Reorder the noise clouds of a batch so that noise cloud ``i`` goes to data cloud ``i`` (batch-level OT).
+
+    ``noise, clouds (batch, num_points, 2)``. The cost of sending a noise cloud to a data cloud is their sliced
+    Wasserstein distance (sorted projections on ``projections`` random directions); the assignment minimising
+    the total cost is exact. Which shape a noise cloud becomes is then a simple, learnable function of the
+    noise (its overall spread in each direction) instead of a coin flip, and every data cloud still gets
+    exactly one noise cloud, so the mixture's proportions are kept. Returns ``(batch, num_points, 2)``.
+    """
+    gen = torch.Generator().manual_seed(seed if seed is not None else 0)
+    angles = torch.rand(projections, generator=gen) * math.pi
+    dirs = torch.stack([angles.cos(), angles.sin()]).to(noise.device, noise.dtype)  # (2, projections)
+    pz = (noise @ dirs).sort(dim=1).values  # (batch, num_points, projections)
+    px = (clouds @ dirs).sort(dim=1).values
+    cost = torch.cdist(px.flatten(1)[None], pz.flatten(1)[None])[0] ** 2  # (data cloud, noise cloud)
+    _, cols = linear_sum_assignment(cost.detach().cpu().numpy())
+    return noise[torch.as_tensor(cols, device=noise.device)]

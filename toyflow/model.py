@@ -17,10 +17,10 @@ from torch import nn
 class FlowConfig:
     """Size of a :class:`CloudFlow`; saved with every checkpoint."""
 
-    width: int = 128
-    depth: int = 4
+    width: int = 64
+    depth: int = 3
     time_freqs: int = 16
-    pos_freqs: int = 0  # >0: random Fourier features of each point's coordinates (fixed, seeded, saved)
+    pos_freqs: int = 16  # >0: random Fourier features of each point's coordinates (fixed, seeded, saved)
     pos_scale: float = 4.0
     arch: str = field(default="cloudflow")
 

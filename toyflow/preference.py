@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .coupling import ot_pair
+from .coupling import ot_pair, pair_clouds
 from .data import NUM_POINTS, CloudStream, draw_noise
 from .device import make_generator
 from .flow import flow_matching_loss, interpolate, sample, time_grid
@@ -169,6 +169,8 @@ class MethodSettings:
     temperature: float = 0.05
     time_samples: int = 4
     fm_batch: int = 128
+    own_noise: bool = False  # reward-fm: pair pool clouds with their own noise instead of fresh coupled noise
+    t_max: float = 1.0  # reward-fm: train on times in [0, t_max] (the shape is chosen early; late times draw it)
 
 
 @dataclass
@@ -309,10 +311,15 @@ class PreferenceSession:
         if self._stream is None or self._stream.batch_size != size:
             self._stream = CloudStream(size, self.s_fraction, NUM_POINTS, seed=self.seed + 7, pool_size=256)
         x1, _ = self._stream.next()
-        x0 = ot_pair(
-            torch.randn(x1.shape, generator=self._gen), x1, seed=int(torch.randint(0, 2**31, (1,), generator=self._gen))
-        )
-        return x1.to(self.device), x0.to(self.device)
+        x1 = x1.to(self.device)
+        return x1, self._couple(torch.randn(x1.shape, generator=self._gen), x1)
+
+    def _couple(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
+        matched to data clouds, then points to points (both by optimal transport). Returns ``x0`` on B's device."""
+        seed = int(torch.randint(0, 2**31, (1,), generator=self._gen))
+        x0 = pair_clouds(x0.to(x1.device), x1, seed=seed)
+        return ot_pair(x0, x1, seed=seed).to(self.device)
 
     def _update_reference(self) -> dict:
         """REFERENCE.md steps 1, 3, 5, 6: one dynamic-barrier Adam step on the newest round only."""
@@ -326,7 +333,7 @@ class PreferenceSession:
         e = straight_path_errors(self.b, last.noise, last.samples, times)
         g = -(last.labels * torch.log_softmax(-e, dim=0)).sum()
         grad_g = _flat_grad(g, params)
-        phi = min(float(g), float(grad_g.pow(2).sum()))
+        phi = min(g.item(), grad_g.pow(2).sum().item())
         d, lam = barrier_direction(grad_f, grad_g, phi)
         self._apply(params, d)
         return {"preference_loss": g.item(), "flow_loss": f.item(), "barrier": lam}
@@ -375,12 +382,15 @@ class PreferenceSession:
         """
         return self._fit(lambda: self._fresh_batch(self.settings.batch_size), steps)
 
-    def _fit(self, next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], steps: int) -> float:
-        """``steps`` Adam steps of B's flow-matching loss on batches ``(x1, x0)`` from ``next_batch``; the last loss."""
+    def _fit(
+        self, next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], steps: int, t_max: float = 1.0
+    ) -> float:
+        """``steps`` Adam steps of B's flow-matching loss on batches ``(x1, x0)`` from ``next_batch``, times drawn
+        from ``U[0, t_max]``; returns the last loss."""
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
             x1, x0 = next_batch()
-            t = torch.rand(x1.shape[0], generator=self._gen).to(self.device)
+            t = (t_max * torch.rand(x1.shape[0], generator=self._gen)).to(self.device)
             loss = flow_matching_loss(self.b, x1, x0, t)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -402,12 +412,10 @@ class PreferenceSession:
         if self.method == "reward-fm":
             noise, pool = self.pool()
             weights = torch.softmax(self.settings.strength * self._scores(pool, [(proposal.samples, labels)]), 0)
-            gen = torch.Generator().manual_seed(0)
-            x0 = ot_pair(torch.randn(pool.shape, generator=gen), pool, seed=0).to(self.device)
             total = 0.0
             for t in (0.1, 0.4, 0.7, 0.9):
                 tt = torch.full((pool.shape[0],), t, device=self.device)
-                total += float(flow_matching_loss(self.b, pool, x0, tt, weights=weights))
+                total += float(flow_matching_loss(self.b, pool, noise, tt, weights=weights))
             return total / 4
         times = time_grid(self.sampler_steps, self.device)[:-1]
         e = straight_path_errors(self.b, proposal.noise, proposal.samples, times)
@@ -441,18 +449,20 @@ class PreferenceSession:
         return (w * targets).sum(1) / w.sum(1)
 
     def _update_reward_fm(self) -> dict:
-        """Fine-tune B by flow matching on A's pool, resampled with weights ``exp(strength * score)``."""
+        """Fine-tune B by flow matching on A's pool (each cloud paired with its own noise), resampled with
+        weights ``exp(strength * score)``."""
         s = self.settings
         noise, pool = self.pool()
         weights = torch.softmax(s.strength * self.preference_scores(pool), dim=0)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
-            idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=self._gen)
-            x1 = pool[idx.to(pool.device)]
-            seed = int(torch.randint(0, 2**31, (1,), generator=self._gen))
-            return x1, ot_pair(torch.randn(x1.shape, generator=self._gen), x1, seed=seed).to(self.device)
+            idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=self._gen).to(pool.device)
+            x1 = pool[idx]
+            if s.own_noise:  # each pool cloud with the very noise A carried into it
+                return x1, noise[idx]
+            return x1, self._couple(torch.randn(x1.shape, generator=self._gen), x1)
 
-        return {"flow_loss": self._fit(next_batch, s.steps)}
+        return {"flow_loss": self._fit(next_batch, s.steps, s.t_max)}
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | os.PathLike, **metadata: object) -> Path:

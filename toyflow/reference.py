@@ -92,6 +92,7 @@ def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
         warmup=0,
         ema=0.0,
         ot_chunk=0,
+        pair_clouds=False,
         seed=seed,
     )
 

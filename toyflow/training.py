@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .coupling import ot_pair
+from .coupling import ot_pair, pair_clouds
 from .data import NUM_POINTS, CloudStream
 from .device import resolve_device
 from .flow import flow_matching_loss
@@ -25,13 +25,13 @@ class Recipe:
 
     config: FlowConfig = field(default_factory=FlowConfig)  # or a ReferenceConfig
     s_fraction: float = 0.2
-    steps: int = 1500
-    batch_size: int = 64
+    steps: int = 2000
+    batch_size: int = 32
     train_points: int = NUM_POINTS
     # Late times on fewer points: a batch with times in [split_time, 1] keeps only ``late_points`` points per
     # cloud (0: all). The class of a cloud is decided at early times from fluctuations of the whole cloud, which
     # shrink with the number of points, so early times always see all ``train_points``.
-    late_points: int = 0
+    late_points: int = 100
     split_time: float = 0.4
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -41,6 +41,7 @@ class Recipe:
     ema: float = 0.999
     pool_size: int = 2048
     ot_chunk: int = 50  # 0: independent pairing (the reference); else minibatch-OT chunk size
+    pair_clouds: bool = True  # batch-level OT: which noise cloud goes to which data cloud
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -122,7 +123,7 @@ def train(
         x1, _ = stream.next()
         t = torch.rand(x1.shape[0], generator=gen)
         if recipe.late_points:
-            # one coin per batch keeps t ~ U[0, 1] overall: late batches use a subset of every cloud's points
+            # one coin per batch keeps t ~ U[0, 1] overall; late batches use a subset of every cloud's points
             # (a cloud's points are i.i.d., so its first k are a random subset)
             late = bool(torch.rand((), generator=gen) >= recipe.split_time)
             lo, width = (recipe.split_time, 1 - recipe.split_time) if late else (0.0, recipe.split_time)
@@ -130,6 +131,8 @@ def train(
             if late:
                 x1 = x1[:, : recipe.late_points]
         x0 = noise_fn(x1, gen) if noise_fn else torch.randn(x1.shape, generator=gen)
+        if recipe.pair_clouds:
+            x0 = pair_clouds(x0, x1, seed=recipe.seed * 1_000_003 + step)
         if recipe.ot_chunk:
             x0 = ot_pair(x0, x1, recipe.ot_chunk, seed=recipe.seed * 1_000_003 + step)
         x0, t = x0.to(dev), t.to(dev)

@@ -1,0 +1,29 @@
+"""The shipped model A: loads, is small, and still draws what the tutorial needs (a fast regression guard)."""
+
+from __future__ import annotations
+
+import pytest
+
+from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow.checkpoint import read_metadata
+from toyflow.evaluation import evaluate_model
+
+
+def test_shipped_checkpoint_is_small_and_documented():
+    assert SHIPPED_CHECKPOINT.stat().st_size < 5 * 1024 * 1024
+    meta = read_metadata(SHIPPED_CHECKPOINT)
+    assert meta["mixture"]["s_fraction"] == pytest.approx(0.2)
+    assert meta["recipe"]["seed"] == meta["seed"] == 0
+    assert meta["steps"] == meta["recipe"]["steps"]
+    for key in ("s_fraction", "valid", "valid_s", "valid_roll"):
+        assert 0.0 <= meta["evaluation"][key] <= 1.0
+    assert set(meta["sampler"]) == {"method", "steps"}
+
+
+@pytest.mark.slow
+def test_shipped_model_a_draws_mostly_clean_swiss_rolls_and_some_clean_s_curves():
+    model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
+    summary = evaluate_model(model, n=256, seed=1234, meta=meta)
+    assert abs(summary["s_fraction"] - 0.2) <= 0.08, summary
+    assert summary["valid"] >= 0.85, summary
+    assert summary["valid_s"] >= 0.8, summary
