@@ -141,6 +141,7 @@ def main() -> None:
                     if flip == 0.0:
                         curves.setdefault(method, []).append(s_med)
                 rows.append([method, f"{flip:.1f}", *cells])
+                print("  row:", " | ".join(rows[-1]), flush=True)
                 raw[f"{method} flip={flip}"] = per_seed
                 print(f"  {method} (flip {flip}): {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         print("\nS-fraction / valid fraction of B on fixed noises, median over seeds, after N labelled rounds")

@@ -27,3 +27,21 @@ def test_shipped_model_a_draws_mostly_clean_swiss_rolls_and_some_clean_s_curves(
     assert abs(summary["s_fraction"] - 0.2) <= 0.08, summary
     assert summary["valid"] >= 0.85, summary
     assert summary["valid_s"] >= 0.8, summary
+
+
+@pytest.mark.slow
+def test_two_oracle_rounds_raise_the_s_fraction_on_fixed_noises():
+    from toyflow.judge import judge, oracle_ticks
+    from toyflow.preference import PreferenceSession
+
+    model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
+    session = PreferenceSession(model, meta=meta, seed=0)
+    k = 0
+    while session.labelled_rounds < 2 and k < 20:
+        proposal = session.propose(4, seed=k)
+        session.give(ticks=oracle_ticks(proposal.samples))
+        k += 1
+    assert session.labelled_rounds == 2
+    a, b = judge(session.sample_a(64, seed=99)), judge(session.sample_b(64, seed=99))
+    assert b.s_fraction >= a.s_fraction + 0.3, (a.summary(), b.summary())
+    assert b.valid_fraction >= 0.8, b.summary()
