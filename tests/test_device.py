@@ -51,3 +51,23 @@ def test_train_on_cuda_then_load_and_sample_on_cpu(tmp_path):
     on_gpu = sample(gpu_model, noise_gpu, steps=4)
     assert on_gpu.device.type == "cuda"
     torch.testing.assert_close(on_gpu.cpu(), on_cpu, atol=1e-4, rtol=0)
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_a_preference_round_on_cuda():
+    from conftest import make_flow
+
+    from toyflow.judge import judge
+    from toyflow.preference import MethodSettings, PreferenceSession
+
+    settings = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4)
+    session = PreferenceSession(make_flow(TINY, seed=1), seed=0, sampler_steps=4, settings=settings, device="cuda")
+    proposal = session.propose(4, seed=3)
+    assert proposal.noise.device.type == "cuda" and torch.equal(proposal.noise.cpu(), draw_noise(4, seed=3))
+    before = {k: v.clone() for k, v in session.b.state_dict().items()}
+    assert session.give(ticks=[1]).updated
+    assert any(not torch.equal(before[k], v) for k, v in session.b.state_dict().items())
+    same = session.resample(proposal.noise)
+    assert same.device.type == "cuda" and same.shape == (4, 400, 2)
+    assert judge(same).is_s.shape == (4,)  # the judge reads GPU clouds too

@@ -69,5 +69,19 @@ def test_recipe_and_sampler(reference):
     recipe = reference_recipe(steps=10)
     assert recipe.steps == 10 and recipe.s_fraction == 0.5 and recipe.ot_chunk == 0 and recipe.ema == 0
     assert recipe.to_dict()["config"]["arch"] == "reference"
+    # every batch is whole clouds of 400 points, paired independently: the reference network needs exactly that
+    assert recipe.late_points == 0 and not recipe.pair_clouds
     assert is_reference(reference) and not is_reference(CloudFlow())
     assert sampler_of(reference) == {"method": "euler", "steps": SAMPLER_STEPS}
+
+
+@pytest.mark.slow
+def test_the_reference_recipe_trains_a_few_steps():
+    from toyflow.reference import reference_loss, reference_noise
+    from toyflow.training import train
+
+    plug = {"noise_fn": lambda x1, gen: reference_noise(x1.shape, gen), "loss_fn": reference_loss}
+    recipe = reference_recipe(steps=3)
+    recipe.batch_size, recipe.pool_size = 4, 8
+    result = train(recipe=recipe, progress=False, **plug)
+    assert result.steps == 3 and all(loss > 0 for loss in result.losses)

@@ -93,6 +93,7 @@ def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
         ema=0.0,
         ot_chunk=0,
         pair_clouds=False,
+        late_points=0,
         seed=seed,
     )
 
