@@ -14,11 +14,24 @@ import pytest
 import torch
 
 from toyflow.model import CloudFlow, FlowConfig
+from toyflow.preference import MethodSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
 TINY = FlowConfig(width=16, depth=1, time_freqs=4)
 SMALL = FlowConfig(width=32, depth=2, time_freqs=8)
+# preference-method settings small enough for a round in milliseconds
+FAST = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4, time_samples=2)
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of ``model``'s state dict, to compare before and after."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Whether two state dicts hold exactly the same tensors."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def randomize(model: torch.nn.Module, seed: int = 0, scale: float = 0.5) -> torch.nn.Module:

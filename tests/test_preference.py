@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import SMALL, TINY, make_flow
+from conftest import FAST, SMALL, TINY, make_flow, same_weights, weights
 
 from toyflow import preference as pref
 from toyflow.data import sample_mixture
@@ -14,7 +14,6 @@ from toyflow.flow import time_grid
 from toyflow.judge import oracle_ticks
 from toyflow.preference import (
     METHODS,
-    MethodSettings,
     PreferenceInputError,
     PreferenceSession,
     barrier_direction,
@@ -22,16 +21,6 @@ from toyflow.preference import (
     parse_answer,
     straight_path_errors,
 )
-
-FAST = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4, time_samples=2)
-
-
-def state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def make_session(method: str, config=TINY, seed: int = 0) -> PreferenceSession:
@@ -132,7 +121,7 @@ def test_each_method_lowers_its_own_preference_loss(method):
 def test_no_tick_and_bad_input_change_nothing(method):
     session = make_session(method)
     session.propose(4, seed=1)
-    before = state(session.b)
+    before = weights(session.b)
     skipped = session.give(ticks=[])
     assert not skipped.updated and "skipped" in skipped.reason
     every = session.give(ticks=[0, 1, 2, 3])
@@ -140,7 +129,7 @@ def test_no_tick_and_bad_input_change_nothing(method):
     for bad in ({"ticks": [9]}, {"probabilities": [1.2, 0.0]}, {"probabilities": [0.0, 0.0]}):
         with pytest.raises(PreferenceInputError):
             session.give(**bad)
-    assert same_state(before, state(session.b))
+    assert same_weights(before, weights(session.b))
     assert [r.updated for r in session.history] == [False, False]  # bad input is not a round
     assert session.buffer == [] and session.labelled_rounds == 0
 
@@ -154,13 +143,13 @@ def test_give_before_propose_is_a_clear_error():
 def test_non_finite_loss_skips_the_step_and_keeps_b(method, monkeypatch):
     session = make_session(method)
     session.propose(4, seed=2)
-    before = state(session.b)
+    before = weights(session.b)
     real = pref.flow_matching_loss
     monkeypatch.setattr(pref, "flow_matching_loss", lambda *a, **k: real(*a, **k) * float("nan"))
     with pytest.warns(UserWarning, match="non-finite"):
         record = session.give(ticks=[1])
     assert not record.updated and "non-finite" in record.reason
-    assert same_state(before, state(session.b))
+    assert same_weights(before, weights(session.b))
     assert session.buffer == []
 
 
@@ -183,7 +172,7 @@ def test_replay_buffer_history_and_reset():
     assert math.isfinite(rec.preference_loss) and math.isfinite(rec.flow_loss) and rec.barrier >= 0
     assert rec.seconds > 0
     session.reset()
-    assert session.buffer == [] and session.history == [] and same_state(state(session.a), state(session.b))
+    assert session.buffer == [] and session.history == [] and same_weights(weights(session.a), weights(session.b))
 
 
 def test_same_seed_same_noise_and_same_update():
@@ -192,16 +181,16 @@ def test_same_seed_same_noise_and_same_update():
     assert torch.equal(pa.noise, pb.noise) and torch.equal(pa.samples, pb.samples)
     a.give(ticks=[0])
     b.give(ticks=[0])
-    assert same_state(state(a.b), state(b.b))
+    assert same_weights(weights(a.b), weights(b.b))
     assert torch.equal(a.resample(pa.noise), b.resample(pb.noise))
 
 
 def test_model_a_stays_frozen():
     session = make_session("reference")
-    before = state(session.a)
+    before = weights(session.a)
     session.propose(4, seed=0)
     session.give(ticks=[3])
-    assert same_state(before, state(session.a))
+    assert same_weights(before, weights(session.a))
     assert not any(p.requires_grad for p in session.a.parameters())
 
 
@@ -218,6 +207,6 @@ def test_save_writes_model_b_with_its_history(tmp_path):
     session.give(ticks=[1])
     path = session.save(tmp_path / "b.safetensors")
     model, meta = load_checkpoint(path, device="cpu")
-    assert same_state(state(model), state(session.b))
+    assert same_weights(weights(model), weights(session.b))
     assert meta["preference"]["method"] == "reward-fm" and meta["preference"]["labelled_rounds"] == 1
     assert meta["preference"]["rounds"][0]["labels"] == [0.0, 1.0, 0.0, 0.0]

@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL, make_flow
+from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.judge import oracle_ticks
-from toyflow.preference import MethodSettings, PreferenceSession, Proposal
+from toyflow.preference import PreferenceSession, Proposal
 from toyflow.widgets import (
     NEXT,
     NONE_OF_THESE,
@@ -23,16 +23,6 @@ from toyflow.widgets import (
     find_by_class,
     widget_problems,
 )
-
-FAST = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4, time_samples=2)
-
-
-def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def make_picker(soft: bool = False, seed: int = 0, background: bool = True) -> ProposalPicker:
