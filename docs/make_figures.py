@@ -5,7 +5,7 @@
 Writes docs/model_a_samples.png (12 samples of A, red) and docs/same_noise.png (4 proposals of A in red,
 B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B).
 The picker's picture, docs/picker.png, is a screenshot taken by the browser tests
-(tests/artifacts/browser/02_preference-picker-taught.png), copied here by hand.
+(tests/artifacts/browser/02_preference-5-taught-element.png), copied here by hand.
 """
 
 from __future__ import annotations

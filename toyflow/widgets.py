@@ -161,7 +161,7 @@ class ProposalTile:
         )
         self.picture.add_class("toyflow-tile-picture")
         self.checkbox = widgets.Checkbox(
-            value=False, description=f"#{index} S curve", indent=False, layout=widgets.Layout(width=cell)
+            value=False, description=f"#{index} tick", indent=False, layout=widgets.Layout(width=cell)
         )
         self.slider = widgets.FloatSlider(
             value=0.0,
