@@ -173,7 +173,6 @@ class MethodSettings:
     temperature: float = 0.05
     time_samples: int = 4
     fm_batch: int = 128
-    own_noise: bool = False  # reward-fm: pair pool clouds with their own noise instead of fresh coupled noise
     t_max: float = 0.5  # reward-fm: train on times in [0, t_max] (the shape is chosen early; late times draw it)
     restart: bool = True  # reward-fm: every round starts again from A, with every tick so far
 
@@ -460,10 +459,10 @@ class PreferenceSession:
         return (w * targets).sum(1) / w.sum(1)
 
     def _update_reward_fm(self) -> dict:
-        """Fine-tune B by flow matching on A's pool (each cloud paired with its own noise), resampled with
-        weights ``exp(strength * score)``."""
+        """Restart B from A (``restart``), then ``steps`` flow-matching steps on A's pool resampled with weights
+        ``exp(strength * score)``, fresh noise coupled as in A's training, times in ``[0, t_max]``."""
         s = self.settings
-        noise, pool = self.pool()
+        _, pool = self.pool()
         weights = torch.softmax(s.strength * self.preference_scores(pool), dim=0)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             self.b.load_state_dict(self.a.state_dict())
@@ -472,8 +471,6 @@ class PreferenceSession:
         def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
             idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=self._gen).to(pool.device)
             x1 = pool[idx]
-            if s.own_noise:  # each pool cloud with the very noise A carried into it
-                return x1, noise[idx]
             return x1, self._couple(torch.randn(x1.shape, generator=self._gen), x1)
 
         return {"flow_loss": self._fit(next_batch, s.steps, s.t_max)}

@@ -91,15 +91,21 @@ def test_jupyterlab_renders_widgets(page, lab, budget):
     page_.shot("done")
 
 
+def open_and_run(page, lab, budget, path: str, timeout_ms: int):
+    """Open the notebook at ``path``, run all its cells, check that no cell shows an error; the page driver."""
+    nb = notebook(page, lab, budget, path)
+    nb.open()
+    nb.shot("1-opened")
+    nb.run_all(timeout_ms=timeout_ms)
+    nb.shot("2-ran")
+    nb.assert_no_problems()
+    return nb
+
+
 def test_preference_notebook(page, lab, budget):
     """Tick two S curves on the pictures, teach B, see B's green tiles; on new proposals "None of these"
     leaves B untrained; a double click on "Teach model B" teaches once."""
-    nb = notebook(page, lab, budget, "notebooks/02_preference.ipynb")
-    nb.open()
-    nb.shot("1-opened")
-    nb.run_all(timeout_ms=240_000)
-    nb.shot("2-ran")
-    nb.assert_no_problems()
+    nb = open_and_run(page, lab, budget, "notebooks/02_preference.ipynb", timeout_ms=240_000)
 
     tiles = nb.panel.locator(".toyflow-tile")
     expect(tiles).to_have_count(4, timeout=nb.t(30_000))
@@ -187,12 +193,7 @@ def settle(nb: NotebookPage) -> None:
 
 def test_baseline_notebook(page, lab, budget):
     """Run the training notebook: the tqdm progress bar reaches its end and no cell fails."""
-    nb = notebook(page, lab, budget, "notebooks/01_baseline.ipynb")
-    nb.open()
-    nb.shot("1-opened")
-    nb.run_all(timeout_ms=300_000)
-    nb.shot("2-ran")
-    nb.assert_no_problems()
+    nb = open_and_run(page, lab, budget, "notebooks/01_baseline.ipynb", timeout_ms=300_000)
 
     bars = nb.page.evaluate(PROGRESS_BARS_JS, ".jp-NotebookPanel:not(.lm-mod-hidden)")
     text_bar = nb.panel.locator(".jp-OutputArea-output", has_text=re.compile(r"100%\|"))
