@@ -4,7 +4,8 @@ Modules, one concept each: :mod:`~toyflow.data` (clouds and noise), :mod:`~toyfl
 velocity network), :mod:`~toyflow.coupling` (pairing noise with data), :mod:`~toyflow.flow` (paths,
 loss, samplers), :mod:`~toyflow.training` (model A's recipe and loop), :mod:`~toyflow.judge` (S curve
 or Swiss roll, clean or not), :mod:`~toyflow.evaluation`, :mod:`~toyflow.checkpoint`,
-:mod:`~toyflow.reference` (the original method) and :mod:`~toyflow.cli`.
+:mod:`~toyflow.reference` (the original method), :mod:`~toyflow.preference` (model B learning from
+ticks), :mod:`~toyflow.plotting`, :mod:`~toyflow.widgets` (the notebook picker) and :mod:`~toyflow.cli`.
 """
 
 from pathlib import Path

@@ -66,3 +66,14 @@ def pair_clouds(
     cost = torch.cdist(px.flatten(1)[None], pz.flatten(1)[None])[0] ** 2  # (data cloud, noise cloud)
     _, cols = linear_sum_assignment(cost.detach().cpu().numpy())
     return noise[torch.as_tensor(cols, device=noise.device)]
+
+
+def couple(
+    noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, whole_clouds: bool = True, seed: int | None = None
+) -> torch.Tensor:
+    """Model A's coupling of fresh ``noise`` with ``clouds (batch, num_points, 2)``: noise clouds to data clouds
+    (:func:`pair_clouds`, unless ``whole_clouds`` is false), then points to points (:func:`ot_pair`, unless
+    ``chunk`` is 0). Returns the reordered noise ``(batch, num_points, 2)``."""
+    if whole_clouds:
+        noise = pair_clouds(noise, clouds, seed=seed)
+    return ot_pair(noise, clouds, chunk, seed=seed) if chunk else noise

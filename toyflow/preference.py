@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .coupling import ot_pair, pair_clouds
+from .coupling import couple
 from .data import NUM_POINTS, CloudStream, draw_noise
 from .device import make_generator
 from .flow import flow_matching_loss, interpolate, sample, time_grid
@@ -327,8 +327,7 @@ class PreferenceSession:
         """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
         matched to data clouds, then points to points (both by optimal transport). Returns ``x0`` on B's device."""
         seed = int(torch.randint(0, 2**31, (1,), generator=self._gen))
-        x0 = pair_clouds(x0.to(x1.device), x1, seed=seed)
-        return ot_pair(x0, x1, seed=seed).to(self.device)
+        return couple(x0.to(x1.device), x1, seed=seed).to(self.device)
 
     def _update_reference(self) -> dict:
         """REFERENCE.md steps 1, 3, 5, 6: one dynamic-barrier Adam step on the newest round only."""

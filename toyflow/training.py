@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .coupling import ot_pair, pair_clouds
+from .coupling import couple
 from .data import NUM_POINTS, CloudStream
 from .device import resolve_device
 from .flow import flow_matching_loss
@@ -131,10 +131,7 @@ def train(
             if late:
                 x1 = x1[:, : recipe.late_points]
         x0 = noise_fn(x1, gen) if noise_fn else torch.randn(x1.shape, generator=gen)
-        if recipe.pair_clouds:
-            x0 = pair_clouds(x0, x1, seed=recipe.seed * 1_000_003 + step)
-        if recipe.ot_chunk:
-            x0 = ot_pair(x0, x1, recipe.ot_chunk, seed=recipe.seed * 1_000_003 + step)
+        x0 = couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step)
         x0, t = x0.to(dev), t.to(dev)
         loss = loss_fn(model, x1.to(dev), x0, t)
         opt.zero_grad(set_to_none=True)
