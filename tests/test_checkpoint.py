@@ -124,6 +124,28 @@ def test_weights_of_another_width(saved, tmp_path):
     assert_bad(path, "shape")
 
 
+def test_checkpoint_from_before_the_class_heads(tmp_path):
+    # files written before FlowConfig.class_heads existed hold a one-head network and no such key
+    old = make_flow(FlowConfig(width=16, depth=1, time_freqs=8, class_heads=False))
+    path = save_checkpoint(old, tmp_path / "old.safetensors")
+
+    def drop_key(meta):
+        del meta["config"]["class_heads"]
+
+    legacy = rewrite(path, tmp_path / "legacy.safetensors", edit_meta=drop_key)
+    model, _ = load_checkpoint(legacy, device="cpu")
+    assert not model.config.class_heads
+    x = torch.randn(2, 10, 2)
+    torch.testing.assert_close(model(x, 0.5), old(x, 0.5))
+
+
+def test_class_heads_flag_must_match_the_weights(saved, tmp_path):
+    def no_heads(meta):
+        meta["config"]["class_heads"] = False
+
+    assert_bad(rewrite(saved, tmp_path / "flag.safetensors", edit_meta=no_heads), "unexpected")
+
+
 def test_weights_of_another_depth(saved, tmp_path):
     def deeper(meta):
         meta["config"]["depth"] = 2

@@ -99,3 +99,26 @@ def test_time_features():
     f = time_features(t, 6)
     assert f.shape == (3, 12)
     torch.testing.assert_close(f[0], torch.cat([torch.zeros(6), torch.ones(6)]))
+
+
+def test_class_heads_gate_the_two_velocities(flow_model, clouds):
+    # v = P(S) v_S + (1 - P(S)) v_roll, with P(S) the gate's sigmoid: one number per cloud
+    v_s, v_roll, logit = flow_model.class_parts(clouds, 0.4)
+    assert v_s.shape == v_roll.shape == clouds.shape and logit.shape == (clouds.shape[0],)
+    assert not torch.allclose(v_s, v_roll)
+    p = torch.sigmoid(logit)[:, None, None]
+    torch.testing.assert_close(flow_model(clouds, 0.4), p * v_s + (1 - p) * v_roll)
+
+
+def test_gate_ignores_point_order(flow_model, clouds):
+    perm = torch.randperm(clouds.shape[1], generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(flow_model.class_parts(clouds[:, perm], 0.2)[2], flow_model.class_parts(clouds, 0.2)[2])
+
+
+def test_plain_network_has_one_head(clouds):
+    plain = make_flow(FlowConfig(width=32, depth=2, time_freqs=8, class_heads=False))
+    assert plain.out.out_features == 2 and not hasattr(plain, "gate")
+    assert plain(clouds, 0.5).shape == clouds.shape
+    with pytest.raises(ValueError, match="no class heads"):
+        plain.class_parts(clouds, 0.5)
+    assert count_parameters(plain) < count_parameters(make_flow(FlowConfig(width=32, depth=2, time_freqs=8)))

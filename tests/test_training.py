@@ -47,6 +47,22 @@ def test_training_moves_the_weights(ema):
         assert result.model is not model  # the moving average is returned, not the raw weights
 
 
+def test_plain_and_class_head_networks_both_train():
+    from dataclasses import replace
+
+    plain = replace(TINY, class_heads=False)
+    for config in (TINY, plain):
+        result = train(recipe=tiny_recipe(config=config, ema=0.0), steps=3, progress=False)
+        assert result.model.config.class_heads == config.class_heads
+        assert all(math.isfinite(loss) for loss in result.losses)
+    # the gate learns from the mixture's labels
+    torch.manual_seed(0)
+    model = CloudFlow(TINY)
+    gate_before = model.gate[2].weight.clone()
+    train(model=model, recipe=tiny_recipe(ema=0.0), steps=3, progress=False)
+    assert not torch.equal(model.gate[2].weight, gate_before)
+
+
 def test_training_is_reproducible():
     a = train(recipe=tiny_recipe(seed=3), steps=3, progress=False)
     b = train(recipe=tiny_recipe(seed=3), steps=3, progress=False)

@@ -33,6 +33,7 @@ def build_model(meta: dict) -> nn.Module:
     config = dict(meta["config"])
     arch = config.get("arch")
     if arch == "cloudflow":
+        config.setdefault("class_heads", False)  # files written before the class heads existed
         return CloudFlow(FlowConfig(**config))
     if arch == "reference":
         return ReferenceFlow(ReferenceConfig(**config))

@@ -41,6 +41,28 @@ def flow_matching_loss(
     return (err * weights).sum() / weights.sum()
 
 
+def class_flow_matching_loss(
+    model: torch.nn.Module,
+    x1: torch.Tensor,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    is_s: torch.Tensor,
+    gate_weight: float = 0.1,
+) -> torch.Tensor:
+    """Flow matching for a network with class heads (``model.class_parts``); a scalar.
+
+    Each cloud's squared error is taken on its own class's head (``v_S`` where ``is_s (batch,)``, else
+    ``v_roll``), plus ``gate_weight`` times the gate's binary cross entropy against ``is_s``. At the optimum
+    the heads are the two classes' velocity fields and the gate is ``P(S | x_t, t)``, so the gated sum is the
+    mixture's velocity field. ``x0, x1 (batch, num_points, 2)``, ``t (batch,)``.
+    """
+    v_s, v_roll, logit = model.class_parts(interpolate(x0, x1, t), t)
+    label = is_s.to(x1.device)
+    v = torch.where(label[:, None, None], v_s, v_roll)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, label.to(logit.dtype))
+    return (v - (x1 - x0)).pow(2).mean() + gate_weight * bce
+
+
 def time_grid(steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """The sampler's ``steps + 1`` times ``0, 1/steps, ..., 1``."""
     if steps < 1:

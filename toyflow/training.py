@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream
 from .device import resolve_device
-from .flow import flow_matching_loss
+from .flow import class_flow_matching_loss, flow_matching_loss
 from .model import FlowConfig
 
 
@@ -42,6 +42,7 @@ class Recipe:
     pool_size: int = 2048
     ot_chunk: int = 50  # 0: independent pairing (the reference); else minibatch-OT chunk size
     pair_clouds: bool = True  # batch-level OT: which noise cloud goes to which data cloud
+    gate_weight: float = 0.1  # weight of the gate's cross entropy, for networks with class heads
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -79,7 +80,7 @@ def train(
     progress: bool = True,
     stream: CloudStream | None = None,
     noise_fn: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-    loss_fn: Callable[..., torch.Tensor] = flow_matching_loss,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
 ) -> TrainResult:
     """Train a flow on the recipe's mixture for ``steps`` steps or ``seconds`` of wall time, whichever ends first.
 
@@ -87,7 +88,9 @@ def train(
     schedule follows the progress through the budget (steps, or time when only ``seconds`` is given).
     With ``recipe.ema > 0`` the exponential moving average of the weights is returned (it samples
     cleaner than the raw weights).
-    ``noise_fn`` and ``loss_fn`` let the reference method plug in its own noise and loss.
+    A network with class heads learns from the mixture's labels (:func:`~toyflow.flow.class_flow_matching_loss`),
+    any other from :func:`~toyflow.flow.flow_matching_loss`; ``noise_fn`` and ``loss_fn`` let the reference
+    method plug in its own noise and loss.
     """
     recipe = recipe or Recipe()
     dev = resolve_device(device)
@@ -120,7 +123,7 @@ def train(
         if recipe.schedule == "cosine":
             for g in opt.param_groups:
                 g["lr"] = recipe.lr * lr_factor(prog, warm)
-        x1, _ = stream.next()
+        x1, is_s = stream.next()
         t = torch.rand(x1.shape[0], generator=gen)
         if recipe.late_points:
             # one coin per batch keeps t ~ U[0, 1] overall; late batches use a subset of every cloud's points
@@ -133,7 +136,15 @@ def train(
         x0 = noise_fn(x1, gen) if noise_fn else torch.randn(x1.shape, generator=gen)
         x0 = couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step)
         x0, t = x0.to(dev), t.to(dev)
-        loss = loss_fn(model, x1.to(dev), x0, t)
+        x1 = x1.to(dev)
+        if loss_fn is None:
+            loss = (
+                class_flow_matching_loss(model, x1, x0, t, is_s, recipe.gate_weight)
+                if getattr(model.config, "class_heads", False)
+                else flow_matching_loss(model, x1, x0, t)
+            )
+        else:
+            loss = loss_fn(model, x1, x0, t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
