@@ -144,8 +144,9 @@ def test_non_finite_loss_skips_the_step_and_keeps_b(method, monkeypatch):
     session = make_session(method)
     session.propose(4, seed=2)
     before = weights(session.b)
-    real = pref.flow_matching_loss
-    monkeypatch.setattr(pref, "flow_matching_loss", lambda *a, **k: real(*a, **k) * float("nan"))
+    for name in ("flow_matching_loss", "class_flow_matching_loss"):  # every loss B's methods use
+        real = getattr(pref, name)
+        monkeypatch.setattr(pref, name, lambda *a, _real=real, **k: _real(*a, **k) * float("nan"))
     with pytest.warns(UserWarning, match="non-finite"):
         record = session.give(ticks=[1])
     assert not record.updated and "non-finite" in record.reason
@@ -210,3 +211,17 @@ def test_save_writes_model_b_with_its_history(tmp_path):
     assert same_weights(weights(model), weights(session.b))
     assert meta["preference"]["method"] == "reward-fm" and meta["preference"]["labelled_rounds"] == 1
     assert meta["preference"]["rounds"][0]["labels"] == [0.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("class_heads", [True, False])
+def test_fresh_mixture_clouds_are_learned_with_model_as_training_loss(class_heads, monkeypatch):
+    # B keeps quality on fresh mixture clouds with A's own loss: per-class heads and gate when it has them
+    from dataclasses import replace
+
+    session = make_session("reward-fm", config=replace(TINY, class_heads=class_heads))
+    calls = []
+    for name in ("flow_matching_loss", "class_flow_matching_loss"):
+        real = getattr(pref, name)
+        monkeypatch.setattr(pref, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    session.finetune_fresh(2)
+    assert calls == ["class_flow_matching_loss" if class_heads else "flow_matching_loss"] * 2

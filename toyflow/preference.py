@@ -32,7 +32,7 @@ from torch import nn
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream, draw_noise
 from .device import make_generator
-from .flow import flow_matching_loss, interpolate, sample, time_grid
+from .flow import class_flow_matching_loss, flow_matching_loss, interpolate, sample, time_grid
 from .judge import pairwise_chamfer
 
 METHODS = ("reward-fm", "dpo", "reference")
@@ -313,15 +313,21 @@ class PreferenceSession:
         self.history.append(rec)
         return rec
 
-    def _fresh_batch(self, size: int, couple: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """``size`` fresh clouds of the training mixture and noise for them (coupled as in A's training, or
-        independent with ``couple=False``, as the reference method draws it): ``(x1, x0)``."""
+    def _fresh_batch(self, size: int, couple: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``size`` fresh clouds of the training mixture, noise for them (coupled as in A's training, or
+        independent with ``couple=False``, as the reference method draws it) and their labels: ``(x1, x0, is_s)``."""
         if self._stream is None or self._stream.batch_size != size:
             self._stream = CloudStream(size, self.s_fraction, NUM_POINTS, seed=self.seed + 7, pool_size=256)
-        x1, _ = self._stream.next()
+        x1, is_s = self._stream.next()
         x1 = x1.to(self.device)
         x0 = torch.randn(x1.shape, generator=self._gen)
-        return x1, (self._couple(x0, x1) if couple else x0.to(self.device))
+        return x1, (self._couple(x0, x1) if couple else x0.to(self.device)), is_s
+
+    def _mixture_loss(self, x1: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, is_s: torch.Tensor) -> torch.Tensor:
+        """B's loss on fresh mixture clouds: model A's own training loss (per-class heads and gate when B has them)."""
+        if getattr(self.b.config, "class_heads", False):
+            return class_flow_matching_loss(self.b, x1, x0, t, is_s)
+        return flow_matching_loss(self.b, x1, x0, t)
 
     def _couple(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
@@ -333,9 +339,9 @@ class PreferenceSession:
         """REFERENCE.md steps 1, 3, 5, 6: one dynamic-barrier Adam step on the newest round only."""
         last = self.buffer[-1]
         params = [p for p in self.b.parameters() if p.requires_grad]
-        x1, x0 = self._fresh_batch(self.settings.fm_batch, couple=False)
+        x1, x0, is_s = self._fresh_batch(self.settings.fm_batch, couple=False)
         t = torch.rand(x1.shape[0], generator=self._gen).to(self.device)
-        f = flow_matching_loss(self.b, x1, x0, t)
+        f = self._mixture_loss(x1, x0, t, is_s)
         grad_f = _flat_grad(f, params)
         times = time_grid(REFERENCE_GRID, self.device)[:-1]  # t_k = k / 100, k = 0..99
         e = straight_path_errors(self.b, last.noise, last.samples, times)
@@ -372,9 +378,9 @@ class PreferenceSession:
                 logits = -(e_b - e_a) / s.temperature
                 g = g - (item.labels * torch.log_softmax(logits, dim=0)).sum()
             g = g / len(self.buffer)
-            x1, x0 = self._fresh_batch(s.batch_size)
+            x1, x0, is_s = self._fresh_batch(s.batch_size)
             t = torch.rand(x1.shape[0], generator=self._gen).to(self.device)
-            f = flow_matching_loss(self.b, x1, x0, t)
+            f = self._mixture_loss(x1, x0, t, is_s)
             grad_f = _flat_grad(f, params)
             grad_g = _flat_grad(g, params)
             # quality is the protected objective: descend on g, and f may not rise to first order
@@ -384,22 +390,26 @@ class PreferenceSession:
         return stats
 
     def finetune_fresh(self, steps: int) -> float:
-        """A control, not a preference method: ``steps`` plain flow-matching steps of B on fresh mixture data.
+        """A control, not a preference method: ``steps`` steps of B on fresh mixture data, with A's training loss.
 
         Returns the last loss.
         """
         return self._fit(lambda: self._fresh_batch(self.settings.batch_size), steps)
 
     def _fit(
-        self, next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]], steps: int, t_max: float = 1.0
+        self,
+        next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]],
+        steps: int,
+        t_max: float = 1.0,
     ) -> float:
-        """``steps`` Adam steps of B's flow-matching loss on batches ``(x1, x0)`` from ``next_batch``, times drawn
-        from ``U[0, t_max]``; returns the last loss."""
+        """``steps`` Adam steps of B on batches ``(x1, x0, is_s)`` from ``next_batch``, times drawn from
+        ``U[0, t_max]``: the flow-matching loss, or A's training loss where the clouds' labels ``is_s`` are
+        known; returns the last loss."""
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
-            x1, x0 = next_batch()
+            x1, x0, is_s = next_batch()
             t = (t_max * torch.rand(x1.shape[0], generator=self._gen)).to(self.device)
-            loss = flow_matching_loss(self.b, x1, x0, t)
+            loss = flow_matching_loss(self.b, x1, x0, t) if is_s is None else self._mixture_loss(x1, x0, t, is_s)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -467,10 +477,10 @@ class PreferenceSession:
             self.b.load_state_dict(self.a.state_dict())
             self.opt = torch.optim.Adam(self.b.parameters(), lr=s.lr)
 
-        def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        def next_batch() -> tuple[torch.Tensor, torch.Tensor, None]:
             idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=self._gen).to(pool.device)
             x1 = pool[idx]
-            return x1, self._couple(torch.randn(x1.shape, generator=self._gen), x1)
+            return x1, self._couple(torch.randn(x1.shape, generator=self._gen), x1), None
 
         return {"flow_loss": self._fit(next_batch, s.steps, s.t_max)}
 
