@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import FAST, SMALL, TINY, make_flow, same_weights, weights
 
-from toyflow import preference as pref
+from toyflow import flow
 from toyflow.data import sample_mixture
 from toyflow.flow import time_grid
 from toyflow.judge import oracle_ticks
@@ -145,8 +145,8 @@ def test_non_finite_loss_skips_the_step_and_keeps_b(method, monkeypatch):
     session.propose(4, seed=2)
     before = weights(session.b)
     for name in ("flow_matching_loss", "class_flow_matching_loss"):  # every loss B's methods use
-        real = getattr(pref, name)
-        monkeypatch.setattr(pref, name, lambda *a, _real=real, **k: _real(*a, **k) * float("nan"))
+        real = getattr(flow, name)
+        monkeypatch.setattr(flow, name, lambda *a, _real=real, **k: _real(*a, **k) * float("nan"))
     with pytest.warns(UserWarning, match="non-finite"):
         record = session.give(ticks=[1])
     assert not record.updated and "non-finite" in record.reason
@@ -221,7 +221,7 @@ def test_fresh_mixture_clouds_are_learned_with_model_as_training_loss(class_head
     session = make_session("reward-fm", config=replace(TINY, class_heads=class_heads))
     calls = []
     for name in ("flow_matching_loss", "class_flow_matching_loss"):
-        real = getattr(pref, name)
-        monkeypatch.setattr(pref, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+        real = getattr(flow, name)
+        monkeypatch.setattr(flow, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
     session.finetune_fresh(2)
     assert calls == ["class_flow_matching_loss" if class_heads else "flow_matching_loss"] * 2

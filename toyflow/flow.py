@@ -63,6 +63,24 @@ def class_flow_matching_loss(
     return (v - (x1 - x0)).pow(2).mean() + gate_weight * bce
 
 
+def mixture_loss(
+    model: torch.nn.Module,
+    x1: torch.Tensor,
+    x0: torch.Tensor,
+    t: torch.Tensor,
+    is_s: torch.Tensor | None = None,
+    gate_weight: float = 0.1,
+) -> torch.Tensor:
+    """Model A's training loss on clouds ``x1 (batch, num_points, 2)`` from noise ``x0`` at times ``t (batch,)``.
+
+    :func:`class_flow_matching_loss` when the network has class heads and the clouds' labels ``is_s (batch,)``
+    are known, else :func:`flow_matching_loss` on the network's velocity.
+    """
+    if is_s is not None and getattr(getattr(model, "config", None), "class_heads", False):
+        return class_flow_matching_loss(model, x1, x0, t, is_s, gate_weight)
+    return flow_matching_loss(model, x1, x0, t)
+
+
 def time_grid(steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """The sampler's ``steps + 1`` times ``0, 1/steps, ..., 1``."""
     if steps < 1:

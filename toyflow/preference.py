@@ -32,7 +32,7 @@ from torch import nn
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream, draw_noise
 from .device import make_generator
-from .flow import class_flow_matching_loss, flow_matching_loss, interpolate, sample, time_grid
+from .flow import flow_matching_loss, interpolate, mixture_loss, sample, time_grid
 from .judge import pairwise_chamfer
 
 METHODS = ("reward-fm", "dpo", "reference")
@@ -323,12 +323,6 @@ class PreferenceSession:
         x0 = torch.randn(x1.shape, generator=self._gen)
         return x1, (self._couple(x0, x1) if couple else x0.to(self.device)), is_s
 
-    def _mixture_loss(self, x1: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, is_s: torch.Tensor) -> torch.Tensor:
-        """B's loss on fresh mixture clouds: model A's own training loss (per-class heads and gate when B has them)."""
-        if getattr(self.b.config, "class_heads", False):
-            return class_flow_matching_loss(self.b, x1, x0, t, is_s)
-        return flow_matching_loss(self.b, x1, x0, t)
-
     def _couple(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
         matched to data clouds, then points to points (both by optimal transport). Returns ``x0`` on B's device."""
@@ -341,7 +335,7 @@ class PreferenceSession:
         params = [p for p in self.b.parameters() if p.requires_grad]
         x1, x0, is_s = self._fresh_batch(self.settings.fm_batch, couple=False)
         t = torch.rand(x1.shape[0], generator=self._gen).to(self.device)
-        f = self._mixture_loss(x1, x0, t, is_s)
+        f = mixture_loss(self.b, x1, x0, t, is_s)
         grad_f = _flat_grad(f, params)
         times = time_grid(REFERENCE_GRID, self.device)[:-1]  # t_k = k / 100, k = 0..99
         e = straight_path_errors(self.b, last.noise, last.samples, times)
@@ -380,7 +374,7 @@ class PreferenceSession:
             g = g / len(self.buffer)
             x1, x0, is_s = self._fresh_batch(s.batch_size)
             t = torch.rand(x1.shape[0], generator=self._gen).to(self.device)
-            f = self._mixture_loss(x1, x0, t, is_s)
+            f = mixture_loss(self.b, x1, x0, t, is_s)
             grad_f = _flat_grad(f, params)
             grad_g = _flat_grad(g, params)
             # quality is the protected objective: descend on g, and f may not rise to first order
@@ -403,13 +397,13 @@ class PreferenceSession:
         t_max: float = 1.0,
     ) -> float:
         """``steps`` Adam steps of B on batches ``(x1, x0, is_s)`` from ``next_batch``, times drawn from
-        ``U[0, t_max]``: the flow-matching loss, or A's training loss where the clouds' labels ``is_s`` are
-        known; returns the last loss."""
+        ``U[0, t_max]``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the clouds' labels
+        ``is_s`` are known); returns the last loss."""
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
             x1, x0, is_s = next_batch()
             t = (t_max * torch.rand(x1.shape[0], generator=self._gen)).to(self.device)
-            loss = flow_matching_loss(self.b, x1, x0, t) if is_s is None else self._mixture_loss(x1, x0, t, is_s)
+            loss = mixture_loss(self.b, x1, x0, t, is_s)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream
 from .device import resolve_device
-from .flow import class_flow_matching_loss, flow_matching_loss
+from .flow import mixture_loss
 from .model import FlowConfig
 
 
@@ -88,8 +88,8 @@ def train(
     schedule follows the progress through the budget (steps, or time when only ``seconds`` is given).
     With ``recipe.ema > 0`` the exponential moving average of the weights is returned (it samples
     cleaner than the raw weights).
-    A network with class heads learns from the mixture's labels (:func:`~toyflow.flow.class_flow_matching_loss`),
-    any other from :func:`~toyflow.flow.flow_matching_loss`; ``noise_fn`` and ``loss_fn`` let the reference
+    The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from the mixture's
+    labels); ``noise_fn`` and ``loss_fn`` let the reference
     method plug in its own noise and loss.
     """
     recipe = recipe or Recipe()
@@ -138,11 +138,7 @@ def train(
         x0, t = x0.to(dev), t.to(dev)
         x1 = x1.to(dev)
         if loss_fn is None:
-            loss = (
-                class_flow_matching_loss(model, x1, x0, t, is_s, recipe.gate_weight)
-                if getattr(model.config, "class_heads", False)
-                else flow_matching_loss(model, x1, x0, t)
-            )
+            loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
         else:
             loss = loss_fn(model, x1, x0, t)
         opt.zero_grad(set_to_none=True)
