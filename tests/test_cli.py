@@ -106,9 +106,10 @@ def test_evaluate_npy(tmp_path):
     lines = out.splitlines()
     assert any("S-fraction" in line for line in lines)
     assert any(line.startswith("valid") for line in lines)
+    assert any(line.startswith("clean S curves") for line in lines)
     rc, out, _ = run_main("evaluate", str(tmp_path / "real.npy"), "--json")
     summary = json.loads(out)
-    assert summary["n"] == 10 and summary["valid"] >= 0.8
+    assert summary["n"] == 10 and summary["valid"] >= 0.8 and summary["clean"] >= 0.8
 
 
 @pytest.mark.slow

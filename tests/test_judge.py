@@ -1,4 +1,4 @@
-"""toyflow.judge: classifies real clouds, accepts ~95% of them as valid, rejects noise."""
+"""toyflow.judge: classifies real clouds, accepts ~95% of them as valid, sees stray points, rejects noise."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
+from toyflow.curves import curve_distances, nearest_on_curve, noise_free_curve
 from toyflow.data import draw_noise, normalize_cloud, sample_mixture
-from toyflow.judge import Verdict, chamfer, judge, templates, thresholds
+from toyflow.judge import Verdict, calibrate, chamfer, judge, templates, thresholds
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +65,19 @@ def test_summary(real_s, real_rolls):
     verdict = judge(mixed)
     assert isinstance(verdict, Verdict)
     summary = verdict.summary()
-    assert set(summary) == {"n", "s_fraction", "valid", "valid_s", "valid_roll"}
+    assert set(summary) == {"n", "s_fraction", "valid", "valid_s", "valid_roll", "clean", "clean_s", "clean_roll"}
     assert summary["n"] == 60
     assert summary["s_fraction"] == pytest.approx(0.25, abs=1 / 60 + 1e-9)
     assert summary["valid"] == pytest.approx(verdict.valid.float().mean().item())
     assert 0.0 <= summary["valid_s"] <= 1.0 and 0.0 <= summary["valid_roll"] <= 1.0
+    assert summary["clean"] == pytest.approx(verdict.clean.float().mean().item())
+    assert summary["clean_s"] == pytest.approx(verdict.clean[verdict.is_s].float().mean().item())
 
 
 def test_per_class_valid_fraction_is_nan_without_that_class(real_rolls):
     verdict = judge(real_rolls[:5])
-    assert math.isnan(verdict.valid_fraction_of(True))
-    assert not math.isnan(verdict.valid_fraction_of(False))
+    assert math.isnan(verdict.valid_fraction_of(True)) and math.isnan(verdict.clean_fraction_of(True))
+    assert not math.isnan(verdict.valid_fraction_of(False)) and not math.isnan(verdict.clean_fraction_of(False))
 
 
 def test_chamfer():
@@ -94,3 +97,76 @@ def test_templates_and_thresholds():
     assert tpl.min() == -1.0 and tpl.max() == 1.0
     thr_s, thr_roll = thresholds()
     assert 0 < thr_s < 0.5 and 0 < thr_roll < 0.5
+    limits = calibrate()
+    assert limits.valid == (thr_s, thr_roll)
+    # S curves are fuzzy, Swiss rolls thin: a stray is about 0.24 from an S curve, 0.04 from a roll
+    assert 0.15 < limits.stray[0] < 0.3 and 0.03 < limits.stray[1] < 0.06
+
+
+# --------------------------------------------------------------------------------------------- clean
+def test_real_clouds_have_no_strays(real_s, real_rolls):
+    """At least 99% of real clouds of each class pass the stray test, and every valid real cloud is clean but for
+    that 1% (valid alone accepts ~95% of real clouds by definition, so ~95% of them are clean)."""
+    for clouds, k in ((real_s, 0), (real_rolls, 1)):
+        v = judge(clouds)
+        assert (v.max_distance <= calibrate().stray[k]).float().mean().item() >= 0.99
+        assert v.clean_fraction >= v.valid_fraction - 0.01
+        assert (v.clean <= v.valid).all()  # clean implies valid
+
+
+@pytest.mark.parametrize("num_points", [100, 400, 1000])
+def test_real_clouds_are_clean_whatever_their_number_of_points(num_points):
+    for k, s_fraction in enumerate((1.0, 0.0)):
+        real = sample_mixture(100, s_fraction, num_points, seed=40 + k)[0]
+        v = judge(real)
+        assert (v.max_distance <= calibrate(num_points).stray[k]).float().mean().item() >= 0.98
+        assert v.clean_fraction >= 0.85
+
+
+def test_one_point_moved_off_the_curve_is_not_clean(real_s, real_rolls):
+    gen = torch.Generator().manual_seed(0)
+    for clouds, is_s in ((real_s[:50], True), (real_rolls[:50], False)):
+        good = clouds[judge(clouds).clean]
+        assert len(good) >= 40
+        rows = torch.arange(len(good))
+        moved = good.clone()
+        # a random point (not by an end of the curve), put 0.3 from its nearest point of the curve, along the normal
+        curve = torch.from_numpy(noise_free_curve("s_curve" if is_s else "swiss_roll")).float()
+        j = torch.cdist(good, curve).argmin(dim=2).clamp(1, len(curve) - 2)  # (clouds, points)
+        index = torch.multinomial(((j > 50) & (j < len(curve) - 50)).float(), 1, generator=gen)[:, 0]
+        jj = j[rows, index]
+        tangent = curve[jj + 1] - curve[jj - 1]
+        normal = torch.stack([-tangent[:, 1], tangent[:, 0]], dim=1)
+        normal = normal / normal.norm(dim=1, keepdim=True)
+        nearest = nearest_on_curve(good, torch.full((len(good),), is_s))[rows, index].float()
+        side = torch.sign(((good[rows, index] - nearest) * normal).sum(dim=1, keepdim=True)) + 0.5
+        moved[rows, index] = nearest + 0.3 * side.sign() * normal
+        v = judge(moved)
+        assert not v.clean.any()
+        assert (v.is_s == is_s).all()
+        assert v.valid.float().mean().item() >= 0.8  # one point barely moves the Chamfer distance: valid forgives
+
+
+def test_a_point_far_outside_the_box_is_a_stray(real_rolls):
+    cloud = real_rolls[:10].clone()
+    cloud[:, 0] = torch.tensor([1.4, 1.4])
+    assert not judge(cloud).clean.any()
+
+
+def test_curve_distances_of_the_noise_free_curve_are_zero():
+    for k, kind in enumerate(("s_curve", "swiss_roll")):
+        curve = torch.from_numpy(noise_free_curve(kind)).float()[None, ::10]
+        d = curve_distances(curve, torch.tensor([k == 0]))
+        assert d.shape == (1, curve.shape[1])
+        assert d.max().item() < 1e-3
+        # the same curve scaled and shifted like a cloud's normalisation still lies on its fitted curve
+        d = curve_distances(0.93 * curve + 0.02, torch.tensor([k == 0]))
+        assert d.max().item() < 2e-3
+
+
+def test_non_finite_points_are_not_clean(real_s):
+    cloud = real_s[:3].clone()
+    cloud[0, 5] = float("nan")
+    cloud[1, 7, 0] = float("inf")
+    v = judge(cloud)
+    assert v.clean.tolist() == [False, False, bool(judge(real_s[2:3]).clean[0])]

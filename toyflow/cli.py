@@ -87,6 +87,9 @@ def print_summary(summary: dict, as_json: bool = False) -> None:
     print(f"valid           {_fmt(summary['valid'])}")
     print(f"valid S curves  {_fmt(summary['valid_s'])}")
     print(f"valid rolls     {_fmt(summary['valid_roll'])}")
+    print(f"clean           {_fmt(summary['clean'])}")
+    print(f"clean S curves  {_fmt(summary['clean_s'])}")
+    print(f"clean rolls     {_fmt(summary['clean_roll'])}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -52,5 +52,6 @@ def generate(
 def evaluate_model(
     model: nn.Module, n: int = EVAL_CLOUDS, seed: int = EVAL_SEED, steps: int | None = None, meta: dict | None = None
 ) -> dict[str, float]:
-    """The judge's summary (S-fraction, valid fraction overall and per class) of ``n`` clouds from fixed noises."""
+    """The judge's summary (S-fraction, valid and clean fractions overall and per class) of ``n`` clouds from fixed
+    noises."""
     return judge(generate(model, n, seed, steps=steps, meta=meta, to_cpu=False)).summary()

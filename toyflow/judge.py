@@ -1,8 +1,12 @@
-"""The judge: S curve or Swiss roll, and how clean a cloud is.
+"""The judge: S curve or Swiss roll, valid or not, clean or not.
 
 A cloud is compared with noise-free templates of both shapes by the symmetric Chamfer distance.
 Its class is the nearer template; it is **valid** when that distance is no more than the 95th
-percentile of real clouds of the same class (calibrated once, from fixed seeds).
+percentile of real clouds of the same class. A mean distance forgives a few stray points; a person looking
+at a tile does not, so a cloud is **clean** when it is valid *and* its farthest point from its class's
+noise-free curve (:func:`toyflow.curves.curve_distances`) is within twice the 99th percentile of the
+point-to-curve distance over real clouds of the class (about 0.24 for S curves, 0.04 for Swiss rolls). Both
+thresholds are calibrated once per number of points, from real clouds of fixed seeds.
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from .curves import curve_distances
 from .data import KINDS, NUM_POINTS, make_cloud, sample_mixture
 
 TEMPLATE_POINTS = 800
-CALIBRATION_CLOUDS = 300
+CALIBRATION_CLOUDS = 400  # real clouds of each class behind the thresholds, per number of points
+VALID_QUANTILE = 0.95
+STRAY_QUANTILE = 0.99
+STRAY_FACTOR = 2.0
 
 
 def chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -46,11 +54,17 @@ def templates() -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judge's reading of a batch of clouds (all tensors are ``(batch,)``)."""
+    """The judge's reading of a batch of clouds (all tensors are ``(batch,)``).
+
+    ``distance`` is the Chamfer distance to the nearer template, ``max_distance`` the farthest point's distance
+    to that class's noise-free curve.
+    """
 
     is_s: torch.Tensor
     distance: torch.Tensor
     valid: torch.Tensor
+    max_distance: torch.Tensor
+    clean: torch.Tensor
 
     @property
     def s_fraction(self) -> float:
@@ -62,19 +76,34 @@ class Verdict:
         """Share of clouds within their class's threshold."""
         return self.valid.float().mean().item()
 
+    @property
+    def clean_fraction(self) -> float:
+        """Share of clouds that are valid and have no stray point."""
+        return self.clean.float().mean().item()
+
     def valid_fraction_of(self, s_curves: bool) -> float:
         """Valid share among the clouds judged S curves (``True``) or Swiss rolls (``False``); NaN if none."""
+        return self._share_of(self.valid, s_curves)
+
+    def clean_fraction_of(self, s_curves: bool) -> float:
+        """Clean share among the clouds judged S curves (``True``) or Swiss rolls (``False``); NaN if none."""
+        return self._share_of(self.clean, s_curves)
+
+    def _share_of(self, flags: torch.Tensor, s_curves: bool) -> float:
         mask = self.is_s == s_curves
-        return self.valid[mask].float().mean().item() if mask.any() else float("nan")
+        return flags[mask].float().mean().item() if mask.any() else float("nan")
 
     def summary(self) -> dict[str, float]:
-        """S-fraction, valid fraction overall and per class, and count, as a dict."""
+        """Count, S-fraction, and the valid and clean fractions overall and per class, as a dict."""
         return {
             "n": int(self.is_s.numel()),
             "s_fraction": self.s_fraction,
             "valid": self.valid_fraction,
             "valid_s": self.valid_fraction_of(True),
             "valid_roll": self.valid_fraction_of(False),
+            "clean": self.clean_fraction,
+            "clean_s": self.clean_fraction_of(True),
+            "clean_roll": self.clean_fraction_of(False),
         }
 
 
@@ -86,33 +115,55 @@ def distances(clouds: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     return torch.cat(parts).cpu() if parts else torch.zeros(0, 2)
 
 
-@lru_cache(maxsize=1)
-def thresholds() -> tuple[float, float]:
-    """95th percentile of the own-template distance of real S curves and real Swiss rolls (fixed seeds)."""
-    out = []
+@dataclass(frozen=True)
+class Thresholds:
+    """The judge's limits for clouds of one number of points, S curve first: a valid cloud's Chamfer distance
+    (95th percentile of real clouds) and a clean cloud's farthest point from its curve (twice the 99th percentile
+    of real clouds' point-to-curve distances)."""
+
+    valid: tuple[float, float]
+    stray: tuple[float, float]
+
+
+@lru_cache(maxsize=8)
+def calibrate(num_points: int = NUM_POINTS) -> Thresholds:
+    """The :class:`Thresholds` for clouds of ``num_points`` points, from real clouds of fixed seeds (cached)."""
+    valid, stray = [], []
     for k, s_fraction in enumerate((1.0, 0.0)):
-        real, _ = sample_mixture(CALIBRATION_CLOUDS, s_fraction, NUM_POINTS, seed=2024 + k)
-        out.append(float(torch.quantile(distances(real)[:, k], 0.95)))
-    return out[0], out[1]
+        real, _ = sample_mixture(CALIBRATION_CLOUDS, s_fraction, num_points, seed=2024 + k)
+        valid.append(float(torch.quantile(distances(real)[:, k], VALID_QUANTILE)))
+        points = curve_distances(real, torch.full((len(real),), k == 0)).flatten()
+        stray.append(STRAY_FACTOR * float(torch.quantile(points, STRAY_QUANTILE)))
+    return Thresholds(valid=(valid[0], valid[1]), stray=(stray[0], stray[1]))
+
+
+def thresholds(num_points: int = NUM_POINTS) -> tuple[float, float]:
+    """The valid thresholds (95th percentile of the own-template distance of real S curves and real Swiss rolls)."""
+    return calibrate(num_points).valid
 
 
 def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
-    """Classify and score clouds ``(batch, num_points, 2)``."""
+    """Classify and score clouds ``(batch, num_points, 2)``: class, valid and clean (see the module docstring)."""
     clouds = torch.as_tensor(clouds)
     if clouds.dim() != 3 or clouds.shape[-1] != 2:
         raise ValueError(f"expected clouds of shape (batch, num_points, 2), got {tuple(clouds.shape)}")
+    if clouds.shape[1] < 1:
+        raise ValueError("clouds must have at least one point")
     d = distances(clouds)
     is_s = d[:, 0] <= d[:, 1]
     own = torch.where(is_s, d[:, 0], d[:, 1])
-    thr_s, thr_roll = thresholds()
-    valid = own <= torch.where(is_s, torch.tensor(thr_s), torch.tensor(thr_roll))
-    return Verdict(is_s=is_s, distance=own, valid=valid & torch.isfinite(own))
+    limits = calibrate(int(clouds.shape[1]))
+    valid = (own <= torch.where(is_s, *map(torch.tensor, limits.valid))) & torch.isfinite(own)
+    farthest = curve_distances(clouds, is_s).amax(dim=1)
+    finite = torch.isfinite(clouds.detach().cpu()).all(dim=2).all(dim=1)
+    clean = valid & finite & (farthest <= torch.where(is_s, *map(torch.tensor, limits.stray)))
+    return Verdict(is_s=is_s, distance=own, valid=valid, max_distance=farthest, clean=clean)
 
 
 def oracle_ticks(
     clouds: torch.Tensor | np.ndarray, flip_prob: float = 0.0, generator: torch.Generator | None = None
 ) -> list[int]:
-    """The simulated annotator: indices of the clouds ``(n, num_points, 2)`` that the judge calls valid S curves.
+    """The simulated annotator: indices of the clouds ``(n, num_points, 2)`` that the judge calls clean S curves.
 
     With ``flip_prob > 0`` each of the ``n`` tick decisions is flipped with that probability (a noisy human),
     drawn from ``generator``.
@@ -120,7 +171,7 @@ def oracle_ticks(
     if not 0.0 <= flip_prob <= 1.0:
         raise ValueError(f"flip_prob must lie in [0, 1], got {flip_prob}")
     v = judge(clouds)
-    wanted = v.is_s & v.valid
+    wanted = v.is_s & v.clean
     if flip_prob > 0:
         flips = torch.rand(wanted.shape[0], generator=generator) < flip_prob
         wanted = wanted ^ flips
