@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from .curves import curve_distances
 from .data import KINDS, NUM_POINTS, make_cloud, sample_mixture
@@ -107,12 +108,30 @@ class Verdict:
         }
 
 
-def distances(clouds: torch.Tensor, chunk: int = 256) -> torch.Tensor:
-    """Chamfer distance of each cloud ``(batch, num_points, 2)`` to both templates: ``(batch, 2)`` (S, roll), CPU."""
-    clouds = clouds.detach().float()
-    tpl = templates().to(clouds.device)  # on the clouds' device: a GPU judges its own samples quickly
-    parts = [torch.stack([chamfer(c, tpl[0]), chamfer(c, tpl[1])], dim=1) for c in clouds.split(chunk)]
-    return torch.cat(parts).cpu() if parts else torch.zeros(0, 2)
+@lru_cache(maxsize=1)
+def _template_trees() -> tuple[cKDTree, cKDTree]:
+    return tuple(cKDTree(t) for t in templates().double().numpy())
+
+
+def distances(clouds: torch.Tensor) -> torch.Tensor:
+    """Chamfer distance of each cloud ``(batch, num_points, 2)`` to both templates: ``(batch, 2)`` (S, roll), CPU.
+
+    The same figure as :func:`chamfer`, computed exactly with k-d trees (a few times faster than all pairwise
+    distances on a CPU). A cloud with a non-finite point is infinitely far from both.
+    """
+    pts = clouds.detach().to("cpu", torch.float64).numpy()
+    b, n, _ = pts.shape
+    out = np.full((b, 2), np.inf)
+    finite = np.isfinite(pts).all(axis=(1, 2))
+    if n == 0 or not finite.any():
+        return torch.from_numpy(out).float()
+    good = pts[finite]
+    tpl = templates().double().numpy()
+    for k, tree in enumerate(_template_trees()):
+        to_template = tree.query(good.reshape(-1, 2))[0].reshape(len(good), n).mean(axis=1)
+        from_template = np.array([cKDTree(c).query(tpl[k])[0].mean() for c in good])
+        out[finite, k] = 0.5 * (to_template + from_template)
+    return torch.from_numpy(out).float()
 
 
 @dataclass(frozen=True)
