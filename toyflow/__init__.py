@@ -13,9 +13,9 @@ from pathlib import Path
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
-from .flow import sample
 from .judge import judge
 from .model import CloudFlow, FlowConfig
+from .solver import Sampler, sample
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,7 @@ __all__ = [
     "CloudFlow",
     "FlowConfig",
     "SHIPPED_CHECKPOINT",
+    "Sampler",
     "draw_noise",
     "judge",
     "load_checkpoint",
