@@ -37,7 +37,7 @@ def chart_png(points: Sequence[Sequence[float]], width: float = 3.4, height: flo
     ax.set_ylabel("fraction (judge)", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="center left")
+    ax.legend(fontsize=6, loc="best", ncol=2)
     fig.tight_layout(pad=0.4)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
