@@ -39,7 +39,8 @@ def main() -> None:
         play_round(session, oracle_answer(session, proposal), proposal)
     proposal = session.propose(4)  # fresh proposals, not taught on: "None of these" shows B on their noise
     shown = play_round(session, Answer(), proposal)
-    title = "after 3 labelled rounds: A (red) and B on the same noise (green), 6 fresh samples of B"
+    rounds = session.labelled_rounds
+    title = f"after {rounds} labelled rounds: A (red) and B on the same noise (green), 6 fresh samples of B"
     save_round_figure(DOCS / "same_noise.png", proposal.samples, shown.b_same, shown.b_fresh, title=title)
     print("wrote", DOCS / "same_noise.png")
 
