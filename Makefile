@@ -22,8 +22,8 @@ BENCHMARKS := $(wildcard benchmarks/*.py)
 
 help:
 	@echo "make venv       create $(VENV) (torch==$(TORCH_VERSION) first, then -e '.[test]')"
-	@echo "make test       ruff check, ruff format --check, then every test (slow ones included)"
-	@echo "make lint       ruff check and ruff format --check"
+	@echo "make test       make lint, then every test (slow ones included)"
+	@echo "make lint       ruff check, ruff format --check, and the import layers (lint-imports)"
 	@echo "make format     ruff format (rewrites files)"
 	@echo "make lab        jupyter lab notebooks/ from $(VENV) (extra arguments: LAB_ARGS=...)"
 	@echo "make benchmark  run every benchmarks/*.py script"
@@ -43,6 +43,7 @@ $(STAMP): pyproject.toml
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/lint-imports --no-cache
 
 test: venv lint
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

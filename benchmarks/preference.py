@@ -29,7 +29,7 @@ from common import OUT, REPO, machine, table
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
 from toyflow.judge import judge, oracle_ticks
-from toyflow.preference import METHODS, PreferenceSession
+from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round
 
 CHECKPOINTS = (1, 2, 3, 5)
 MAX_PROPOSALS = 40
@@ -51,11 +51,10 @@ def run_rounds(model_a, meta, method: str, seed: int, flip: float, n_eval: int) 
                 results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
         return results
     session = PreferenceSession(model_a, method=method, seed=seed, meta=meta)
-    flips = torch.Generator().manual_seed(10_000 + seed)
     results = {}
-    for k in range(MAX_PROPOSALS):
-        proposal = session.propose(4, seed=seed * 100_000 + k)
-        record = session.give(ticks=oracle_ticks(proposal.samples, flip, flips))
+    for _ in range(MAX_PROPOSALS):
+        proposal = session.propose(4)
+        record = play_round(session, oracle_answer(session, proposal, flip), proposal).record
         labelled = session.labelled_rounds
         if record.updated and labelled in CHECKPOINTS:
             results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
@@ -75,22 +74,20 @@ def best_of_4(model_a, meta, n_eval: int) -> dict:
 
 
 def latency(method: str, checkpoint: str, device: str, rounds: int = 4) -> dict:
-    """In this (fresh) process: median seconds of a round (update, 4 same-noise + 6 fresh samples) and peak RSS."""
+    """In this (fresh) process: median seconds of a round (:func:`play_round`: update, 4 same-noise + 6 fresh
+    samples) and peak RSS."""
     torch.manual_seed(0)
     model_a, meta = load_checkpoint(checkpoint, device=device)
     session = PreferenceSession(model_a, method=method, seed=0, meta=meta)
     times, compute = [], []
-    for k in range(40):
-        proposal = session.propose(4, seed=k)
-        ticks = oracle_ticks(proposal.samples)
-        if not 0 < len(ticks) < 4:
+    for _ in range(40):
+        proposal = session.propose(4)
+        answer = oracle_answer(session, proposal)
+        if not 0 < len(answer.ticks) < 4:
             continue
-        start = time.perf_counter()
-        record = session.give(ticks=ticks)
-        session.resample(proposal.noise)
-        session.sample_b(6, seed=1000 + k)
-        times.append(time.perf_counter() - start)
-        compute.append(record.seconds)
+        result = play_round(session, answer, proposal)
+        times.append(result.timing["total"])
+        compute.append(result.record.seconds)
         if len(times) >= rounds:
             break
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux

@@ -16,10 +16,10 @@ from common import machine, median_seconds, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.data import draw_noise
-from toyflow.evaluation import EVAL_SEED, generate, sampler_of
-from toyflow.flow import sample
+from toyflow.evaluation import EVAL_SEED, generate
 from toyflow.judge import judge
 from toyflow.reference import ReferenceFlow, reference_noise
+from toyflow.solver import Sampler
 
 SETTINGS = [("euler", 100), ("euler", 20), ("euler", 10), ("heun", 5)]
 SETTINGS += [("midpoint", 10), ("midpoint", 8), ("midpoint", 6), ("midpoint", 4)]
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     dev = torch.device(args.device)
     model, meta = load_checkpoint(args.checkpoint, device=dev)
-    default = sampler_of(model, meta)
+    default = Sampler.from_meta(model, meta)
     reference = ReferenceFlow().to(dev).eval()  # untrained: its latency does not depend on its weights
     noise = draw_noise(6, 400, seed=0, device=dev)
     ref_noise = reference_noise((6, 400, 2), torch.Generator().manual_seed(0)).to(dev)
@@ -44,13 +44,14 @@ def main() -> None:
 
     rows = []
     for method, steps in SETTINGS:
-        t_ours = median_seconds(lambda m=method, s=steps: (sample(model, noise, s, m), sync()))
-        t_ref = median_seconds(lambda m=method, s=steps: (sample(reference, ref_noise, s, m), sync()), repeats=3)
+        sampler = Sampler(method, steps)
+        t_ours = median_seconds(lambda s=sampler: (s.sample(model, noise), sync()))
+        t_ref = median_seconds(lambda s=sampler: (s.sample(reference, ref_noise), sync()), repeats=3)
         quality = ("", "")
         if args.n_eval:
-            v = judge(generate(model, args.n_eval, EVAL_SEED, steps=steps, method=method))
+            v = judge(generate(model, args.n_eval, EVAL_SEED, sampler=sampler))
             quality = (v.valid_fraction, v.s_fraction)
-        mark = " (default)" if (method, steps) == (default["method"], default["steps"]) else ""
+        mark = " (default)" if sampler == default else ""
         rows.append([f"{method} {steps}{mark}", t_ours, t_ref, *quality])
     print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs (reference network: 3)")
     print(

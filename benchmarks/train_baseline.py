@@ -15,7 +15,7 @@ import time
 from common import machine, table
 
 from toyflow.evaluation import evaluate_model
-from toyflow.reference import reference_loss, reference_noise, reference_recipe
+from toyflow.reference_training import reference_plug, reference_recipe
 from toyflow.training import Recipe, train
 
 
@@ -37,10 +37,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     budgets = [float(b) for b in args.budgets.split(",")]
-    plug = {"noise_fn": lambda x1, gen: reference_noise(x1.shape, gen), "loss_fn": reference_loss}
     recipes = {
         "toyflow": (Recipe(seed=args.seed), {}),
-        "reference": (reference_recipe(seed=args.seed), plug),
+        "reference": (reference_recipe(seed=args.seed), reference_plug()),
     }
     rows, reached = [], {}
     for seconds in budgets:

@@ -17,9 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint  # noqa: E402
-from toyflow.judge import judge, oracle_ticks  # noqa: E402
+from toyflow.judge import judge  # noqa: E402
 from toyflow.plotting import RED, plot_clouds, save_round_figure  # noqa: E402
-from toyflow.preference import PreferenceSession  # noqa: E402
+from toyflow.preference import Answer, PreferenceSession, oracle_answer, play_round  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 
@@ -34,16 +34,14 @@ def main() -> None:
     fig.savefig(DOCS / "model_a_samples.png", dpi=100)
     print("wrote", DOCS / "model_a_samples.png")
 
-    k = 0
-    while session.labelled_rounds < 3:
-        proposal = session.propose(4, seed=k)
-        session.give(ticks=oracle_ticks(proposal.samples))
-        k += 1
-    proposal = session.propose(4, seed=100)  # fresh proposals, not taught on
-    same = session.resample(proposal.noise)
-    fresh = session.sample_b(6, seed=1)
-    title = "after 3 labelled rounds: A (red) and B on the same noise (green), 6 fresh samples of B"
-    save_round_figure(DOCS / "same_noise.png", proposal.samples, same, fresh, title=title)
+    while session.labelled_rounds < 3 and session.proposals_drawn < 40:
+        proposal = session.propose(4)
+        play_round(session, oracle_answer(session, proposal), proposal)
+    proposal = session.propose(4)  # fresh proposals, not taught on: "None of these" shows B on their noise
+    shown = play_round(session, Answer(), proposal)
+    rounds = session.labelled_rounds
+    title = f"after {rounds} labelled rounds: A (red) and B on the same noise (green), 6 fresh samples of B"
+    save_round_figure(DOCS / "same_noise.png", proposal.samples, shown.b_same, shown.b_fresh, title=title)
     print("wrote", DOCS / "same_noise.png")
 
 

@@ -9,7 +9,7 @@ from conftest import TINY
 from toyflow.checkpoint import load_checkpoint, save_checkpoint
 from toyflow.data import draw_noise
 from toyflow.device import make_generator, resolve_device
-from toyflow.flow import sample
+from toyflow.solver import sample
 from toyflow.training import Recipe, train
 
 needs_cuda = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""toyflow.flow: straight paths, the flow-matching loss, and the Euler and Heun samplers on exact fields."""
+"""toyflow.flow: the flow-matching losses on the straight path (plain, weighted, per class, mixture)."""
 
 from __future__ import annotations
 
@@ -7,110 +7,13 @@ import math
 import pytest
 import torch
 
-from toyflow.flow import class_flow_matching_loss, flow_matching_loss, interpolate, sample, time_grid
+from toyflow.flow import class_flow_matching_loss, flow_matching_loss, mixture_loss
 
-B, N = 3, 7
-
-
-@pytest.fixture
-def noise() -> torch.Tensor:
-    return torch.randn(B, N, 2, generator=torch.Generator().manual_seed(0))
+N = 7
 
 
 def constant_field(c: torch.Tensor):
     return lambda x, t: c.expand_as(x)
-
-
-def linear_in_time_field(a: torch.Tensor, b: torch.Tensor):
-    """``v(x, t) = a * t + b`` (per coordinate), whatever ``x``."""
-    return lambda x, t: (a * t[:, None, None] + b).expand_as(x)
-
-
-class Grow(torch.nn.Module):
-    """``v(x, t) = x``: the exact flow is ``z * e`` at t=1."""
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        assert t.shape == (x.shape[0],)
-        return x
-
-
-@pytest.mark.parametrize("method", ["euler", "heun", "midpoint"])
-@pytest.mark.parametrize("steps", [1, 3, 20])
-def test_constant_field_is_exact(noise, method, steps):
-    c = torch.tensor([0.7, -1.3])
-    out = sample(constant_field(c), noise, steps=steps, method=method)
-    torch.testing.assert_close(out, noise + c, atol=1e-5, rtol=0)
-
-
-@pytest.mark.parametrize("steps", [1, 2, 5, 16])
-def test_linear_in_time_field(noise, steps):
-    a, b = torch.tensor([2.0, -3.0]), torch.tensor([0.5, 0.25])
-    field = linear_in_time_field(a, b)
-    exact = noise + a / 2 + b
-    # Euler evaluates at the left end of every step: a known first-order error
-    euler = sample(field, noise, steps=steps, method="euler")
-    torch.testing.assert_close(euler, noise + a * (steps - 1) / (2 * steps) + b, atol=1e-5, rtol=0)
-    # Heun (trapezoidal rule) integrates a field linear in t exactly
-    heun = sample(field, noise, steps=steps, method="heun")
-    torch.testing.assert_close(heun, exact, atol=1e-5, rtol=0)
-    # so does the midpoint rule, which never evaluates the field at t = 1
-    midpoint = sample(field, noise, steps=steps, method="midpoint")
-    torch.testing.assert_close(midpoint, exact, atol=1e-5, rtol=0)
-
-
-@pytest.mark.parametrize("steps", [1, 4, 10])
-def test_state_dependent_field(noise, steps):
-    h = 1.0 / steps
-    euler = sample(Grow(), noise, steps=steps, method="euler")
-    torch.testing.assert_close(euler, noise * (1 + h) ** steps, atol=1e-5, rtol=1e-5)
-    heun = sample(Grow(), noise, steps=steps, method="heun")
-    torch.testing.assert_close(heun, noise * (1 + h + h * h / 2) ** steps, atol=1e-5, rtol=1e-5)
-    midpoint = sample(Grow(), noise, steps=steps, method="midpoint")
-    torch.testing.assert_close(midpoint, noise * (1 + h + h * h / 2) ** steps, atol=1e-5, rtol=1e-5)
-    # second order beats first order against the exact solution
-    exact = noise * math.e
-    assert (heun - exact).abs().max() < (euler - exact).abs().max()
-
-
-@pytest.mark.parametrize("method", ["euler", "heun", "midpoint"])
-def test_trajectory(noise, method):
-    field = linear_in_time_field(torch.tensor([1.0, 2.0]), torch.tensor([-0.5, 0.0]))
-    traj = sample(field, noise, steps=4, method=method, return_trajectory=True)
-    assert traj.shape == (5, B, N, 2)
-    assert torch.equal(traj[0], noise)
-    torch.testing.assert_close(traj[-1], sample(field, noise, steps=4, method=method), atol=0, rtol=0)
-
-
-def test_sample_does_not_track_gradients(noise):
-    w = torch.ones(2, requires_grad=True)
-    out = sample(lambda x, t: x * w, noise, steps=2)
-    assert not out.requires_grad
-
-
-@pytest.mark.parametrize("steps", [0, -3])
-def test_rejects_too_few_steps(noise, steps):
-    with pytest.raises(ValueError, match="steps"):
-        sample(constant_field(torch.zeros(2)), noise, steps=steps)
-
-
-def test_rejects_unknown_method(noise):
-    with pytest.raises(ValueError, match="rk4"):
-        sample(constant_field(torch.zeros(2)), noise, steps=2, method="rk4")
-
-
-def test_time_grid():
-    torch.testing.assert_close(time_grid(4), torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0]))
-
-
-def test_interpolate_endpoints_and_midpoints(noise):
-    x1 = torch.randn(B, N, 2)
-    torch.testing.assert_close(interpolate(noise, x1, torch.zeros(B)), noise)
-    torch.testing.assert_close(interpolate(noise, x1, torch.ones(B)), x1)
-    t = torch.tensor([0.0, 0.25, 1.0])
-    mid = interpolate(noise, x1, t)
-    torch.testing.assert_close(mid[1], 0.25 * x1[1] + 0.75 * noise[1])
-    torch.testing.assert_close(mid[0], noise[0])
-    torch.testing.assert_close(mid[2], x1[2])
 
 
 def test_flow_matching_loss_zero_for_the_exact_field():
@@ -182,3 +85,16 @@ def test_class_loss_trains_the_gate():
     class_flow_matching_loss(model, x1, x0, torch.rand(4), torch.tensor([True, False, False, True])).backward()
     assert model.gate[0].weight.grad.abs().sum() > 0
     assert model.out.weight.grad.abs().sum() > 0
+
+
+def test_mixture_loss_picks_the_class_loss_only_with_heads_and_labels():
+    from dataclasses import replace
+
+    from conftest import SMALL, make_flow
+
+    x0, x1, t = torch.randn(2, N, 2), torch.randn(2, N, 2), torch.tensor([0.3, 0.6])
+    is_s = torch.tensor([True, False])
+    heads, plain = make_flow(SMALL), make_flow(replace(SMALL, class_heads=False))
+    assert mixture_loss(heads, x1, x0, t, is_s) == class_flow_matching_loss(heads, x1, x0, t, is_s)
+    assert mixture_loss(heads, x1, x0, t) == flow_matching_loss(heads, x1, x0, t)
+    assert mixture_loss(plain, x1, x0, t, is_s) == flow_matching_loss(plain, x1, x0, t)

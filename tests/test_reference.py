@@ -1,4 +1,4 @@
-"""toyflow.reference: the original network, noise and recipe, kept faithfully."""
+"""toyflow.reference and toyflow.reference_training: the original network, noise, loss and recipe, kept faithfully."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch import nn
 
-from toyflow.evaluation import sampler_of
 from toyflow.model import CloudFlow, count_parameters
 from toyflow.reference import (
     SAMPLER_STEPS,
@@ -15,8 +14,9 @@ from toyflow.reference import (
     is_reference,
     reference_loss,
     reference_noise,
-    reference_recipe,
 )
+from toyflow.reference_training import reference_plug, reference_recipe
+from toyflow.solver import Sampler
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +72,21 @@ def test_recipe_and_sampler(reference):
     # every batch is whole clouds of 400 points, paired independently: the reference network needs exactly that
     assert recipe.late_points == 0 and not recipe.pair_clouds
     assert is_reference(reference) and not is_reference(CloudFlow())
-    assert sampler_of(reference) == {"method": "euler", "steps": SAMPLER_STEPS}
+    assert Sampler.from_meta(reference) == Sampler("euler", SAMPLER_STEPS)
 
 
 @pytest.mark.slow
 def test_the_reference_recipe_trains_a_few_steps():
-    from toyflow.reference import reference_loss, reference_noise
     from toyflow.training import train
 
-    plug = {"noise_fn": lambda x1, gen: reference_noise(x1.shape, gen), "loss_fn": reference_loss}
     recipe = reference_recipe(steps=3)
     recipe.batch_size, recipe.pool_size = 4, 8
-    result = train(recipe=recipe, progress=False, **plug)
+    result = train(recipe=recipe, progress=False, **reference_plug())
     assert result.steps == 3 and all(loss > 0 for loss in result.losses)
+
+
+def test_the_plug_is_the_reference_noise_and_loss():
+    plug = reference_plug()
+    assert plug["loss_fn"] is reference_loss
+    z = plug["noise_fn"](torch.zeros(2, 400, 2), torch.Generator().manual_seed(0))
+    assert torch.equal(z, reference_noise((2, 400, 2), torch.Generator().manual_seed(0)))

@@ -31,16 +31,14 @@ def test_shipped_model_a_draws_mostly_clean_swiss_rolls_and_some_clean_s_curves(
 
 @pytest.mark.slow
 def test_two_oracle_rounds_raise_the_s_fraction_on_fixed_noises():
-    from toyflow.judge import judge, oracle_ticks
-    from toyflow.preference import PreferenceSession
+    from toyflow.judge import judge
+    from toyflow.preference import PreferenceSession, oracle_answer, play_round
 
     model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
     session = PreferenceSession(model, meta=meta, seed=0)
-    k = 0
-    while session.labelled_rounds < 2 and k < 20:
-        proposal = session.propose(4, seed=k)
-        session.give(ticks=oracle_ticks(proposal.samples))
-        k += 1
+    while session.labelled_rounds < 2 and session.proposals_drawn < 20:
+        proposal = session.propose(4)
+        play_round(session, oracle_answer(session, proposal), proposal)
     assert session.labelled_rounds == 2
     a, b = judge(session.sample_a(64, seed=99)), judge(session.sample_b(64, seed=99))
     assert b.s_fraction >= a.s_fraction + 0.3, (a.summary(), b.summary())

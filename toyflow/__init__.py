@@ -1,11 +1,20 @@
 """toyflow: teach a rectified flow your taste with a few clicks.
 
-Modules, one concept each: :mod:`~toyflow.data` (clouds and noise), :mod:`~toyflow.model` (the
-velocity network), :mod:`~toyflow.coupling` (pairing noise with data), :mod:`~toyflow.flow` (paths,
-loss, samplers), :mod:`~toyflow.training` (model A's recipe and loop), :mod:`~toyflow.judge` (S curve
-or Swiss roll, clean or not), :mod:`~toyflow.evaluation`, :mod:`~toyflow.checkpoint`,
-:mod:`~toyflow.reference` (the original method), :mod:`~toyflow.preference` (model B learning from
-ticks), :mod:`~toyflow.plotting`, :mod:`~toyflow.widgets` (the notebook picker) and :mod:`~toyflow.cli`.
+Modules, one job each, from the bottom layer up (the layers are import-linter contracts in ``pyproject.toml``):
+
+- :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose);
+- :mod:`~toyflow.data` (clouds, mixture, noise), :mod:`~toyflow.path` (the straight path: ``x_t`` and ``u_t``);
+- :mod:`~toyflow.model` (the velocity network), :mod:`~toyflow.reference` (the original method's network, noise
+  and loss), :mod:`~toyflow.curves` (noise-free curves);
+- :mod:`~toyflow.solver` (samplers; :class:`Sampler`), :mod:`~toyflow.flow` (the flow-matching losses),
+  :mod:`~toyflow.coupling` (pairing noise with data), :mod:`~toyflow.judge` (S curve or Swiss roll, clean or
+  not), :mod:`~toyflow.plotting`, :mod:`~toyflow.architectures` (a configuration's network);
+- :mod:`~toyflow.training` (model A's recipe and loop), :mod:`~toyflow.evaluation`, :mod:`~toyflow.checkpoint`;
+- :mod:`~toyflow.preference` (model B learning from ticks: labels, the method registry, one module per method,
+  the session, and :func:`~toyflow.preference.round.play_round`, the one headless round),
+  :mod:`~toyflow.reference_training` (the original's recipe), :mod:`~toyflow.environment` (can widgets render?);
+- :mod:`~toyflow.widgets` (the picker, a ``VBox``, and the controller that wires it to a session) and
+  :mod:`~toyflow.cli`.
 """
 
 from pathlib import Path
@@ -13,9 +22,9 @@ from pathlib import Path
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
-from .flow import sample
 from .judge import judge
 from .model import CloudFlow, FlowConfig
+from .solver import Sampler, sample
 
 __version__ = "0.1.0"
 
@@ -26,6 +35,7 @@ __all__ = [
     "CloudFlow",
     "FlowConfig",
     "SHIPPED_CHECKPOINT",
+    "Sampler",
     "draw_noise",
     "judge",
     "load_checkpoint",

@@ -12,6 +12,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
+from .architectures import build_model
 from .device import resolve_device
 
 FORMAT = "toyflow/1"
@@ -23,21 +24,6 @@ class CheckpointError(ValueError):
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
         self.path = str(path)
-
-
-def build_model(meta: dict) -> nn.Module:
-    """An untrained network of the architecture that ``meta["config"]`` describes."""
-    from .model import CloudFlow, FlowConfig
-    from .reference import ReferenceConfig, ReferenceFlow
-
-    config = dict(meta["config"])
-    arch = config.get("arch")
-    if arch == "cloudflow":
-        config.setdefault("class_heads", False)  # files written before the class heads existed
-        return CloudFlow(FlowConfig(**config))
-    if arch == "reference":
-        return ReferenceFlow(ReferenceConfig(**config))
-    raise ValueError(f"unknown architecture {arch!r}")
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: object) -> Path:

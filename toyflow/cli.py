@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .device import resolve_device
-from .flow import SAMPLERS
+from .solver import SAMPLERS
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -93,8 +93,10 @@ def print_summary(summary: dict, as_json: bool = False) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_model, sampler_of
-    from .reference import reference_loss, reference_noise, reference_recipe
+    """`toyflow train`: train a model A (or the reference) and save it with its metadata; returns the exit status."""
+    from .evaluation import evaluate_model
+    from .reference_training import reference_plug, reference_recipe
+    from .solver import Sampler
     from .training import Recipe, train
 
     recipe = reference_recipe(seed=args.seed) if args.reference else Recipe(seed=args.seed)
@@ -104,15 +106,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         recipe.s_fraction = args.s_fraction
     if args.steps is not None:
         recipe.steps = args.steps
-    # The reference method trains on its own noise (rescaled to [-1, 1]) and loss, as it samples from that noise.
-    plug = {"noise_fn": lambda x1, gen: reference_noise(x1.shape, gen), "loss_fn": reference_loss}
     result = train(
         recipe=recipe,
         steps=args.steps,
         seconds=args.seconds,
         device=args.device,
         progress=not args.quiet,
-        **(plug if args.reference else {}),
+        **(reference_plug() if args.reference else {}),
     )
     meta = {
         "recipe": recipe.to_dict(),
@@ -121,7 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "final_loss": float(np.mean(result.losses[-50:])) if result.losses else None,
-        "sampler": sampler_of(result.model),
+        "sampler": Sampler.from_meta(result.model).to_dict(),
     }
     if args.eval_n > 0:
         meta["evaluation"] = evaluate_model(result.model, n=args.eval_n)
@@ -133,10 +133,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    """`toyflow sample`: sample clouds from a checkpoint to a .npy file; returns the exit status."""
     from .evaluation import generate
+    from .solver import Sampler
 
     model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
-    clouds = generate(model, args.n, args.seed, args.num_points, steps=args.steps, method=args.method, meta=meta)
+    sampler = Sampler.from_meta(model, meta).with_(method=args.method, steps=args.steps)
+    clouds = generate(model, args.n, args.seed, args.num_points, sampler=sampler)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, clouds.numpy().astype(np.float32))
     print(f"wrote {args.out}: {args.n} clouds of {args.num_points} points")
@@ -144,6 +147,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`toyflow evaluate`: the judge's figures of a .npy file or of a checkpoint's samples; returns the exit status."""
     from .evaluation import EVAL_SEED, evaluate_model
     from .judge import judge
 
@@ -164,9 +168,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_prefer(args: argparse.Namespace) -> int:
-    from .judge import judge, oracle_ticks
+    """`toyflow prefer`: rounds of ticks (the terminal's or the simulated annotator's) teach model B; saves it."""
+    from .judge import judge
     from .plotting import save_round_figure
-    from .preference import METHODS, PreferenceInputError, PreferenceSession, parse_answer
+    from .preference import (
+        METHODS,
+        Answer,
+        PreferenceInputError,
+        PreferenceSession,
+        oracle_answer,
+        parse_answer,
+        play_round,
+    )
 
     if args.method is not None and args.method not in METHODS:
         raise SystemExit(f"toyflow prefer: unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
@@ -176,16 +189,15 @@ def cmd_prefer(args: argparse.Namespace) -> int:
     session = PreferenceSession(model, method=args.method, seed=args.seed, meta=meta)
     png_dir = args.png_dir or args.out.parent
     png_dir.mkdir(parents=True, exist_ok=True)
-    flips = torch.Generator().manual_seed(args.seed + 1)
     print(f"model A: {args.checkpoint}; method: {session.method}; pictures in {png_dir}")
     for r in range(1, args.rounds + 1):
-        proposal = session.propose(4, seed=args.seed * 1000 + r)
+        proposal = session.propose(4)
         picture = save_round_figure(png_dir / f"round{r}_proposals.png", proposal.samples, title=f"round {r}: model A")
         print(f"\nround {r}: 4 proposals of model A (indices 0-3) in {picture}")
         while True:
             if args.oracle:
-                ticks, probs = oracle_ticks(proposal.samples, args.flip_prob, flips), None
-                print(f"the simulated annotator ticks: {' '.join(map(str, ticks)) or '(none)'}")
+                answer = oracle_answer(session, proposal, args.flip_prob)
+                print(f"the simulated annotator ticks: {' '.join(map(str, answer.ticks)) or '(none)'}")
             else:
                 try:
                     text = input("ticks (indices separated by spaces, Enter for none, 'p 0.1 0.5 ...'): ")
@@ -193,20 +205,23 @@ def cmd_prefer(args: argparse.Namespace) -> int:
                     text = ""
             try:
                 if not args.oracle:
-                    ticks, probs = parse_answer(text, 4)
-                record = session.give(ticks=ticks, probabilities=probs)
+                    answer = Answer(*parse_answer(text, 4))
+                result = play_round(session, answer, proposal)
                 break
             except PreferenceInputError as e:
                 print(f"  {e}; try again")
+        record = result.record
         print(f"  {record.reason or 'model B updated'} ({record.seconds:.2f} s)")
         if record.updated:
-            same = session.resample(proposal.noise)
-            fresh = session.sample_b(6, seed=args.seed * 1000 + 500 + r)
             picture = save_round_figure(
-                png_dir / f"round{r}_model_b.png", proposal.samples, same, fresh, title=f"round {r}: A red, B green"
+                png_dir / f"round{r}_model_b.png",
+                proposal.samples,
+                result.b_same,
+                result.b_fresh,
+                title=f"round {r}: A red, B green",
             )
-            print(f"  model B on the same noise and on 6 fresh noises: {picture}")
-            print(f"  S-fraction of those 6 fresh samples of B: {judge(fresh).s_fraction:.2f}")
+            print(f"  model B on the same noise and on {len(result.b_fresh)} fresh noises: {picture}")
+            print(f"  S-fraction of those fresh samples of B: {judge(result.b_fresh).s_fraction:.2f}")
     path = session.save(args.out, base_checkpoint=str(args.checkpoint))
     print(f"\n{session.labelled_rounds} labelled rounds of {args.rounds}; saved model B to {path}")
     return 0

@@ -98,11 +98,13 @@ class CloudStream:
             for k, kind in enumerate(KINDS)
         ]
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """One batch: ``(clouds (batch, num_points, 2), is_s (batch,))``."""
+    def next(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One batch: ``(clouds (batch, num_points, 2), is_s (batch,))``, drawn from ``generator`` if given, else
+        from the stream's own."""
         b = self.batch_size
-        is_s = torch.rand(b, generator=self.gen) < self.s_fraction
-        idx = torch.randint(0, self.pools[0].shape[0], (b,), generator=self.gen)
+        gen = generator or self.gen
+        is_s = torch.rand(b, generator=gen) < self.s_fraction
+        idx = torch.randint(0, self.pools[0].shape[0], (b,), generator=gen)
         clouds = torch.where(is_s[:, None, None], self.pools[0][idx], self.pools[1][idx])
         return clouds, is_s
 

@@ -1,4 +1,5 @@
-"""The reference method of the original research code (REFERENCE.md), kept faithfully for comparison.
+"""The reference method of the original research code (REFERENCE.md), kept faithfully for comparison: its network,
+its noise and its loss (its training recipe is in :mod:`toyflow.reference_training`).
 
 Its network is a per-point MLP whose LayerNorms span the whole cloud (normalised shape
 ``[num_points, hidden]``): that is the only way its points see each other, and it ties the model to
@@ -13,8 +14,7 @@ import torch
 from torch import nn
 
 from .data import NUM_POINTS
-from .model import FlowConfig
-from .training import Recipe
+from .path import straight_path
 
 TIME_BINS = 100
 TIME_SCALE = 0.2
@@ -73,31 +73,10 @@ def reference_noise(shape: torch.Size | tuple[int, ...], generator: torch.Genera
 
 def reference_loss(model: nn.Module, x1: torch.Tensor, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The original training loss: squared error summed over points and coordinates, mean over the batch."""
-    tt = t[:, None, None]
-    pred = model(tt * x1 + (1 - tt) * x0, t)
-    return (pred - (x1 - x0)).pow(2).sum(dim=(1, 2)).mean()
-
-
-def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
-    """REFERENCE.md's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA."""
-    return Recipe(
-        config=ReferenceConfig(),  # type: ignore[arg-type]
-        s_fraction=0.5,
-        steps=steps,
-        batch_size=128,
-        lr=1e-3,
-        weight_decay=1e-3,
-        optimizer="adam",
-        schedule="constant",
-        warmup=0,
-        ema=0.0,
-        ot_chunk=0,
-        pair_clouds=False,
-        late_points=0,
-        seed=seed,
-    )
+    x_t, u_t = straight_path(x0, x1, t)
+    return (model(x_t, t) - u_t).pow(2).sum(dim=(1, 2)).mean()
 
 
 def is_reference(model: nn.Module) -> bool:
     """Whether ``model`` is the reference network (which needs the reference noise and 400 points)."""
-    return isinstance(getattr(model, "config", None), ReferenceConfig) and not isinstance(model.config, FlowConfig)
+    return isinstance(getattr(model, "config", None), ReferenceConfig)

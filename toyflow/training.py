@@ -96,7 +96,7 @@ def train(
     dev = resolve_device(device)
     torch.manual_seed(recipe.seed)
     if model is None:
-        from .checkpoint import build_model
+        from .architectures import build_model
 
         model = build_model({"config": recipe.config.to_dict()})
     model = model.to(dev)

@@ -1,4 +1,5 @@
-"""toyflow.widgets: the proposal picker driven through its widgets (checkboxes, picture clicks, buttons).
+"""toyflow.widgets.controller: a picker wired to a preference session, driven through its widgets (checkboxes,
+picture clicks, buttons).
 
 A small random model A and cheap method settings keep every round well under a second or two.
 """
@@ -13,35 +14,35 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 from toyflow.data import make_cloud
 from toyflow.judge import oracle_ticks
 from toyflow.preference import PreferenceSession, Proposal
-from toyflow.widgets import (
-    NEXT,
-    NONE_OF_THESE,
-    TEACH,
-    ProposalPicker,
-    chart_png,
-    check_environment,
-    find_by_class,
-    widget_problems,
-)
+from toyflow.widgets import NEXT, NONE_OF_THESE, TEACH, PreferenceApp, ProposalPicker, connect, find_by_class
 
 
-def make_picker(soft: bool = False, seed: int = 0, background: bool = True) -> ProposalPicker:
+def make_app(soft: bool = False, seed: int = 0, background: bool = True) -> PreferenceApp:
     session = PreferenceSession(make_flow(SMALL, seed=3), seed=seed, sampler_steps=4, settings=FAST)
-    return ProposalPicker(session, soft=soft, eval_n=8, background=background)
+    return PreferenceApp(session, soft=soft, eval_n=8, background=background)
+
+
+def make_picker(soft: bool = False, background: bool = True) -> ProposalPicker:
+    return make_app(soft=soft, background=background).picker
 
 
 def count(picker: ProposalPicker, css_class: str) -> int:
-    return len(find_by_class(picker.widget, css_class))
+    return len(find_by_class(picker, css_class))
 
 
 @pytest.fixture
-def picker() -> ProposalPicker:
-    return make_picker()
+def app() -> PreferenceApp:
+    return make_app()
+
+
+@pytest.fixture
+def picker(app) -> ProposalPicker:
+    return app.picker
 
 
 # ------------------------------------------------------------------------------------ layout, DOM contract
 def test_dom_contract_before_any_round(picker):
-    assert find_by_class(picker.widget, "toyflow-picker") == [picker.widget]
+    assert find_by_class(picker, "toyflow-picker") == [picker]
     assert count(picker, "toyflow-tile") == 4
     assert count(picker, "toyflow-tile-picture") == 4
     assert count(picker, "toyflow-tile-selected") == 0
@@ -83,8 +84,8 @@ def test_picture_click_and_checkbox_toggle_the_selection(picker):
 
 
 # ---------------------------------------------------------------------------------------------- a round
-def test_teach_updates_b_and_draws_b_on_the_same_noise(picker):
-    session = picker.session
+def test_teach_updates_b_and_draws_b_on_the_same_noise(app, picker):
+    session = app.session
     a_before, b_before = weights(session.a), weights(session.b)
     picker.tiles[0].checkbox.value = True
     picker.tiles[2].hit.click()
@@ -96,7 +97,7 @@ def test_teach_updates_b_and_draws_b_on_the_same_noise(picker):
     assert session.history[-1].labels == [0.5, 0.0, 0.5, 0.0]
     assert count(picker, "toyflow-b-tile") == 4
     assert count(picker, "toyflow-b-fresh") == 6
-    for box in find_by_class(picker.widget, "toyflow-b-tile") + find_by_class(picker.widget, "toyflow-b-fresh"):
+    for box in find_by_class(picker, "toyflow-b-tile") + find_by_class(picker, "toyflow-b-fresh"):
         assert box.children[0].value.tobytes().startswith(b"\x89PNG")
     # B was re-sampled from exactly the proposals' noise
     torch.testing.assert_close(picker.b_same, session.resample(picker.proposal.noise).cpu())
@@ -112,13 +113,15 @@ def test_teach_updates_b_and_draws_b_on_the_same_noise(picker):
     assert picker.wait(timeout=120)
     state = picker.state
     assert [p[0] for p in state["chart"]] == [0, 1] and not state["chart_pending"]
-    assert picker.chart.value.tobytes().startswith(b"\x89PNG")
+    assert picker.chart.image.value.tobytes().startswith(b"\x89PNG")
     assert count(picker, "toyflow-chart") == 1
-    assert "model B" in picker.chart_caption.value and "chart:" not in picker.chart_caption.value
+    assert "model B" in picker.chart.caption.value and "chart:" not in picker.chart.caption.value
+    a, b = state["chart"][-1][1], state["chart"][-1][2]
+    assert (state["s_fraction_a"], state["s_fraction_b"]) == (a, b) and len(state["chart"][-1]) == 5  # clean too
 
 
-def test_none_of_these_changes_nothing(picker):
-    session = picker.session
+def test_none_of_these_changes_nothing(app, picker):
+    session = app.session
     before = weights(session.b)
     picker.tiles[1].checkbox.value = True  # ticked, then "None of these" all the same
     picker.skip_button.click()
@@ -132,22 +135,22 @@ def test_none_of_these_changes_nothing(picker):
     assert same_weights(weights(session.b), before) and len(session.history) == 1
 
 
-def test_a_second_submit_after_answering_is_ignored(picker):
+def test_a_second_submit_after_answering_is_ignored(app, picker):
     picker.select([0])
     first = picker.submit()
     assert first is not None and first.updated
-    after_first = weights(picker.session.b)
+    after_first = weights(app.session.b)
     picker.teach_button.click()  # a double click arrives after the first round finished
     assert picker.submit() is None
     assert picker.skip() is None
-    assert len(picker.session.history) == 1
-    assert same_weights(weights(picker.session.b), after_first)
+    assert len(app.session.history) == 1
+    assert same_weights(weights(app.session.b), after_first)
     assert picker.state["ignored"] == 3
     assert "labelled rounds: 1" in picker.status_text
 
 
-def test_a_submit_while_busy_is_ignored(picker, monkeypatch):
-    session = picker.session
+def test_a_submit_while_busy_is_ignored(app, picker, monkeypatch):
+    session = app.session
     real_give = session.give
     calls, nested = [], []
 
@@ -170,7 +173,7 @@ def test_a_submit_while_busy_is_ignored(picker, monkeypatch):
     assert not picker.state["busy"] and picker.progress.layout.visibility == "hidden"
 
 
-def test_next_proposals_draws_new_ones_and_reopens_the_round(picker):
+def test_next_proposals_draws_new_ones_and_reopens_the_round(app, picker):
     old = picker.proposal
     old_png = picker.tiles[0].image.value
     picker.select([0])
@@ -185,7 +188,7 @@ def test_next_proposals_draws_new_ones_and_reopens_the_round(picker):
     assert not any(t.hit.disabled for t in picker.tiles)
     picker.select([2])
     assert picker.submit().updated
-    assert picker.session.labelled_rounds == 2
+    assert app.session.labelled_rounds == 2
     assert picker.wait(timeout=120)
     assert [p[0] for p in picker.state["chart"]] == [0, 1, 2]
 
@@ -202,12 +205,12 @@ def test_chart_without_a_worker_thread():
     assert [p[0] for p in chart] == [0, 1, 2] and chart[2][2] == chart[1][2]
 
 
-def test_errors_show_in_the_status_line(picker, monkeypatch):
+def test_errors_show_in_the_status_line(app, picker, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the update blew up")
 
-    before = weights(picker.session.b)
-    monkeypatch.setattr(picker.session, "give", broken)
+    before = weights(app.session.b)
+    monkeypatch.setattr(app.session, "give", broken)
     picker.select([0])
     picker.teach_button.click()  # no traceback
     assert "error" in picker.status_text and "the update blew up" in picker.status_text
@@ -215,13 +218,13 @@ def test_errors_show_in_the_status_line(picker, monkeypatch):
     state = picker.state
     assert not state["busy"] and not state["answered"] and state["error"]
     assert not picker.teach_button.disabled
-    assert same_weights(weights(picker.session.b), before)
+    assert same_weights(weights(app.session.b), before)
 
 
 # --------------------------------------------------------------------------------------------- soft mode
 def test_soft_mode_invalid_probability_shows_an_error_and_changes_nothing():
-    picker = make_picker(soft=True)
-    session = picker.session
+    app = make_app(soft=True)
+    picker, session = app.picker, app.session
     before = weights(session.b)
     assert picker.tiles[0].slider in picker.tiles[0].box.children
     assert picker.set_probabilities([1.5, 0.0, 0.0, 0.0]) is False
@@ -251,7 +254,7 @@ def test_soft_mode_picture_click_toggles_between_0_and_1():
     picker.tiles[2].hit.click()
     assert picker.probabilities == [0.0] * 4
     with pytest.raises(ValueError, match="soft=True"):
-        make_picker().set_probabilities([1, 0, 0, 0])
+        ProposalPicker().set_probabilities([1, 0, 0, 0])
 
 
 # ------------------------------------------------------------------------------------------------ oracle
@@ -267,29 +270,14 @@ def test_click_as_oracle_ticks_the_clean_s_curves(picker):
     assert record is not None and record.updated
 
 
-# ----------------------------------------------------------------------------------------------- helpers
-def test_chart_png_is_a_png():
-    assert chart_png([(0, 0.2, 0.2), (1, 0.2, 0.5)]).startswith(b"\x89PNG")
-
-
-def test_environment_check_reports_a_version_mismatch():
-    lines: list[str] = []
-    problems = check_environment({"ipywidgets": "8.1.2", "jupyterlab_widgets": "1.1.7"}, out=lines.append)
-    assert problems and "jupyterlab_widgets 3" in problems[0]
-    text = "\n".join(lines)
-    assert "will NOT render" in text and "pip install" in text and "jupyterlab_widgets>=3,<4" in text
-
-    assert "not installed" in widget_problems({"ipywidgets": "8.0.0", "jupyterlab_widgets": None})[0]
-    assert "not installed" in widget_problems({"ipywidgets": None, "jupyterlab_widgets": "3.0.0"})[0]
-    assert "too old" in widget_problems({"ipywidgets": "7.8.1", "jupyterlab_widgets": "1.1.0"})[0]
-    assert "extension" in widget_problems({"ipywidgets": "8.1.0", "jupyterlab_widgets": "3.0.9"}, False)[0]
-    assert widget_problems({"ipywidgets": "8.1.0", "jupyterlab_widgets": "3.0.9"}, True) == []
-
-    lines.clear()
-    assert check_environment({"ipywidgets": "8.1.2", "jupyterlab_widgets": "3.0.10"}, out=lines.append) == []
-    assert lines and lines[0].startswith("Widgets OK")
-
-
-def test_environment_check_passes_in_this_environment(capsys):
-    assert check_environment() == []
-    assert "Widgets OK" in capsys.readouterr().out
+def test_connect_wires_a_picker_built_apart():
+    session = PreferenceSession(make_flow(SMALL, seed=3), seed=1, sampler_steps=4, settings=FAST)
+    picker = ProposalPicker(n=3, fresh_n=2)
+    assert picker.proposal is None and picker.submit() is None, "nothing to answer before proposals"
+    app = connect(picker, session, eval_n=0)
+    assert app.picker is picker and picker.proposal is session.last_proposal
+    assert picker.proposal.samples.shape == (3, 400, 2)
+    picker.select([1])
+    record = picker.submit()
+    assert record.updated and picker.b_same.shape == (3, 400, 2) and picker.b_fresh.shape == (2, 400, 2)
+    assert app.last_result.record is record and picker.chart_points == []  # eval_n=0: no chart

@@ -1,0 +1,30 @@
+"""toyflow.path: the straight path from noise to data and its velocity."""
+
+from __future__ import annotations
+
+import torch
+
+from toyflow.path import straight_path
+
+B, N = 3, 7
+
+
+def test_straight_path_endpoints_midpoints_and_velocity():
+    noise, x1 = torch.randn(B, N, 2), torch.randn(B, N, 2)
+    x_t, u_t = straight_path(noise, x1, torch.zeros(B))
+    torch.testing.assert_close(x_t, noise)
+    torch.testing.assert_close(u_t, x1 - noise)
+    torch.testing.assert_close(straight_path(noise, x1, torch.ones(B))[0], x1)
+    t = torch.tensor([0.0, 0.25, 1.0])
+    mid, _ = straight_path(noise, x1, t)
+    torch.testing.assert_close(mid[1], 0.25 * x1[1] + 0.75 * noise[1])
+    torch.testing.assert_close(mid[0], noise[0])
+    torch.testing.assert_close(mid[2], x1[2])
+
+
+def test_moving_along_the_velocity_stays_on_the_path():
+    noise, x1 = torch.randn(B, N, 2), torch.randn(B, N, 2)
+    t, dt = torch.tensor([0.1, 0.5, 0.8]), 0.15
+    x_t, u_t = straight_path(noise, x1, t)
+    later, _ = straight_path(noise, x1, t + dt)
+    torch.testing.assert_close(x_t + dt * u_t, later)

@@ -1,0 +1,158 @@
+"""toyflow.preference methods: the registry, the pieces they are built from, and each method's update."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import FAST, SMALL, TINY, make_flow, same_weights, weights
+
+from toyflow import flow
+from toyflow.data import sample_mixture
+from toyflow.judge import oracle_ticks
+from toyflow.preference import (
+    METHODS,
+    Method,
+    PreferenceSession,
+    barrier_direction,
+    get_method,
+    register,
+    straight_path_errors,
+)
+from toyflow.preference.base import DEFAULT_METHOD
+from toyflow.solver import time_grid
+
+
+def make_session(method: str, config=TINY, seed: int = 0) -> PreferenceSession:
+    return PreferenceSession(make_flow(config, seed=3), method=method, seed=seed, sampler_steps=4, settings=FAST)
+
+
+# ---------------------------------------------------------------------------------------------- registry
+def test_every_method_module_is_registered_by_name():
+    assert set(METHODS) == {"reference", "dpo", "reward-fm"}
+    assert DEFAULT_METHOD == "reward-fm"
+    for name, cls in METHODS.items():
+        assert cls.name == name and isinstance(get_method(name), cls)
+    assert get_method(None).name == DEFAULT_METHOD
+    with pytest.raises(ValueError, match="unknown method 'magic'"):
+        get_method("magic")
+
+
+def test_a_new_method_is_one_registered_class(monkeypatch):
+    monkeypatch.setattr("toyflow.preference.base.METHODS", dict(METHODS))
+    from toyflow.preference import base
+
+    calls = []
+
+    @register
+    class Nudge(Method):
+        name = "nudge"
+
+        def update(self, session, generator):
+            calls.append(torch.rand(1, generator=generator).item())
+            return {"flow_loss": session.finetune_fresh(1)}
+
+        def objective(self, session, proposal, labels):
+            return 0.0
+
+    assert base.METHODS["nudge"] is Nudge
+    session = make_session("nudge")
+    session.propose(4)
+    assert session.method == "nudge" and session.give(ticks=[1]).updated and len(calls) == 1
+    with pytest.raises(ValueError, match="already registered"):
+        register(type("Other", (Nudge,), {}))
+
+
+# ------------------------------------------------------------------------------------------- the pieces
+def test_straight_path_errors_exact_for_a_zero_field():
+    zero = lambda x, t: torch.zeros_like(x)  # noqa: E731
+    noise = torch.zeros(2, 3, 2)
+    samples = torch.tensor([[[1.0, 0.0]] * 3, [[3.0, 4.0]] * 3])
+    e = straight_path_errors(zero, noise, samples, time_grid(10)[:-1])
+    assert e.tolist() == pytest.approx([1.0, 25.0])
+
+
+def test_straight_path_errors_zero_for_the_exact_straight_field():
+    noise, samples = torch.randn(3, 5, 2), torch.randn(3, 5, 2)
+    exact = lambda x, t: (samples - noise).repeat(x.shape[0] // 3, 1, 1)  # noqa: E731
+    assert straight_path_errors(exact, noise, samples, time_grid(4)[:-1]).abs().max() < 1e-6
+
+
+def test_barrier_direction_guarantees_progress_on_the_second_objective():
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        gf, gg = torch.randn(50, generator=gen), torch.randn(50, generator=gen)
+        phi = float(torch.rand(1, generator=gen))
+        d, lam = barrier_direction(gf, gg, phi)
+        assert lam >= 0
+        assert float(d.dot(gg)) >= phi - 1e-5
+        if float(gf.dot(gg)) >= phi:  # already fine: no correction
+            assert lam == 0 and torch.equal(d, gf)
+    # an analytic case: gf = (1, 0), gg = (-1, 1), phi = 1  ->  lambda = (1 - (-1)) / 2 = 1, d = (0, 1)
+    d, lam = barrier_direction(torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0]), 1.0)
+    assert lam == pytest.approx(1.0) and d.tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_oracle_ticks_the_clean_s_curves_and_flips_with_noise():
+    s, _ = sample_mixture(3, 1.0, seed=1)
+    rolls, _ = sample_mixture(3, 0.0, seed=2)
+    clouds = torch.cat([rolls[:1], s[:2], rolls[1:], s[2:]])  # roll, S, S, roll, roll, S
+    assert oracle_ticks(clouds) == [1, 2, 5]
+    assert oracle_ticks(clouds, flip_prob=1.0) == [0, 3, 4]
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        oracle_ticks(clouds, flip_prob=1.5)
+
+
+# ------------------------------------------------------------------------------------------- the updates
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_lowers_its_own_preference_loss(method):
+    session = make_session(method, SMALL)
+    if method == "reward-fm":
+        # It restarts from A each round (its 3 rounds are one), and its objective reads times up to 0.9: train at all
+        # times, with enough steps that the fall is no coin flip (FAST's 2 steps at t < 0.5: about 6 seeds in 8).
+        session.settings = replace(FAST, steps=16, t_max=1.0)
+    proposal = session.propose(4, seed=5)
+    before = session.preference_objective(proposal, torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    for _ in range(3):
+        record = session.give(ticks=[0, 1], proposal=proposal)
+        assert record.updated, record.reason
+    after = session.preference_objective(proposal, torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    assert after < before
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_non_finite_loss_skips_the_step_and_keeps_b(method, monkeypatch):
+    session = make_session(method)
+    session.propose(4, seed=2)
+    before = weights(session.b)
+    for name in ("flow_matching_loss", "class_flow_matching_loss"):  # every loss B's methods use
+        real = getattr(flow, name)
+        monkeypatch.setattr(flow, name, lambda *a, _real=real, **k: _real(*a, **k) * float("nan"))
+    with pytest.warns(UserWarning, match="non-finite"):
+        record = session.give(ticks=[1])
+    assert not record.updated and "non-finite" in record.reason
+    assert same_weights(before, weights(session.b))
+    assert session.buffer == []
+
+
+@pytest.mark.parametrize("class_heads", [True, False])
+def test_fresh_mixture_clouds_are_learned_with_model_as_training_loss(class_heads, monkeypatch):
+    # B keeps quality on fresh mixture clouds with A's own loss: per-class heads and gate when it has them
+    from dataclasses import replace
+
+    session = make_session("reward-fm", config=replace(TINY, class_heads=class_heads))
+    calls = []
+    for name in ("flow_matching_loss", "class_flow_matching_loss"):
+        real = getattr(flow, name)
+        monkeypatch.setattr(flow, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    session.finetune_fresh(2)
+    assert calls == ["class_flow_matching_loss" if class_heads else "flow_matching_loss"] * 2
+
+
+def test_the_reference_method_uses_its_own_learning_rate_and_one_step():
+    session = make_session("reference")
+    assert session.opt.param_groups[0]["lr"] == 1e-3 != FAST.lr
+    session.propose(4)
+    session.give(ticks=[0])
+    assert all(s["step"] == 1 for s in session.opt.state.values())

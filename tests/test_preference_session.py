@@ -1,0 +1,149 @@
+"""toyflow.preference.session: the session's state, bad input, saving, and its separate random streams."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from conftest import FAST, TINY, make_flow, same_weights, weights
+
+from toyflow.data import draw_noise
+from toyflow.preference import METHODS, PreferenceInputError, PreferenceSession
+from toyflow.seeds import derive_seed
+
+
+def make_session(method: str, config=TINY, seed: int = 0) -> PreferenceSession:
+    return PreferenceSession(make_flow(config, seed=3), method=method, seed=seed, sampler_steps=4, settings=FAST)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_tick_and_bad_input_change_nothing(method):
+    session = make_session(method)
+    session.propose(4, seed=1)
+    before = weights(session.b)
+    skipped = session.give(ticks=[])
+    assert not skipped.updated and "skipped" in skipped.reason
+    every = session.give(ticks=[0, 1, 2, 3])
+    assert not every.updated and "no preference" in every.reason
+    for bad in ({"ticks": [9]}, {"probabilities": [1.2, 0.0]}, {"probabilities": [0.0, 0.0]}):
+        with pytest.raises(PreferenceInputError):
+            session.give(**bad)
+    assert same_weights(before, weights(session.b))
+    assert [r.updated for r in session.history] == [False, False]  # bad input is not a round
+    assert session.buffer == [] and session.labelled_rounds == 0
+
+
+def test_give_before_propose_is_a_clear_error():
+    with pytest.raises(PreferenceInputError, match="propose"):
+        make_session("reference").give(ticks=[0])
+
+
+def test_replay_buffer_history_and_reset():
+    session = make_session("dpo")
+    first = session.propose(4, seed=11)
+    session.give(ticks=[2])
+    session.propose(4, seed=12)
+    session.give(ticks=[])
+    third = session.propose(4, seed=13)
+    session.give(probabilities=[0.0, 1.0, 0.5, 0.0])
+    assert len(session.buffer) == 2
+    assert torch.equal(session.buffer[0].noise, first.noise) and torch.equal(session.buffer[1].samples, third.samples)
+    assert session.buffer[0].labels.tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert session.buffer[1].labels.tolist() == pytest.approx([0.0, 2 / 3, 1 / 3, 0.0])
+    assert [r.round for r in session.history] == [1, 2, 3]
+    assert [r.updated for r in session.history] == [True, False, True]
+    assert session.labelled_rounds == 2
+    rec = session.history[2]
+    assert math.isfinite(rec.preference_loss) and math.isfinite(rec.flow_loss) and rec.barrier >= 0
+    assert rec.seconds > 0
+    session.reset()
+    assert session.buffer == [] and session.history == [] and same_weights(weights(session.a), weights(session.b))
+    assert session.proposals_drawn == 0
+
+
+def test_same_seed_same_noise_and_same_update():
+    a, b = make_session("reward-fm", seed=4), make_session("reward-fm", seed=4)
+    pa, pb = a.propose(4, seed=9), b.propose(4, seed=9)
+    assert torch.equal(pa.noise, pb.noise) and torch.equal(pa.samples, pb.samples)
+    assert torch.equal(pa.noise, draw_noise(4, seed=9)) and pa.seed == 9
+    a.give(ticks=[0])
+    b.give(ticks=[0])
+    assert same_weights(weights(a.b), weights(b.b))
+    assert torch.equal(a.resample(pa.noise), b.resample(pb.noise))
+
+
+def test_proposals_come_from_the_sessions_own_stream():
+    session = make_session("reward-fm", seed=6)
+    first, second = session.propose(4), session.propose(4)
+    assert (first.number, second.number) == (1, 2)
+    assert first.seed == derive_seed(6, "proposal", 1) and second.seed == derive_seed(6, "proposal", 2)
+    assert torch.equal(first.noise, draw_noise(4, seed=first.seed))
+    assert not torch.equal(first.noise, second.noise)
+    assert not torch.equal(make_session("reward-fm", seed=7).propose(4).noise, first.noise)
+
+
+def test_different_methods_propose_the_same_clouds_with_the_same_seed():
+    # proposals depend only on the seed and their number, never on the method or on what the updates drew
+    sessions = [make_session(method, seed=2) for method in METHODS]
+    for _ in range(3):
+        proposals = [s.propose(4) for s in sessions]
+        for p in proposals[1:]:
+            assert torch.equal(p.noise, proposals[0].noise) and torch.equal(p.samples, proposals[0].samples)
+        for s, ticks in zip(sessions, ([0], [1, 2], [3]), strict=False):
+            assert s.give(ticks=ticks).updated  # each method draws differently in its update
+    assert not same_weights(weights(sessions[0].b), weights(sessions[1].b))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_round_replayed_from_the_same_b_gives_the_same_b(method):
+    # round r's update draws from the stream (seed, "update", r), not from where earlier draws left a generator
+    session = make_session(method)
+    session.propose(4)
+    session.give(ticks=[0])
+    saved = (copy.deepcopy(session.b.state_dict()), copy.deepcopy(session.opt.state_dict()))
+
+    def restore() -> None:  # B and its optimiser as after round 1 (a copy: Adam steps on the state it loads)
+        session.b.load_state_dict(saved[0])
+        session.opt.load_state_dict(copy.deepcopy(saved[1]))
+
+    session.finetune_fresh(1)  # draws random numbers (and moves B) between the rounds...
+    restore()  # ...then B is put back as it was after round 1
+    session.propose(4)
+    session.give(ticks=[1, 2])
+    once = weights(session.b)
+    session.history.pop()  # undo round 2
+    session.buffer.pop()
+    restore()
+    session.give(ticks=[1, 2])
+    assert same_weights(once, weights(session.b))
+    assert not same_weights(once, saved[0])
+
+
+def test_model_a_stays_frozen():
+    session = make_session("reference")
+    before = weights(session.a)
+    session.propose(4, seed=0)
+    session.give(ticks=[3])
+    assert same_weights(before, weights(session.a))
+    assert not any(p.requires_grad for p in session.a.parameters())
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown method"):
+        PreferenceSession(make_flow(TINY), method="magic")
+
+
+def test_save_writes_model_b_with_its_history(tmp_path):
+    from toyflow.checkpoint import load_checkpoint
+
+    session = make_session("reward-fm")
+    session.propose(4, seed=1)
+    session.give(ticks=[1])
+    path = session.save(tmp_path / "b.safetensors")
+    model, meta = load_checkpoint(path, device="cpu")
+    assert same_weights(weights(model), weights(session.b))
+    assert meta["preference"]["method"] == "reward-fm" and meta["preference"]["labelled_rounds"] == 1
+    assert meta["preference"]["rounds"][0]["labels"] == [0.0, 1.0, 0.0, 0.0]
+    assert meta["sampler"] == {"method": "midpoint", "steps": 8}

@@ -1,0 +1,145 @@
+"""toyflow.solver: the Euler, Heun and midpoint samplers on exact fields, and the Sampler object of a checkpoint."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from toyflow.solver import Sampler, sample, time_grid
+
+B, N = 3, 7
+
+
+@pytest.fixture
+def noise() -> torch.Tensor:
+    return torch.randn(B, N, 2, generator=torch.Generator().manual_seed(0))
+
+
+def constant_field(c: torch.Tensor):
+    return lambda x, t: c.expand_as(x)
+
+
+def linear_in_time_field(a: torch.Tensor, b: torch.Tensor):
+    """``v(x, t) = a * t + b`` (per coordinate), whatever ``x``."""
+    return lambda x, t: (a * t[:, None, None] + b).expand_as(x)
+
+
+class Grow(torch.nn.Module):
+    """``v(x, t) = x``: the exact flow is ``z * e`` at t=1."""
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        assert t.shape == (x.shape[0],)
+        return x
+
+
+@pytest.mark.parametrize("method", ["euler", "heun", "midpoint"])
+@pytest.mark.parametrize("steps", [1, 3, 20])
+def test_constant_field_is_exact(noise, method, steps):
+    c = torch.tensor([0.7, -1.3])
+    out = sample(constant_field(c), noise, steps=steps, method=method)
+    torch.testing.assert_close(out, noise + c, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 5, 16])
+def test_linear_in_time_field(noise, steps):
+    a, b = torch.tensor([2.0, -3.0]), torch.tensor([0.5, 0.25])
+    field = linear_in_time_field(a, b)
+    exact = noise + a / 2 + b
+    # Euler evaluates at the left end of every step: a known first-order error
+    euler = sample(field, noise, steps=steps, method="euler")
+    torch.testing.assert_close(euler, noise + a * (steps - 1) / (2 * steps) + b, atol=1e-5, rtol=0)
+    # Heun (trapezoidal rule) integrates a field linear in t exactly
+    heun = sample(field, noise, steps=steps, method="heun")
+    torch.testing.assert_close(heun, exact, atol=1e-5, rtol=0)
+    # so does the midpoint rule, which never evaluates the field at t = 1
+    midpoint = sample(field, noise, steps=steps, method="midpoint")
+    torch.testing.assert_close(midpoint, exact, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("steps", [1, 4, 10])
+def test_state_dependent_field(noise, steps):
+    h = 1.0 / steps
+    euler = sample(Grow(), noise, steps=steps, method="euler")
+    torch.testing.assert_close(euler, noise * (1 + h) ** steps, atol=1e-5, rtol=1e-5)
+    heun = sample(Grow(), noise, steps=steps, method="heun")
+    torch.testing.assert_close(heun, noise * (1 + h + h * h / 2) ** steps, atol=1e-5, rtol=1e-5)
+    midpoint = sample(Grow(), noise, steps=steps, method="midpoint")
+    torch.testing.assert_close(midpoint, noise * (1 + h + h * h / 2) ** steps, atol=1e-5, rtol=1e-5)
+    # second order beats first order against the exact solution
+    exact = noise * math.e
+    assert (heun - exact).abs().max() < (euler - exact).abs().max()
+
+
+@pytest.mark.parametrize("method", ["euler", "heun", "midpoint"])
+def test_trajectory(noise, method):
+    field = linear_in_time_field(torch.tensor([1.0, 2.0]), torch.tensor([-0.5, 0.0]))
+    traj = sample(field, noise, steps=4, method=method, return_trajectory=True)
+    assert traj.shape == (5, B, N, 2)
+    assert torch.equal(traj[0], noise)
+    torch.testing.assert_close(traj[-1], sample(field, noise, steps=4, method=method), atol=0, rtol=0)
+
+
+def test_sample_does_not_track_gradients(noise):
+    w = torch.ones(2, requires_grad=True)
+    out = sample(lambda x, t: x * w, noise, steps=2)
+    assert not out.requires_grad
+
+
+@pytest.mark.parametrize("steps", [0, -3])
+def test_rejects_too_few_steps(noise, steps):
+    with pytest.raises(ValueError, match="steps"):
+        sample(constant_field(torch.zeros(2)), noise, steps=steps)
+
+
+def test_rejects_unknown_method(noise):
+    with pytest.raises(ValueError, match="rk4"):
+        sample(constant_field(torch.zeros(2)), noise, steps=2, method="rk4")
+
+
+def test_time_grid():
+    torch.testing.assert_close(time_grid(4), torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0]))
+
+
+# ------------------------------------------------------------------------------------------- the Sampler
+def test_sampler_samples_like_the_function_and_keeps_the_models_mode(noise):
+    from conftest import make_flow
+
+    model = make_flow().train()
+    sampler = Sampler("heun", 3)
+    out = sampler.sample(model, noise)
+    assert model.training, "the model's mode is restored"
+    torch.testing.assert_close(out, sample(model.eval(), noise, steps=3, method="heun"), atol=0, rtol=0)
+    assert sampler.sample(model, noise, return_trajectory=True).shape == (4, B, N, 2)
+    c = torch.tensor([0.5, -1.0])
+    torch.testing.assert_close(Sampler("euler", 2).sample(constant_field(c), noise), noise + c)
+
+
+def test_sampler_from_meta_of_toyflow_and_reference_checkpoints(tmp_path):
+    from conftest import TINY, make_flow
+
+    from toyflow.checkpoint import load_checkpoint, save_checkpoint
+    from toyflow.reference import SAMPLER_STEPS, ReferenceConfig, ReferenceFlow
+
+    ours = save_checkpoint(make_flow(TINY), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 4})
+    model, meta = load_checkpoint(ours, device="cpu")
+    assert Sampler.from_meta(model, meta) == Sampler("euler", 4)
+    assert Sampler.from_meta(model) == Sampler("midpoint", 8), "without metadata: toyflow's default"
+    small = ReferenceConfig(hidden=8, layers=1, num_points=10)
+    ref = save_checkpoint(ReferenceFlow(small), tmp_path / "r.safetensors")  # a reference file without a sampler
+    model, meta = load_checkpoint(ref, device="cpu")
+    assert "sampler" not in meta
+    assert Sampler.from_meta(model, meta) == Sampler("euler", SAMPLER_STEPS)
+    assert Sampler.from_meta(model, meta).to_dict() == {"method": "euler", "steps": SAMPLER_STEPS}
+
+
+def test_sampler_replaces_settings_and_rejects_bad_ones():
+    base = Sampler("midpoint", 8)
+    assert base.with_(steps=4) == Sampler("midpoint", 4)
+    assert base.with_(method="euler") == Sampler("euler", 8)
+    assert base.with_() == base
+    with pytest.raises(ValueError, match="rk4"):
+        Sampler("rk4", 4)
+    with pytest.raises(ValueError, match="steps"):
+        Sampler("euler", 0)

@@ -1,0 +1,21 @@
+"""Which network a configuration describes: toyflow's :class:`~toyflow.model.CloudFlow` or the reference's."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .model import CloudFlow, FlowConfig
+from .reference import ReferenceConfig, ReferenceFlow
+
+
+def build_model(meta: dict) -> nn.Module:
+    """An untrained network of the architecture that ``meta["config"]`` describes (``arch``: ``"cloudflow"`` or
+    ``"reference"``); raises ``ValueError`` for another architecture."""
+    config = dict(meta["config"])
+    arch = config.get("arch")
+    if arch == "cloudflow":
+        config.setdefault("class_heads", False)  # files written before the class heads existed
+        return CloudFlow(FlowConfig(**config))
+    if arch == "reference":
+        return ReferenceFlow(ReferenceConfig(**config))
+    raise ValueError(f"unknown architecture {arch!r}")

@@ -1,0 +1,81 @@
+"""The interface every preference method implements, the settings they share, and the registry of methods by name.
+
+A method is a class with a ``name``, an :meth:`~Method.update` (B learns from the session's labelled proposals)
+and an :meth:`~Method.objective` (its own preference loss, to measure), registered with :func:`register`.
+Adding a method means adding one module to :mod:`toyflow.preference.methods` (every module there is imported).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+
+if TYPE_CHECKING:
+    from .session import PreferenceSession, Proposal
+
+DEFAULT_METHOD = "reward-fm"  # chosen by benchmarks/preference.py
+
+
+@dataclass
+class MethodSettings:
+    """Knobs of the preference methods (defaults are the measured best); each method reads the ones it needs."""
+
+    lr: float = 5e-4  # (the reference method always uses REFERENCE.md's 1e-3)
+    steps: int = 8
+    batch_size: int = 16
+    pool_size: int = 128
+    strength: float = 7.0
+    kernel_points: int = 64
+    temperature: float = 0.05
+    time_samples: int = 4
+    fm_batch: int = 128
+    t_max: float = 0.5  # reward-fm: train on times in [0, t_max] (the shape is chosen early; late times draw it)
+    restart: bool = True  # reward-fm: every round starts again from A, with every tick so far
+
+
+class Method(ABC):
+    """One way for model B to learn from ticks. Stateless: everything it changes lives in the session."""
+
+    name: ClassVar[str] = ""
+
+    def learning_rate(self, settings: MethodSettings) -> float:
+        """The learning rate of B's Adam optimiser under ``settings``."""
+        return settings.lr
+
+    def prepare(self, session: PreferenceSession) -> None:  # noqa: B027  (an optional hook: nothing by default)
+        """Called once when ``session`` is built (e.g. to draw what every round reuses)."""
+
+    @abstractmethod
+    def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
+        """Update ``session.b`` from ``session.buffer`` (the newest labelled proposals last), drawing every random
+        number from ``generator``. Returns the round's figures: ``preference_loss``, ``flow_loss``, ``barrier``
+        (any of them may be left out)."""
+
+    @abstractmethod
+    def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
+        """This method's own preference loss of B for ``proposal`` with ``labels (n,)``: deterministic, so it is
+        comparable before and after an update. Called without gradients."""
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make ``cls`` available as ``PreferenceSession(..., method=cls.name)``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    if METHODS.get(cls.name, cls) is not cls:
+        raise ValueError(f"a preference method named {cls.name!r} is already registered")
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str | None = None) -> Method:
+    """The method registered as ``name`` (``None``: :data:`DEFAULT_METHOD`); ``ValueError`` for an unknown name."""
+    name = name or DEFAULT_METHOD
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; expected one of {tuple(METHODS)}")
+    return METHODS[name]()

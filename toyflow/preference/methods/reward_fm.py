@@ -1,0 +1,60 @@
+"""``reward-fm`` (the default, chosen by ``benchmarks/preference.py``): reward-weighted flow matching.
+
+A pool of A's own samples (drawn once per session) is weighted by a preference model fitted to every tick so far
+(a kernel on Chamfer distances to the ticked and unticked proposals), and B, restarted from A each round, takes a
+few flow-matching steps on that weighted pool with fresh noise coupled as in A's training, at early times only
+(``t < t_max``, where a cloud's shape is chosen; later times, which draw the shape, stay A's). The pool is A's
+clean samples, so B only moves probability between shapes A draws well.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ...flow import flow_matching_loss
+from ..base import Method, register
+from ..objectives import kernel_scores
+
+if TYPE_CHECKING:
+    from ..session import PreferenceSession, Proposal
+
+OBJECTIVE_TIMES = (0.1, 0.4, 0.7, 0.9)
+
+
+@register
+class RewardFM(Method):
+    """Flow matching of B on A's pool, resampled with weights ``softmax(strength * score)``."""
+
+    name = "reward-fm"
+
+    def prepare(self, session: PreferenceSession) -> None:
+        """Draw the pool now, so that the first round is as quick as the others."""
+        session.pool()
+
+    def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
+        """Restart B from A (``settings.restart``), then ``settings.steps`` steps on the weighted pool."""
+        s = session.settings
+        _, pool = session.pool()
+        weights = torch.softmax(s.strength * session.preference_scores(pool), dim=0)
+        if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
+            session.restart_from_a(s.lr)
+
+        def next_batch() -> tuple[torch.Tensor, torch.Tensor, None]:
+            idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=generator).to(pool.device)
+            x1 = pool[idx]
+            return x1, session.couple(torch.randn(x1.shape, generator=generator), x1, generator), None
+
+        return {"flow_loss": session.fit(next_batch, s.steps, generator, s.t_max)}
+
+    def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
+        """B's flow-matching loss on the pool weighted by a preference model fitted to these labels, at fixed times."""
+        noise, pool = session.pool()
+        scores = kernel_scores(pool, [(proposal.samples, labels)], session.settings.kernel_points)
+        weights = torch.softmax(session.settings.strength * scores, 0)
+        total = 0.0
+        for t in OBJECTIVE_TIMES:
+            tt = torch.full((pool.shape[0],), t, device=session.device)
+            total += float(flow_matching_loss(session.b, pool, noise, tt, weights=weights))
+        return total / len(OBJECTIVE_TIMES)

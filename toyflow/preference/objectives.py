@@ -1,0 +1,76 @@
+"""The pieces the preference methods are built from: straight-path errors, the preference cross entropy, the
+dynamic barrier between two objectives, and a kernel model of which clouds a person ticks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..judge import pairwise_chamfer
+from ..path import Velocity, straight_path
+
+
+def straight_path_errors(
+    model: Velocity, noise: torch.Tensor, samples: torch.Tensor, times: torch.Tensor
+) -> torch.Tensor:
+    """B's straight-path error per proposal: ``e_i = mean_k mean_points ||(x_i - z_i) - v(x_{t_k}, t_k)||^2``.
+
+    ``noise, samples (n, num_points, 2)``, ``times (k,)``; returns ``(n,)`` (with gradients).
+    """
+    n, k = noise.shape[0], times.shape[0]
+    z = noise.repeat(k, 1, 1)
+    x = samples.repeat(k, 1, 1)
+    t = times.repeat_interleave(n)
+    x_t, u_t = straight_path(z, x, t)
+    err = (model(x_t, t) - u_t).pow(2).sum(-1).mean(-1)
+    return err.view(k, n).mean(0)
+
+
+def preference_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross entropy of ``softmax(logits)`` with the person's ``labels``; ``logits, labels (n,)``, a scalar."""
+    return -(labels * torch.log_softmax(logits, dim=0)).sum()
+
+
+def flat_grad(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+    """The gradient of ``loss`` with respect to ``params``, flattened into one vector ``(num_params,)`` (zeros
+    for parameters the loss does not use)."""
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return torch.cat(
+        [(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, params, strict=True)]
+    )
+
+
+def barrier_direction(grad_main: torch.Tensor, grad_pref: torch.Tensor, phi: float) -> tuple[torch.Tensor, float]:
+    """Dynamic barrier gradient descent: ``d = grad_main + lambda * grad_pref`` with
+    ``lambda = max((phi - <grad_main, grad_pref>) / ||grad_pref||^2, 0)``, so ``<d, grad_pref> >= phi``.
+
+    Flat gradients ``(num_params,)``; returns ``(d, lambda)``.
+    """
+    sq = grad_pref.pow(2).sum()
+    if sq <= 0:
+        return grad_main, 0.0
+    lam = torch.clamp((phi - grad_main.dot(grad_pref)) / sq, min=0.0)
+    return grad_main + lam * grad_pref, float(lam)
+
+
+def kernel_scores(
+    clouds: torch.Tensor, labelled_sets: list[tuple[torch.Tensor, torch.Tensor]], kernel_points: int
+) -> torch.Tensor:
+    """Estimated probability that each cloud ``(m, num_points, 2)`` would be ticked: ``(m,)`` in [0, 1].
+
+    A kernel regression on labelled proposals ``[(samples (n, num_points, 2), labels (n,)), ...]`` (a label above
+    0 counts as a tick): weights ``exp(-d / h)`` of the Chamfer distance ``d`` on the first ``kernel_points`` points,
+    ``h`` the median distance divided by 10.
+    """
+    k = kernel_points
+    labelled = torch.cat([samples for samples, _ in labelled_sets])[:, :k].cpu()
+    targets = torch.cat([(labels > 0).float() for _, labels in labelled_sets]).cpu()
+    d = pairwise_chamfer(clouds[:, :k].cpu(), labelled)
+    h = d.median().clamp(min=1e-6) / 10
+    w = torch.exp(-(d - d.min(dim=1, keepdim=True).values) / h)
+    return (w * targets).sum(1) / w.sum(1)
+
+
+def trainable(model: nn.Module) -> list[torch.Tensor]:
+    """The parameters of ``model`` that require gradients, in order."""
+    return [p for p in model.parameters() if p.requires_grad]

@@ -1,0 +1,151 @@
+"""One feedback round, headless: the piece every front end (the notebook picker, ``toyflow prefer``, the
+benchmarks, the docs' pictures) calls, so that none writes the sequence again.
+
+A round takes a session's proposals and a person's :class:`~toyflow.preference.labels.Answer`, lets B learn,
+and returns what the round shows (:class:`RoundResult`): the record, B on the proposals' noise, fresh samples of
+B and, when asked, the chart's figures. Every seed it draws follows one rule, :func:`round_seed`: the fresh
+samples of round ``r`` use the noise of ``round_seed(session.seed, "fresh", r)``, the simulated annotator's flips
+for proposal ``k`` the stream ``(seed, "flips", k)``.
+
+The chart's figures (S-fraction and clean fraction of A and of B on fixed noises) cost more than the rest of the
+round together, so :class:`ChartMeter` can also measure them later, on a frozen snapshot of B, e.g. on a thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..evaluation import EVAL_SEED, evaluate_model
+from ..judge import oracle_ticks
+from ..seeds import derive_seed, stream
+from .labels import Answer, PreferenceInputError
+from .session import PreferenceSession, Proposal, RoundRecord
+
+FRESH_N = 6  # fresh samples of B shown after a round
+EVAL_CLOUDS = 64  # clouds per model behind the chart's figures (fixed noises: EVAL_SEED)
+
+Progress = Callable[[int, str], None]
+
+
+def round_seed(seed: int, purpose: str, round_number: int) -> int:
+    """The seed a round draws for ``purpose`` (``"fresh"``, ...): fixed by the session's ``seed`` and the round."""
+    return derive_seed(seed, purpose, round_number)
+
+
+class ChartPoint(NamedTuple):
+    """The chart's figures after a round: S-fraction and clean fraction of A and of B on fixed noises."""
+
+    round: int
+    s_fraction_a: float
+    s_fraction_b: float
+    clean_a: float
+    clean_b: float
+
+
+@dataclass
+class RoundResult:
+    """What one round shows: ``b_same (n, num_points, 2)`` is B on the proposals' noise, ``b_fresh (fresh_n,
+    num_points, 2)`` B on the noise of ``fresh_seed`` (both on the CPU); ``chart`` when it was measured inline;
+    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured)."""
+
+    record: RoundRecord
+    proposal: Proposal
+    b_same: torch.Tensor
+    b_fresh: torch.Tensor
+    fresh_seed: int
+    chart: ChartPoint | None = None
+    timing: dict[str, float] = field(default_factory=dict)
+
+
+def play_round(
+    session: PreferenceSession,
+    answer: Answer,
+    proposal: Proposal | None = None,
+    fresh_n: int = FRESH_N,
+    chart: ChartMeter | None = None,
+    progress: Progress | None = None,
+) -> RoundResult:
+    """Apply ``answer`` to ``proposal`` (default: the session's last), then draw B on the same noise and on fresh
+    noise, and, with a ``chart``, measure its figures inline. ``progress(stage, text)`` is told each stage.
+
+    Bad input raises :class:`~toyflow.preference.labels.PreferenceInputError` and changes nothing.
+    """
+    proposal = proposal or session.last_proposal
+    if proposal is None:
+        raise PreferenceInputError("no proposals yet: call propose() first")
+    say = progress or (lambda _stage, _text: None)
+    start = time.perf_counter()
+    say(1, "skipping this round…" if answer.skipped else "model B is learning…")
+    record = session.give(ticks=answer.ticks, probabilities=answer.probabilities, proposal=proposal)
+    timing = {"update": time.perf_counter() - start}
+    say(2, "re-sampling B on the same noise…")
+    t = time.perf_counter()
+    b_same = session.resample(proposal.noise).cpu()
+    seed = round_seed(session.seed, "fresh", record.round)
+    b_fresh = session.sample_b(fresh_n, seed).cpu()
+    timing["sample"] = time.perf_counter() - t
+    point = None
+    if chart is not None:
+        t = time.perf_counter()
+        point = chart.measure(record.round, chart.snapshot())
+        timing["chart"] = time.perf_counter() - t
+    timing["total"] = time.perf_counter() - start
+    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing)
+
+
+def oracle_answer(session: PreferenceSession, proposal: Proposal, flip_prob: float = 0.0) -> Answer:
+    """The simulated annotator's answer: it ticks the clean S curves among ``proposal.samples``, each decision
+    flipped with ``flip_prob`` from the session's stream ``(seed, "flips", proposal.number)``."""
+    flips = stream(session.seed, "flips", proposal.number)
+    return Answer(ticks=oracle_ticks(proposal.samples, flip_prob, flips))
+
+
+class ChartMeter:
+    """The chart's figures for one session: A's measured once (A is frozen), B's again only after B changed.
+
+    :meth:`snapshot` (quick, where the round ran) freezes a copy of B if it changed; :meth:`measure` (slow, may
+    run on another thread) judges ``eval_n`` clouds of each from the fixed noises of ``eval_seed`` and appends a
+    :class:`ChartPoint` to :attr:`points`. When the session had not learned yet, the first point is preceded by
+    one for the round before, where B was still A.
+    """
+
+    def __init__(self, session: PreferenceSession, eval_n: int = EVAL_CLOUDS, eval_seed: int = EVAL_SEED) -> None:
+        self.session, self.eval_n, self.eval_seed = session, eval_n, eval_seed
+        self.points: list[ChartPoint] = []
+        self._a: tuple[float, float] | None = None
+        self._b: tuple[float, float] | None = None
+        self._b_version: tuple[int, int] | None = None
+        self._from_a = session.labelled_rounds == 0
+
+    def snapshot(self) -> nn.Module | None:
+        """A frozen copy of B if B changed since the last snapshot, else ``None`` (B's last figures still hold)."""
+        version = (id(self.session.b), self.session.labelled_rounds)
+        if version == self._b_version:
+            return None
+        self._b_version = version
+        return copy.deepcopy(self.session.b).eval().requires_grad_(False)
+
+    def figures(self, model: nn.Module) -> tuple[float, float]:
+        """``(S-fraction, clean fraction)`` of ``eval_n`` clouds of ``model`` from the fixed noises."""
+        summary = evaluate_model(model, self.eval_n, self.eval_seed, sampler=self.session.sampler)
+        return summary["s_fraction"], summary["clean"]
+
+    def measure(self, round_number: int, b_snapshot: nn.Module | None) -> ChartPoint:
+        """The point of ``round_number``, B's figures from ``b_snapshot`` (``None``: B's last figures)."""
+        if self._a is None:
+            self._a = self.figures(self.session.a)
+        if b_snapshot is not None:
+            self._b = self.figures(b_snapshot)
+        a, b = self._a, self._b or self._a
+        if not self.points and self._from_a:
+            self.points.append(ChartPoint(round_number - 1, a[0], a[0], a[1], a[1]))
+        point = ChartPoint(round_number, a[0], b[0], a[1], b[1])
+        self.points.append(point)
+        return point

@@ -1,0 +1,42 @@
+"""Training the reference network as REFERENCE.md does: its recipe, and the noise and loss it plugs into
+:func:`toyflow.training.train`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .reference import ReferenceConfig, reference_loss, reference_noise
+from .training import Recipe
+
+
+def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
+    """REFERENCE.md's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA."""
+    return Recipe(
+        config=ReferenceConfig(),  # type: ignore[arg-type]
+        s_fraction=0.5,
+        steps=steps,
+        batch_size=128,
+        lr=1e-3,
+        weight_decay=1e-3,
+        optimizer="adam",
+        schedule="constant",
+        warmup=0,
+        ema=0.0,
+        ot_chunk=0,
+        pair_clouds=False,
+        late_points=0,
+        seed=seed,
+    )
+
+
+def reference_noise_like(x1: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The reference noise for a batch shaped like ``x1 (batch, num_points, 2)`` (a ``noise_fn`` of ``train``)."""
+    return reference_noise(x1.shape, generator)
+
+
+def reference_plug() -> dict[str, Callable[..., torch.Tensor]]:
+    """The keyword arguments that make :func:`~toyflow.training.train` train as the reference does: its noise
+    (rescaled to [-1, 1], as it samples from that noise) and its loss (summed over points)."""
+    return {"noise_fn": reference_noise_like, "loss_fn": reference_loss}

@@ -1,0 +1,76 @@
+"""The picker's chart: S-fraction and clean fraction of models A and B over the rounds."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+
+from ..plotting import GREEN, RED
+
+
+def chart_png(points: Sequence[Sequence[float]], width: float = 3.4, height: float = 2.2) -> bytes:
+    """A small PNG line chart of the S-fraction (solid) and, where given, the clean fraction (dotted) of A and B.
+
+    ``points``: ``(round, s_fraction_a, s_fraction_b[, clean_a, clean_b])`` per round, e.g.
+    :class:`~toyflow.preference.round.ChartPoint`. Uses matplotlib's Agg canvas directly (no pyplot), so it
+    never pops up a figure of its own in a notebook.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    rounds = [p[0] for p in points]
+    ax.plot(rounds, [p[1] for p in points], "o--", color=RED, label="A: S-fraction", markersize=3)
+    ax.plot(rounds, [p[2] for p in points], "o-", color=GREEN, label="B: S-fraction", markersize=3)
+    if points and all(len(p) >= 5 for p in points):
+        ax.plot(rounds, [p[3] for p in points], ":", color=RED, label="A: clean", lw=1)
+        ax.plot(rounds, [p[4] for p in points], ":", color=GREEN, label="B: clean", lw=1.5)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlim(min(rounds, default=0) - 0.3, max(max(rounds, default=0), 1) + 0.3)
+    ax.set_xticks(sorted(set(rounds)) or [0])
+    ax.set_xlabel("round", fontsize=8)
+    ax.set_ylabel("fraction (judge)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="best", ncol=2)
+    fig.tight_layout(pad=0.4)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+class ChartView(widgets.HBox):
+    """The chart (an image of class ``toyflow-chart``) and its caption; empty until the first :meth:`show`.
+
+    Its methods only set widget values, so a worker thread may call them.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__([], layout=widgets.Layout(align_items="center"), **kwargs)
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="272px"))
+        self.image.add_class("toyflow-chart")
+        self.caption = widgets.HTML("")
+
+    def show(self, points: Sequence[Sequence[float]], eval_n: int) -> None:
+        """Draw ``points`` (see :func:`chart_png`) and say what the last one measured on ``eval_n`` clouds."""
+        self.image.value = chart_png(points)
+        self.children = (self.image, self.caption)
+        last = points[-1]
+        clean = f"; clean: A {last[3]:.2f}, B {last[4]:.2f}" if len(last) >= 5 else ""
+        self.caption.value = (
+            f"<small>after round {last[0]}, read by the judge on {eval_n} clouds from fixed noises:<br>"
+            f"S-fraction: model A {last[1]:.2f}, model B {last[2]:.2f}{clean}</small>"
+        )
+
+    def pending(self) -> None:
+        """Say that a new point is being measured."""
+        self.caption.value = "<small><i>measuring the S-fraction of B…</i></small>"
+
+    def failed(self, message: str) -> None:
+        """Say that measuring failed (never raised: this may run on a worker thread)."""
+        self.caption.value = f'<small style="color:#b91c1c">chart: {html.escape(message)}</small>'

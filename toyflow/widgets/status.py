@@ -1,0 +1,125 @@
+"""The picker's controls and status line: buttons, progress, what a round did in words, and pending work."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import html
+import math
+import re
+import time
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+
+if TYPE_CHECKING:
+    from ..preference.session import RoundRecord
+
+
+def fmt(value: float | None, spec: str = ".3f") -> str:
+    """``value`` formatted with ``spec``, or a dash when there is none (``None`` or NaN)."""
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> str:
+    """One line about a :class:`~toyflow.preference.session.RoundRecord`: what B learned from (or why it did
+    not), the losses, and how long the update and the whole round took."""
+    if record.updated:
+        labels = record.labels or []
+        what = "model B learned from " + (
+            f"probabilities {[round(v, 2) for v in labels]}"
+            if soft
+            else f"ticks {[i for i, v in enumerate(labels) if v > 0]}"
+        )
+    else:
+        what = record.reason or "B unchanged"
+    parts = [
+        what,
+        f"preference loss {fmt(record.preference_loss)}",
+        f"flow loss {fmt(record.flow_loss)}",
+        f"barrier {fmt(record.barrier)}",
+        f"update {record.seconds:.2f} s, round {total_seconds:.2f} s",
+    ]
+    return " · ".join(parts) + " · press Next proposals for more"
+
+
+class ControlBar:
+    """The picker's buttons ("Teach model B", "None of these", "Next proposals"), the progress bar shown while an
+    answer is handled (class ``toyflow-progress``), and the status line (class ``toyflow-status``)."""
+
+    def __init__(self, teach: str, skip: str, next_: str) -> None:
+        self.teach = widgets.Button(description=teach, button_style="success", icon="graduation-cap")
+        self.skip = widgets.Button(description=skip, icon="ban")
+        self.next = widgets.Button(description=next_, icon="refresh")
+        for button in self.buttons:
+            button.layout.width = "auto"
+        self.progress = widgets.IntProgress(value=0, min=0, max=3, layout=widgets.Layout(visibility="hidden"))
+        self.progress.layout.width = "160px"
+        self.progress.add_class("toyflow-progress")
+        self.progress_label = widgets.HTML("")
+        self.row = widgets.HBox(
+            [*self.buttons, self.progress, self.progress_label], layout=widgets.Layout(align_items="center")
+        )
+        self.status = widgets.HTML("")
+        self.status.add_class("toyflow-status")
+
+    @property
+    def buttons(self) -> tuple[widgets.Button, widgets.Button, widgets.Button]:
+        """The three buttons."""
+        return self.teach, self.skip, self.next
+
+    def enable(self, on: bool) -> None:
+        """Let the buttons be pressed, or not."""
+        for button in self.buttons:
+            button.disabled = not on
+
+    def working(self, on: bool) -> None:
+        """Show the progress bar (or hide it and its label)."""
+        self.progress.layout.visibility = "visible" if on else "hidden"
+        if not on:
+            self.progress_label.value = ""
+
+    def stage(self, value: int, text: str) -> None:
+        """Progress stage ``value`` (of 3), described by ``text``."""
+        self.progress.value = value
+        self.progress_label.value = f"<i>{html.escape(text)}</i>"
+
+    def say(self, rounds: int, labelled: int, notice: str, error: str | None = None) -> None:
+        """Set the status line: the counts of rounds, then the ``error`` in red if there is one, else ``notice``."""
+        body = (
+            f'<span style="color:#b91c1c"><b>error:</b> {html.escape(error)}</span>' if error else html.escape(notice)
+        )
+        self.status.value = f"round {rounds} · labelled rounds: {labelled} · {body}"
+
+    @property
+    def text(self) -> str:
+        """The status line as plain text."""
+        return html.unescape(re.sub(r"<[^>]+>", "", self.status.value))
+
+
+class Pending:
+    """Work queued elsewhere (futures, e.g. a chart point measured on a worker thread) that one can wait for."""
+
+    def __init__(self) -> None:
+        self.futures: list[Future] = []
+
+    def add(self, future: Future) -> None:
+        """Count ``future`` as pending until it is done."""
+        self.futures = [f for f in self.futures if not f.done()] + [future]
+
+    @property
+    def any(self) -> bool:
+        """Whether some of it is not done yet."""
+        return any(not f.done() for f in self.futures)
+
+    def wait(self, timeout: float | None = 120) -> bool:
+        """Wait until all of it is done; returns whether it finished within ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for future in list(self.futures):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                future.result(timeout=left)
+            except concurrent.futures.TimeoutError:
+                return False
+        self.futures = []
+        return True
