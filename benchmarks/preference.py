@@ -5,12 +5,13 @@
 For each method (and the controls: A itself, fine-tuning on fresh data with no preference for the same number
 of steps, best-of-4 of A) and each seed, the simulated annotator ticks the clean S curves among 4 proposals of
 A, round after round; after 1, 2, 3 and 5 *labelled* rounds (rounds with at least one tick and not all four)
-B is judged on fixed noises: S-fraction and valid fraction. Then the same with an annotator that flips each
+B is judged on fixed noises: S-fraction and clean fraction (every figure in the JSON dump). Then the same with an
+annotator that flips each
 tick with probability 0.1. Finally, in a fresh process per method (so that memory is that of one session),
 the latency of a round (update + 4 same-noise + 6 fresh samples) and the peak memory.
 
-Targets (SPEC.md): after 3 labelled rounds median S-fraction >= 0.6 with valid >= 0.9; after 5, >= 0.8 with
-valid >= 0.9; a round <= 1 s (compute well under); peak memory <= 1 GB (reference: 5.25 s, 2.1 GB).
+Targets (SPEC.md): after 3 and after 5 labelled rounds median S-fraction >= 0.95 with clean >= 0.90; a round
+<= 1 s (compute well under); peak memory <= 1 GB (reference: 5.25 s, 2.1 GB).
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def main() -> None:
     if not args.skip_quality:
         a = evaluate_model(model_a, n=args.n_eval, meta=meta)
         bo4 = best_of_4(model_a, meta, args.n_eval)
-        rows = [["A itself (no update)", "-", *[f"{a['s_fraction']:.2f} / {a['valid']:.2f}"] * len(CHECKPOINTS)]]
-        rows.append(["best-of-4 of A (oracle picks)", "-", *[f"{bo4['s_fraction']:.2f} / {bo4['valid']:.2f}"] * 4])
+        rows = [["A itself (no update)", "-", *[f"{a['s_fraction']:.2f} / {a['clean']:.2f}"] * len(CHECKPOINTS)]]
+        rows.append(["best-of-4 of A (oracle picks)", "-", *[f"{bo4['s_fraction']:.2f} / {bo4['clean']:.2f}"] * 4])
         raw: dict = {"A": a, "best_of_4": bo4}
         for method in [*methods, CONTROL_FINETUNE]:
             for flip in (0.0, args.flip) if method != CONTROL_FINETUNE else (0.0,):
@@ -133,7 +134,7 @@ def main() -> None:
                 cells = []
                 for c in CHECKPOINTS:
                     got = [r.get(c) for r in per_seed]
-                    s_med, v_med = median_of(got, "s_fraction"), median_of(got, "valid")
+                    s_med, v_med = median_of(got, "s_fraction"), median_of(got, "clean")
                     cells.append(f"{s_med:.2f} / {v_med:.2f}")
                     if flip == 0.0:
                         curves.setdefault(method, []).append(s_med)
@@ -141,9 +142,9 @@ def main() -> None:
                 print("  row:", " | ".join(rows[-1]), flush=True)
                 raw[f"{method} flip={flip}"] = per_seed
                 print(f"  {method} (flip {flip}): {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        print("\nS-fraction / valid fraction of B on fixed noises, median over seeds, after N labelled rounds")
+        print("\nS-fraction / clean fraction of B on fixed noises, median over seeds, after N labelled rounds")
         print(table(["method", "flip", *[f"after {c}" for c in CHECKPOINTS]], rows))
-        print("targets: after 3 rounds >= 0.60 / >= 0.90; after 5 rounds >= 0.80 / >= 0.90")
+        print("targets: after 3 and after 5 rounds S-fraction >= 0.95 / clean >= 0.90")
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "preference.json").write_text(json.dumps(raw, indent=1, default=float))
         if args.plot:

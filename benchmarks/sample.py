@@ -1,5 +1,6 @@
 """Sampling latency: 6 clouds of 400 points, Euler and Heun at several step counts, toyflow's network and the
-reference network, with the valid fraction each setting reaches (so a step count can be chosen by measurement).
+reference network, with the valid and clean fractions each setting reaches (so a step count can be chosen by
+measurement).
 
     python benchmarks/sample.py [--checkpoint PATH] [--device cpu] [--n-eval 1024]
 
@@ -47,16 +48,16 @@ def main() -> None:
         sampler = Sampler(method, steps)
         t_ours = median_seconds(lambda s=sampler: (s.sample(model, noise), sync()))
         t_ref = median_seconds(lambda s=sampler: (s.sample(reference, ref_noise), sync()), repeats=3)
-        quality = ("", "")
+        quality = ("", "", "")
         if args.n_eval:
             v = judge(generate(model, args.n_eval, EVAL_SEED, sampler=sampler))
-            quality = (v.valid_fraction, v.s_fraction)
+            quality = (v.valid_fraction, v.clean_fraction, v.s_fraction)
         mark = " (default)" if sampler == default else ""
         rows.append([f"{method} {steps}{mark}", t_ours, t_ref, *quality])
     print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs (reference network: 3)")
     print(
         table(
-            ["sampler", "toyflow (s)", "reference network (s)", "toyflow valid", "toyflow S-fraction"],
+            ["sampler", "toyflow (s)", "reference network (s)", "toyflow valid", "toyflow clean", "toyflow S-fraction"],
             rows,
         )
     )
