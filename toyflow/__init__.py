@@ -2,7 +2,8 @@
 
 Modules, one job each, from the bottom layer up (the layers are import-linter contracts in ``pyproject.toml``):
 
-- :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose);
+- :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose),
+  :mod:`~toyflow.validation` (counts, times, probabilities and seeds checked in the same words everywhere);
 - :mod:`~toyflow.data` (clouds, mixture, noise), :mod:`~toyflow.path` (the straight path: ``x_t`` and ``u_t``);
 - :mod:`~toyflow.model` (the velocity network), :mod:`~toyflow.reference` (the original method's network, noise
   and loss), :mod:`~toyflow.curves` (noise-free curves);
@@ -20,7 +21,7 @@ Modules, one job each, from the bottom layer up (the layers are import-linter co
 from pathlib import Path
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import draw_noise, make_cloud, sample_mixture
+from .data import MIN_POINTS, draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
 from .judge import judge
 from .model import CloudFlow, FlowConfig
@@ -34,6 +35,7 @@ __all__ = [
     "CheckpointError",
     "CloudFlow",
     "FlowConfig",
+    "MIN_POINTS",
     "SHIPPED_CHECKPOINT",
     "Sampler",
     "draw_noise",
