@@ -3,7 +3,8 @@
 Modules, one job each, from the bottom layer up (the layers are import-linter contracts in ``pyproject.toml``):
 
 - :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose),
-  :mod:`~toyflow.validation` (counts, times, probabilities and seeds checked in the same words everywhere);
+  :mod:`~toyflow.validation` (counts, times, probabilities and seeds checked in the same words everywhere),
+  :mod:`~toyflow.atomic` (files written whole or not at all);
 - :mod:`~toyflow.data` (clouds, mixture, noise), :mod:`~toyflow.path` (the straight path: ``x_t`` and ``u_t``);
 - :mod:`~toyflow.model` (the velocity network), :mod:`~toyflow.reference` (the original method's network, noise
   and loss), :mod:`~toyflow.curves` (noise-free curves);
