@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed-torch$(TORCH_VERSION)
 # Only the folders that exist (git does not keep empty ones, and ruff fails on a missing path).
-LINT_PATHS := $(wildcard toyflow tests benchmarks notebooks docs)
+LINT_PATHS := $(wildcard toyflow tests benchmarks notebooks docs setup.py)
 BENCHMARKS := $(wildcard benchmarks/*.py)
 
 .DEFAULT_GOAL := help

@@ -118,6 +118,9 @@ def test_test_extras_are_declared(pyproject):
     [
         ("checkpoints/model_a.safetensors", False),
         ("checkpoints/model_b.safetensors", True),
+        ("toyflow/_shipped/model_a.safetensors", True),  # a build's copy of model A: git keeps only checkpoints/'s
+        ("setup.py", False),
+        ("MANIFEST.in", False),
         ("samples.npy", True),
         ("toyflow/__pycache__/data.cpython-311.pyc", True),
         ("tests/artifacts/shot.png", True),

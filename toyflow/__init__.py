@@ -4,7 +4,7 @@ Modules, one job each, from the bottom layer up (the layers are import-linter co
 
 - :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose),
   :mod:`~toyflow.validation` (counts, times, probabilities and seeds checked in the same words everywhere),
-  :mod:`~toyflow.atomic` (files written whole or not at all);
+  :mod:`~toyflow.atomic` (files written whole or not at all), :mod:`~toyflow.shipped` (where model A lies);
 - :mod:`~toyflow.data` (clouds, mixture, noise), :mod:`~toyflow.path` (the straight path: ``x_t`` and ``u_t``);
 - :mod:`~toyflow.model` (the velocity network), :mod:`~toyflow.reference` (the original method's network, noise
   and loss), :mod:`~toyflow.curves` (noise-free curves);
@@ -21,18 +21,18 @@ Modules, one job each, from the bottom layer up (the layers are import-linter co
   :mod:`~toyflow.cli`.
 """
 
-from pathlib import Path
-
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import MIN_POINTS, draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
 from .judge import judge
 from .model import CloudFlow, FlowConfig
+from .shipped import shipped_checkpoint
 from .solver import Sampler, sample
 
 __version__ = "0.1.0"
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "model_a.safetensors"
+# the shipped model A: inside an installed package, or checkpoints/model_a.safetensors of a checkout
+SHIPPED_CHECKPOINT = shipped_checkpoint()
 
 __all__ = [
     "CheckpointError",
