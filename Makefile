@@ -9,16 +9,20 @@ TORCH_VERSION ?= 2.13.0
 VENV ?= .venv
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+APP_PORT ?= 8866
+APP_ARGS ?=
 
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 STAMP := $(VENV)/.installed-torch$(TORCH_VERSION)
+APP_STAMP := $(VENV)/.installed-app
+APP_NOTEBOOK := notebooks/02_preference.ipynb
 # Only the folders that exist (git does not keep empty ones, and ruff fails on a missing path).
-LINT_PATHS := $(wildcard toyflow tests benchmarks notebooks docs)
+LINT_PATHS := $(wildcard toyflow tests benchmarks notebooks docs setup.py)
 BENCHMARKS := $(wildcard benchmarks/*.py)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format lab benchmark clean
+.PHONY: help venv test lint format lab app benchmark clean
 
 help:
 	@echo "make venv       create $(VENV) (torch==$(TORCH_VERSION) first, then -e '.[test]')"
@@ -26,6 +30,8 @@ help:
 	@echo "make lint       ruff check, ruff format --check, and the import layers (lint-imports)"
 	@echo "make format     ruff format (rewrites files)"
 	@echo "make lab        jupyter lab notebooks/ from $(VENV) (extra arguments: LAB_ARGS=...)"
+	@echo "make app        $(APP_NOTEBOOK) as a Voila app on http://127.0.0.1:$(APP_PORT)/ (no code shown;"
+	@echo "                installs the [app] extra; APP_PORT=..., extra arguments: APP_ARGS=...)"
 	@echo "make benchmark  run every benchmarks/*.py script"
 	@echo "make clean      remove caches and build outputs (keeps $(VENV))"
 
@@ -53,6 +59,15 @@ format: venv
 
 lab: venv
 	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+
+# The [app] extra (Voila); make venv's [test] extra includes it, this covers an environment made without it.
+$(APP_STAMP): $(STAMP)
+	$(PYTHON) -m pip install -e '.[app]'
+	@touch $@
+
+app: venv $(APP_STAMP)
+	@echo "toyflow app: open http://127.0.0.1:$(APP_PORT)/ in a browser (Ctrl-C here stops it)"
+	$(BIN)/voila $(APP_NOTEBOOK) --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 $(APP_ARGS)
 
 benchmark: venv
 	@if [ -z "$(BENCHMARKS)" ]; then echo "no benchmarks/*.py scripts yet"; fi

@@ -58,8 +58,8 @@ def test_normalize_cloud_numpy_and_torch_agree():
 
 
 def test_sample_mixture_shapes_and_fraction():
-    clouds, is_s = sample_mixture(2000, 0.2, num_points=8, seed=0)
-    assert clouds.shape == (2000, 8, 2)
+    clouds, is_s = sample_mixture(2000, 0.2, num_points=32, seed=0)
+    assert clouds.shape == (2000, 32, 2)
     assert clouds.dtype == torch.float32
     assert is_s.dtype == torch.bool and is_s.shape == (2000,)
     assert abs(is_s.float().mean().item() - 0.2) < 0.03
@@ -67,7 +67,7 @@ def test_sample_mixture_shapes_and_fraction():
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0])
 def test_sample_mixture_pure(fraction):
-    _, is_s = sample_mixture(200, fraction, num_points=8, seed=1)
+    _, is_s = sample_mixture(200, fraction, num_points=32, seed=1)
     assert is_s.float().mean().item() == fraction
 
 
@@ -81,18 +81,18 @@ def test_sample_mixture_labels_match_the_clouds():
 
 
 def test_sample_mixture_seeding():
-    a, sa = sample_mixture(10, 0.5, num_points=16, seed=42)
-    b, sb = sample_mixture(10, 0.5, num_points=16, seed=42)
-    c, _ = sample_mixture(10, 0.5, num_points=16, seed=43)
+    a, sa = sample_mixture(10, 0.5, num_points=32, seed=42)
+    b, sb = sample_mixture(10, 0.5, num_points=32, seed=42)
+    c, _ = sample_mixture(10, 0.5, num_points=32, seed=43)
     assert torch.equal(a, b) and torch.equal(sa, sb)
     assert not torch.equal(a, c)
-    g, _ = sample_mixture(10, 0.5, num_points=16, seed=np.random.default_rng(42))
+    g, _ = sample_mixture(10, 0.5, num_points=32, seed=np.random.default_rng(42))
     assert torch.equal(a, g)
 
 
 def test_sample_mixture_empty():
-    clouds, is_s = sample_mixture(0, 0.5, num_points=16, seed=0)
-    assert clouds.shape == (0, 16, 2) and is_s.shape == (0,)
+    clouds, is_s = sample_mixture(0, 0.5, num_points=32, seed=0)
+    assert clouds.shape == (0, 32, 2) and is_s.shape == (0,)
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.5])
@@ -100,15 +100,15 @@ def test_sample_mixture_rejects_bad_fraction(fraction):
     with pytest.raises(ValueError, match="s_fraction"):
         sample_mixture(4, fraction)
     with pytest.raises(ValueError, match="s_fraction"):
-        CloudStream(4, fraction, num_points=8, pool_size=2)
+        CloudStream(4, fraction, num_points=32, pool_size=2)
 
 
 def test_cloud_stream_batches():
-    stream = CloudStream(batch_size=256, s_fraction=0.3, num_points=16, seed=0, pool_size=4)
+    stream = CloudStream(batch_size=256, s_fraction=0.3, num_points=32, seed=0, pool_size=4)
     shares = []
     for _ in range(20):
         clouds, is_s = stream.next()
-        assert clouds.shape == (256, 16, 2) and clouds.dtype == torch.float32
+        assert clouds.shape == (256, 32, 2) and clouds.dtype == torch.float32
         assert is_s.shape == (256,) and is_s.dtype == torch.bool
         shares.append(is_s.float().mean().item())
         # every cloud comes from the pool of its own class
@@ -119,8 +119,8 @@ def test_cloud_stream_batches():
 
 
 def test_cloud_stream_is_seeded():
-    a = CloudStream(8, 0.5, num_points=16, seed=3, pool_size=4)
-    b = CloudStream(8, 0.5, num_points=16, seed=3, pool_size=4)
+    a = CloudStream(8, 0.5, num_points=32, seed=3, pool_size=4)
+    b = CloudStream(8, 0.5, num_points=32, seed=3, pool_size=4)
     for _ in range(3):
         (xa, sa), (xb, sb) = a.next(), b.next()
         assert torch.equal(xa, xb) and torch.equal(sa, sb)

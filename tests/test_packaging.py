@@ -112,12 +112,32 @@ def test_test_extras_are_declared(pyproject):
     assert {"pytest", "ruff"} <= extras
 
 
+def test_app_extra_is_voila_and_the_tests_install_it(pyproject):
+    extras = pyproject["project"]["optional-dependencies"]
+    assert [split_spec(s)[0] for s in extras["app"]] == ["voila"]
+    assert "toyflow[app]" in extras["test"]  # the browser test of the app needs it, so CI installs it
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_app_serves_the_preference_notebook_on_localhost():
+    proc = subprocess.run(["make", "-n", "app", "APP_PORT=9123"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    voila = [line for line in proc.stdout.splitlines() if "/voila " in line]
+    assert len(voila) == 1, proc.stdout
+    assert "notebooks/02_preference.ipynb" in voila[0] and "--port=9123" in voila[0]
+    assert "--Voila.ip=127.0.0.1" in voila[0] and "--no-browser" in voila[0]
+    assert "http://127.0.0.1:9123/" in proc.stdout  # the address it prints
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 @pytest.mark.parametrize(
     ("path", "ignored"),
     [
         ("checkpoints/model_a.safetensors", False),
         ("checkpoints/model_b.safetensors", True),
+        ("toyflow/_shipped/model_a.safetensors", True),  # a build's copy of model A: git keeps only checkpoints/'s
+        ("setup.py", False),
+        ("MANIFEST.in", False),
         ("samples.npy", True),
         ("toyflow/__pycache__/data.cpython-311.pyc", True),
         ("tests/artifacts/shot.png", True),

@@ -2,38 +2,43 @@
 
 Modules, one job each, from the bottom layer up (the layers are import-linter contracts in ``pyproject.toml``):
 
-- :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose);
+- :mod:`~toyflow.device` (CUDA if available, else CPU), :mod:`~toyflow.seeds` (one random stream per purpose),
+  :mod:`~toyflow.validation` (counts, times, probabilities and seeds checked in the same words everywhere),
+  :mod:`~toyflow.atomic` (files written whole or not at all), :mod:`~toyflow.shipped` (where model A lies);
 - :mod:`~toyflow.data` (clouds, mixture, noise), :mod:`~toyflow.path` (the straight path: ``x_t`` and ``u_t``);
 - :mod:`~toyflow.model` (the velocity network), :mod:`~toyflow.reference` (the original method's network, noise
   and loss), :mod:`~toyflow.curves` (noise-free curves);
 - :mod:`~toyflow.solver` (samplers; :class:`Sampler`), :mod:`~toyflow.flow` (the flow-matching losses),
   :mod:`~toyflow.coupling` (pairing noise with data), :mod:`~toyflow.judge` (S curve or Swiss roll, clean or
   not), :mod:`~toyflow.plotting`, :mod:`~toyflow.architectures` (a configuration's network);
-- :mod:`~toyflow.training` (model A's recipe and loop), :mod:`~toyflow.evaluation`, :mod:`~toyflow.checkpoint`;
+- :mod:`~toyflow.training` (model A's recipe and loop), :mod:`~toyflow.evaluation`, :mod:`~toyflow.checkpoint`,
+  :mod:`~toyflow.cloud_files` (``.npy`` files of clouds);
 - :mod:`~toyflow.preference` (model B learning from ticks: labels, the method registry, one module per method,
   the session, and :func:`~toyflow.preference.round.play_round`, the one headless round),
   :mod:`~toyflow.reference_training` (the original's recipe), :mod:`~toyflow.environment` (can widgets render?);
+- :mod:`~toyflow.cli_args` (argparse types that check every numeric argument);
 - :mod:`~toyflow.widgets` (the picker, a ``VBox``, and the controller that wires it to a session) and
   :mod:`~toyflow.cli`.
 """
 
-from pathlib import Path
-
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import draw_noise, make_cloud, sample_mixture
+from .data import MIN_POINTS, draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
 from .judge import judge
 from .model import CloudFlow, FlowConfig
+from .shipped import shipped_checkpoint
 from .solver import Sampler, sample
 
 __version__ = "0.1.0"
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "model_a.safetensors"
+# the shipped model A: inside an installed package, or checkpoints/model_a.safetensors of a checkout
+SHIPPED_CHECKPOINT = shipped_checkpoint()
 
 __all__ = [
     "CheckpointError",
     "CloudFlow",
     "FlowConfig",
+    "MIN_POINTS",
     "SHIPPED_CHECKPOINT",
     "Sampler",
     "draw_noise",

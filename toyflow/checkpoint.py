@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -13,6 +12,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .architectures import build_model
+from .atomic import atomic_write
 from .device import resolve_device
 
 FORMAT = "toyflow/1"
@@ -27,27 +27,15 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: object) -> Path:
-    """Write ``model``'s weights and metadata to ``path`` atomically (a temporary file, then a rename).
+    """Write ``model``'s weights and metadata to ``path`` atomically (:func:`~toyflow.atomic.atomic_write`: a
+    temporary file, then a rename; an error or Ctrl-C at any point leaves ``path`` as it was and no temporary file).
 
     ``model.config`` is stored so that :func:`load_checkpoint` can rebuild the network; any extra
     keyword (recipe, training mixture, steps, measured S-fraction, ...) must be JSON-serialisable.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "config": model.config.to_dict(), **metadata}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"toyflow": json.dumps(meta)})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"toyflow": json.dumps(meta)}))
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

@@ -1,4 +1,10 @@
-"""The command line: ``python -m toyflow {train,sample,evaluate,prefer}``."""
+"""The command line: ``python -m toyflow {train,sample,evaluate,prefer}``.
+
+Every numeric argument is checked when it is parsed (:mod:`toyflow.cli_args`): a bad one is refused with one line
+naming it and exit status 2, before anything is loaded or written. Exit statuses: 0 done; 1 ``evaluate`` found clouds
+with non-finite values; 2 a refused argument or an unusable input file; 130 interrupted (Ctrl-C), which leaves no
+partial file behind (every file is written whole, then renamed into place).
+"""
 
 from __future__ import annotations
 
@@ -10,48 +16,63 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import cli_args as types
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .cli_args import Parser, Refused
+from .cloud_files import CloudFileError, NonFiniteClouds, check_finite, load_clouds, save_clouds
+from .data import MIN_POINTS, NUM_POINTS
 from .device import resolve_device
 from .solver import SAMPLERS
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    p.add_argument(
+        "--device", type=types.device, default=None, help="torch device (default: cuda if available, else cpu)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="toyflow", description="Rectified-flow point clouds (S curves vs Swiss rolls) and preference learning."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model A and save it as a safetensors checkpoint")
     p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
-    p.add_argument("--s-fraction", type=float, default=None, help="share of S curves in the training mixture")
+    p.add_argument(
+        "--s-fraction", type=types.probability, default=None, help="share of S curves in the training mixture"
+    )
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, default=None, help="number of optimiser steps (default: the recipe's)")
-    budget.add_argument("--seconds", type=float, default=None, help="stop after this many seconds of training")
-    p.add_argument("--seed", type=int, default=0)
+    budget.add_argument(
+        "--steps", type=types.count(1), default=None, help="number of optimiser steps (default: the recipe's)"
+    )
+    budget.add_argument("--seconds", type=types.positive, default=None, help="stop after this many seconds of training")
+    p.add_argument("--seed", type=types.seed, default=0, help="seed of the data, noise and weights (0 to 2**63 - 1)")
     p.add_argument("--reference", action="store_true", help="train the reference network and recipe instead")
-    p.add_argument("--eval-n", type=int, default=1024, help="clouds judged after training (0 to skip)")
+    p.add_argument("--eval-n", type=types.count(0), default=1024, help="clouds judged after training (0 to skip)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_device(p)
 
     p = sub.add_parser("sample", help="sample clouds from a checkpoint to a .npy file")
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--n", type=int, required=True, help="number of clouds")
-    p.add_argument("--seed", type=int, required=True, help="noise seed (same seed, same clouds)")
+    p.add_argument("--n", type=types.count(1), required=True, help="number of clouds")
+    p.add_argument("--seed", type=types.seed, required=True, help="noise seed (same seed, same clouds)")
     p.add_argument("--out", type=Path, required=True, help=".npy file to write, float32 (n, num_points, 2)")
-    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
+    p.add_argument("--steps", type=types.count(1), default=None, help="sampler steps (default: the checkpoint's)")
     p.add_argument("--method", choices=list(SAMPLERS), default=None)
-    p.add_argument("--num-points", type=int, default=400)
+    p.add_argument(
+        "--num-points",
+        type=types.count(MIN_POINTS),
+        default=NUM_POINTS,
+        help=f"points per cloud (default {NUM_POINTS}; at least {MIN_POINTS}, the fewest the judge can read)",
+    )
     _add_device(p)
 
     p = sub.add_parser("evaluate", help="judge a .npy file of clouds or a checkpoint's samples")
     p.add_argument("source", type=Path, help="a .npy file (n, num_points, 2) or a checkpoint")
-    p.add_argument("--n", type=int, default=1024, help="clouds to sample from a checkpoint")
-    p.add_argument("--seed", type=int, default=None, help="noise seed for a checkpoint (default: the fixed one)")
+    p.add_argument("--n", type=types.count(1), default=1024, help="clouds to sample from a checkpoint")
+    p.add_argument("--seed", type=types.seed, default=None, help="noise seed for a checkpoint (default: the fixed one)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     _add_device(p)
 
@@ -63,11 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("checkpoint", type=Path, help="model A")
     p.add_argument("--out", required=True, type=Path, help="where to save model B (.safetensors)")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of 4 proposals (default 3)")
+    p.add_argument("--rounds", type=types.count(1), default=3, help="rounds of 4 proposals (default 3)")
     p.add_argument("--oracle", action="store_true", help="let the simulated annotator tick the clean S curves")
-    p.add_argument("--flip-prob", type=float, default=0.0, help="with --oracle: flip each tick with this probability")
+    p.add_argument(
+        "--flip-prob", type=types.probability, default=0.0, help="with --oracle: flip each tick with this probability"
+    )
     p.add_argument("--method", default=None, help="preference method (default: the measured best)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the proposals' noise and of B's updates")
+    p.add_argument("--seed", type=types.seed, default=0, help="seed of the proposals' noise and of B's updates")
     p.add_argument("--png-dir", type=Path, default=None, help="folder for the round pictures (default: next to --out)")
     _add_device(p)
     return parser
@@ -101,8 +124,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     recipe = reference_recipe(seed=args.seed) if args.reference else Recipe(seed=args.seed)
     if args.s_fraction is not None:
-        if not 0.0 <= args.s_fraction <= 1.0:
-            raise SystemExit(f"toyflow train: --s-fraction must lie in [0, 1], got {args.s_fraction}")
         recipe.s_fraction = args.s_fraction
     if args.steps is not None:
         recipe.steps = args.steps
@@ -135,35 +156,37 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     """`toyflow sample`: sample clouds from a checkpoint to a .npy file; returns the exit status."""
     from .evaluation import generate
+    from .reference import is_reference
     from .solver import Sampler
 
     model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    if is_reference(model) and args.num_points != model.config.num_points:
+        raise Refused(
+            "--num-points",
+            f"the reference network of {args.checkpoint} draws clouds of {model.config.num_points} points only, "
+            f"got {args.num_points}",
+        )
     sampler = Sampler.from_meta(model, meta).with_(method=args.method, steps=args.steps)
     clouds = generate(model, args.n, args.seed, args.num_points, sampler=sampler)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.out, clouds.numpy().astype(np.float32))
+    save_clouds(args.out, clouds.numpy())
     print(f"wrote {args.out}: {args.n} clouds of {args.num_points} points")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`toyflow evaluate`: the judge's figures of a .npy file or of a checkpoint's samples; returns the exit status."""
-    from .evaluation import EVAL_SEED, evaluate_model
+    from .evaluation import EVAL_SEED, generate
     from .judge import judge
 
     if args.source.suffix == ".npy":
-        try:
-            clouds = np.load(args.source, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise SystemExit(f"toyflow evaluate: {args.source}: not a readable .npy file ({e})") from None
-        if clouds.ndim != 3 or clouds.shape[-1] != 2:
-            raise SystemExit(f"toyflow evaluate: {args.source}: expected shape (n, num_points, 2), got {clouds.shape}")
-        summary = judge(torch.from_numpy(clouds.astype(np.float32))).summary()
+        clouds = load_clouds(args.source)
+        check_finite(clouds, str(args.source))
     else:
         model, meta = load_checkpoint(args.source, device=resolve_device(args.device))
         seed = EVAL_SEED if args.seed is None else args.seed
-        summary = evaluate_model(model, n=args.n, seed=seed, meta=meta)
-    print_summary(summary, args.json)
+        clouds = generate(model, args.n, seed, meta=meta).numpy()
+        check_finite(clouds, f"the samples of {args.source}")
+    print_summary(judge(torch.from_numpy(clouds)).summary(), args.json)
     return 0
 
 
@@ -182,9 +205,8 @@ def cmd_prefer(args: argparse.Namespace) -> int:
     )
 
     if args.method is not None and args.method not in METHODS:
-        raise SystemExit(f"toyflow prefer: unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
-    if not 0.0 <= args.flip_prob <= 1.0:
-        raise SystemExit(f"toyflow prefer: --flip-prob must lie in [0, 1], got {args.flip_prob}")
+        choices = ", ".join(repr(m) for m in METHODS)
+        raise Refused("--method", f"invalid choice: {args.method!r} (choose from {choices})")
     model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
     session = PreferenceSession(model, method=args.method, seed=args.seed, meta=meta)
     png_dir = args.png_dir or args.out.parent
@@ -230,11 +252,22 @@ def cmd_prefer(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "prefer": cmd_prefer}
 
 
+def _fail(message: str, status: int) -> int:
+    print(message, file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    command = f"toyflow {args.command}"
     try:
         return COMMANDS[args.command](args)
-    except CheckpointError as e:
-        print(f"toyflow {args.command}: {e}", file=sys.stderr)
-        return 2
+    except Refused as e:
+        return _fail(f"{command}: error: {e}", 2)
+    except (CheckpointError, CloudFileError) as e:
+        return _fail(f"{command}: {e}", 2)
+    except NonFiniteClouds as e:
+        return _fail(f"{command}: {e}", 1)
+    except KeyboardInterrupt:
+        return _fail(f"{command}: interrupted; no partial file was left behind", 130)

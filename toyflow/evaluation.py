@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .data import NUM_POINTS, draw_noise
+from .data import MIN_POINTS, NUM_POINTS, draw_noise
 from .judge import judge
 from .reference import is_reference, reference_noise
 from .solver import Sampler
+from .validation import check_count
 
 EVAL_SEED = 20_241_125
 EVAL_CLOUDS = 1024
@@ -25,7 +26,10 @@ def generate(
 ) -> torch.Tensor:
     """``n`` clouds ``(n, num_points, 2)`` from the noise of ``seed`` (the reference noise for the reference
     network), sampled on the model's device with ``sampler`` (default: :meth:`Sampler.from_meta` of ``model`` and
-    ``meta``) and returned on the CPU (or left on the device with ``to_cpu=False``)."""
+    ``meta``) and returned on the CPU (or left on the device with ``to_cpu=False``). ``n >= 1``, ``num_points >=
+    MIN_POINTS``."""
+    check_count("n", n)
+    check_count("num_points", num_points, MIN_POINTS)
     sampler = sampler or Sampler.from_meta(model, meta)
     device = next(model.parameters()).device
     if is_reference(model):

@@ -19,7 +19,8 @@ import torch
 from scipy.spatial import cKDTree
 
 from .curves import curve_distances
-from .data import KINDS, NUM_POINTS, make_cloud, sample_mixture
+from .data import KINDS, MIN_POINTS, NUM_POINTS, make_cloud, sample_mixture
+from .validation import check_count, check_probability
 
 TEMPLATE_POINTS = 800
 CALIBRATION_CLOUDS = 400  # real clouds of each class behind the thresholds, per number of points
@@ -146,7 +147,8 @@ class Thresholds:
 
 @lru_cache(maxsize=8)
 def calibrate(num_points: int = NUM_POINTS) -> Thresholds:
-    """The :class:`Thresholds` for clouds of ``num_points`` points, from real clouds of fixed seeds (cached)."""
+    """The :class:`Thresholds` for clouds of ``num_points >= MIN_POINTS`` points, from real clouds of fixed seeds
+    (cached)."""
     valid, stray = [], []
     for k, s_fraction in enumerate((1.0, 0.0)):
         real, _ = sample_mixture(CALIBRATION_CLOUDS, s_fraction, num_points, seed=2024 + k)
@@ -162,12 +164,12 @@ def thresholds(num_points: int = NUM_POINTS) -> tuple[float, float]:
 
 
 def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
-    """Classify and score clouds ``(batch, num_points, 2)``: class, valid and clean (see the module docstring)."""
+    """Classify and score clouds ``(batch, num_points, 2)``, ``num_points >= MIN_POINTS``: class, valid and clean (see
+    the module docstring). A cloud with a non-finite value is neither valid nor clean."""
     clouds = torch.as_tensor(clouds)
     if clouds.dim() != 3 or clouds.shape[-1] != 2:
         raise ValueError(f"expected clouds of shape (batch, num_points, 2), got {tuple(clouds.shape)}")
-    if clouds.shape[1] < 1:
-        raise ValueError("clouds must have at least one point")
+    check_count("num_points", clouds.shape[1], MIN_POINTS)
     d = distances(clouds)
     is_s = d[:, 0] <= d[:, 1]
     own = torch.where(is_s, d[:, 0], d[:, 1])
@@ -187,8 +189,7 @@ def oracle_ticks(
     With ``flip_prob > 0`` each of the ``n`` tick decisions is flipped with that probability (a noisy human),
     drawn from ``generator``.
     """
-    if not 0.0 <= flip_prob <= 1.0:
-        raise ValueError(f"flip_prob must lie in [0, 1], got {flip_prob}")
+    check_probability("flip_prob", flip_prob)
     v = judge(clouds)
     wanted = v.is_s & v.clean
     if flip_prob > 0:

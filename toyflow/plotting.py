@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_write
+
 RED = (0.84, 0.15, 0.16)
 GREEN = (0.17, 0.63, 0.17)
 
@@ -124,8 +126,7 @@ def save_round_figure(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    try:  # written whole or not at all: an interrupt never leaves half a picture
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    finally:
+        plt.close(fig)

@@ -14,6 +14,7 @@ from torch import nn
 
 from .path import Velocity
 from .reference import SAMPLER_STEPS, is_reference
+from .validation import check_count
 
 SAMPLERS = ("euler", "heun", "midpoint")
 DEFAULT_METHOD = "midpoint"
@@ -21,9 +22,8 @@ DEFAULT_STEPS = 8
 
 
 def time_grid(steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The sampler's ``steps + 1`` times ``0, 1/steps, ..., 1``: ``(steps + 1,)``."""
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
+    """The sampler's ``steps + 1`` times ``0, 1/steps, ..., 1``: ``(steps + 1,)``; ``steps >= 1``."""
+    steps = check_count("steps", steps)
     return torch.linspace(0.0, 1.0, steps + 1, device=device)
 
 
@@ -73,8 +73,7 @@ class Sampler:
     def __post_init__(self) -> None:
         if self.method not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.method!r}; expected one of {SAMPLERS}")
-        if int(self.steps) < 1:
-            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        check_count("steps", self.steps)
 
     @classmethod
     def from_meta(cls, model: nn.Module, meta: dict | None = None) -> Sampler:
@@ -87,8 +86,10 @@ class Sampler:
         return cls()
 
     def with_(self, method: str | None = None, steps: int | None = None) -> Sampler:
-        """A copy with ``method`` and/or ``steps`` replaced (``None`` keeps this sampler's)."""
-        return replace(self, method=method or self.method, steps=steps or self.steps)
+        """A copy with ``method`` and/or ``steps`` replaced (``None`` keeps this sampler's; 0 steps is refused)."""
+        return replace(
+            self, method=self.method if method is None else method, steps=self.steps if steps is None else steps
+        )
 
     def to_dict(self) -> dict:
         """``{"method": ..., "steps": ...}``, as stored in a checkpoint's metadata."""

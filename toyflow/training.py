@@ -17,6 +17,7 @@ from .data import NUM_POINTS, CloudStream
 from .device import resolve_device
 from .flow import mixture_loss
 from .model import FlowConfig
+from .validation import check_count, check_positive
 
 
 @dataclass
@@ -90,9 +91,16 @@ def train(
     cleaner than the raw weights).
     The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from the mixture's
     labels); ``noise_fn`` and ``loss_fn`` let the reference
-    method plug in its own noise and loss.
+    method plug in its own noise and loss. ``steps`` (and ``recipe.steps`` when it is used) must be at least 1 and
+    ``seconds`` a finite number greater than 0 (a budget that never ends is refused, not run forever).
     """
     recipe = recipe or Recipe()
+    if steps is not None:
+        check_count("steps", steps)
+    if seconds is not None:
+        check_positive("seconds", seconds)
+    if steps is None and seconds is None:
+        check_count("recipe.steps", recipe.steps)
     dev = resolve_device(device)
     torch.manual_seed(recipe.seed)
     if model is None:
@@ -113,49 +121,51 @@ def train(
     start = time.perf_counter()
     bar = tqdm(total=total, disable=not progress, desc="training", unit="step")
     step = 0
-    while True:
-        elapsed = time.perf_counter() - start
-        frac_steps = step / total if total else 0.0
-        frac_time = elapsed / seconds if seconds else 0.0
-        prog = max(frac_steps, frac_time)
-        if prog >= 1.0:
-            break
-        if recipe.schedule == "cosine":
-            for g in opt.param_groups:
-                g["lr"] = recipe.lr * lr_factor(prog, warm)
-        x1, is_s = stream.next()
-        t = torch.rand(x1.shape[0], generator=gen)
-        if recipe.late_points:
-            # one coin per batch keeps t ~ U[0, 1] overall; late batches use a subset of every cloud's points
-            # (a cloud's points are i.i.d., so its first k are a random subset)
-            late = bool(torch.rand((), generator=gen) >= recipe.split_time)
-            lo, width = (recipe.split_time, 1 - recipe.split_time) if late else (0.0, recipe.split_time)
-            t = lo + width * t
-            if late:
-                x1 = x1[:, : recipe.late_points]
-        x0 = noise_fn(x1, gen) if noise_fn else torch.randn(x1.shape, generator=gen)
-        x0 = couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step)
-        x0, t = x0.to(dev), t.to(dev)
-        x1 = x1.to(dev)
-        if loss_fn is None:
-            loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
-        else:
-            loss = loss_fn(model, x1, x0, t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if ema is not None:
-            decay = min(recipe.ema, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                    pe.lerp_(pm, 1 - decay)
-        step += 1
-        losses.append(loss.item())
-        bar.update(1)
-        if step % 10 == 0:
-            bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.4f}")
-        if callback is not None:
-            callback(step, losses[-1])
-    bar.close()
+    try:  # an interrupt (Ctrl-C) still closes the progress bar: what follows starts on a new line
+        while True:
+            elapsed = time.perf_counter() - start
+            frac_steps = step / total if total else 0.0
+            frac_time = elapsed / seconds if seconds else 0.0
+            prog = max(frac_steps, frac_time)
+            if prog >= 1.0:
+                break
+            if recipe.schedule == "cosine":
+                for g in opt.param_groups:
+                    g["lr"] = recipe.lr * lr_factor(prog, warm)
+            x1, is_s = stream.next()
+            t = torch.rand(x1.shape[0], generator=gen)
+            if recipe.late_points:
+                # one coin per batch keeps t ~ U[0, 1] overall; late batches use a subset of every cloud's points
+                # (a cloud's points are i.i.d., so its first k are a random subset)
+                late = bool(torch.rand((), generator=gen) >= recipe.split_time)
+                lo, width = (recipe.split_time, 1 - recipe.split_time) if late else (0.0, recipe.split_time)
+                t = lo + width * t
+                if late:
+                    x1 = x1[:, : recipe.late_points]
+            x0 = noise_fn(x1, gen) if noise_fn else torch.randn(x1.shape, generator=gen)
+            x0 = couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step)
+            x0, t = x0.to(dev), t.to(dev)
+            x1 = x1.to(dev)
+            if loss_fn is None:
+                loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
+            else:
+                loss = loss_fn(model, x1, x0, t)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if ema is not None:
+                decay = min(recipe.ema, (1 + step) / (10 + step))
+                with torch.no_grad():
+                    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                        pe.lerp_(pm, 1 - decay)
+            step += 1
+            losses.append(loss.item())
+            bar.update(1)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.4f}")
+            if callback is not None:
+                callback(step, losses[-1])
+    finally:
+        bar.close()
     final = ema if ema is not None else model
     return TrainResult(model=final.eval(), losses=losses, steps=step, seconds=time.perf_counter() - start)

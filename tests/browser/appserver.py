@@ -1,0 +1,70 @@
+"""The app mode for the browser tests: ``voila`` serving one notebook of a copy of the repository.
+
+Built on :class:`labharness.LabServer` (same private Jupyter folders, environment and shutdown: signal the process
+group, then kill the kernels it started); only the command and the readiness check differ. Voila executes the
+notebook when the page is requested, so readiness is the server answering a static file, not the page itself.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .labharness import LabServer
+
+READY_PATH = "voila/static/extension.js"
+
+
+class VoilaServer(LabServer):
+    """``voila NOTEBOOK`` from this virtual environment on 127.0.0.1 and a free port (no token: it serves the one
+    notebook, whose code a visitor cannot change), tracebacks shown in the page so that a failure says why."""
+
+    def __init__(self, root_dir: Path, notebook: str, home: Path, log_path: Path, env: dict[str, str] | None = None):
+        super().__init__(root_dir, home, log_path, env)
+        self.notebook = notebook
+
+    def url(self, path: str = "") -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def start(self, timeout: float = 90.0) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "voila",
+            self.notebook,
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--port={self.port}",
+            "--show_tracebacks=True",
+        ]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=self.root_dir,
+            env=self._environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"voila exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.url(READY_PATH), timeout=5):
+                    return
+            except urllib.error.HTTPError:  # it answers: up, whatever it thinks of the path
+                return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"voila did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def reset(self) -> None:
+        """Nothing to reset: every page load gets a kernel of its own, shut down when the page goes."""

@@ -1,0 +1,122 @@
+"""The app mode (``make app``): the preference notebook served by Voila, as a class sees it in Chromium.
+
+Voila runs on a temporary copy of the repository with ``TOYFLOW_QUICK=1``, on 127.0.0.1 and a free port. The page
+shows the notebook's text, pictures and picker and no code; a person ticks two tiles, presses "Teach model B" and
+sees model B's tiles (the DOM contract of ``test_jupyterlab.py``). Its waits share a budget of their own
+(``$TOYFLOW_BROWSER_BUDGET_S``, default 300 s), and a watchdog kills Voila and Chromium after it, so the test always
+stops by itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+
+from .appserver import VoilaServer
+from .labharness import ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, kill_chromium_children
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the chromium_path fixture skips this test (or fails it, when required) and says why
+    expect = None
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+NOTEBOOK = "notebooks/02_preference.ipynb"
+SELECTED = re.compile(r"(^|\s)toyflow-tile-selected(\s|$)")
+WATCHDOG_GRACE_S = 60.0
+# What source code would look like on the page: an editor or input area, or a line of the notebook's code.
+CODE_ON_PAGE_JS = """
+() => [...document.querySelectorAll('.jp-InputArea-editor, .cm-editor, .CodeMirror, .jp-InputPrompt')]
+  .filter((e) => e.offsetParent !== null).length
+"""
+
+
+@pytest.fixture(scope="module")
+def app_budget(chromium_path) -> Budget:
+    return Budget(budget_seconds())
+
+
+@pytest.fixture(scope="module")
+def app(chromium_path, app_budget, tmp_path_factory):
+    """``voila notebooks/02_preference.ipynb`` on a temporary copy of the repository, with ``TOYFLOW_QUICK=1``."""
+    tmp = tmp_path_factory.mktemp("voila")
+    root = copy_repo(tmp / "repo")
+    server = VoilaServer(root, NOTEBOOK, tmp / "home", SHOTS / "voila.log", env={"TOYFLOW_QUICK": "1"})
+
+    def kill_everything() -> None:
+        print(f"\napp test: watchdog fired after {app_budget.seconds + WATCHDOG_GRACE_S:.0f} s, killing")
+        kill_chromium_children(chromium_path)
+        server.kill()
+
+    watchdog = threading.Timer(max(app_budget.left(), 0) + WATCHDOG_GRACE_S, kill_everything)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        server.start(timeout=min(90.0, max(app_budget.left(), 1.0)))
+        yield server
+    finally:
+        watchdog.cancel()
+        server.stop()
+
+
+def test_the_app_shows_text_pictures_and_the_picker_and_teaches(browser, app, app_budget):
+    t = app_budget.ms
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(f"[{msg.type}] {msg.text}"))
+    page.on("pageerror", lambda exc: console.append(f"[pageerror] {exc}"))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(step: str) -> None:
+        page.screenshot(path=str(SHOTS / f"app-{step}.png"), full_page=True, timeout=15_000)
+
+    try:
+        # Voila runs every cell before it sends the page, then the widgets connect to the kernel.
+        page.goto(app.url("/"), timeout=t(180_000))
+        picker = page.locator(".toyflow-picker")
+        expect(picker).to_have_count(1, timeout=t(120_000))
+        tiles = picker.locator(".toyflow-tile")
+        expect(tiles).to_have_count(4, timeout=t(60_000))
+        problems = page.evaluate(ERROR_CHECKS_JS, "body")
+        assert not problems, "the app shows problems:\n" + "\n".join(problems)
+        shot("1-opened")
+
+        # the notebook's text and pictures, and none of its code
+        expect(page.locator(".jp-RenderedMarkdown h1").first).to_be_visible()
+        expect(page.get_by_text("Teach model B", exact=False).first).to_be_visible()
+        pictures = page.locator(".jp-OutputArea-output img:not(.toyflow-picker img)")
+        assert pictures.count() >= 1, "no picture outside the picker (model A's samples)"
+        assert page.evaluate(CODE_ON_PAGE_JS) == 0, "the app shows code cells"
+        text = page.locator("body").inner_text()
+        for code in ("import ", "PreferenceApp(", "load_checkpoint(", "CHECKPOINT = "):
+            assert code not in text, f"the app shows code: {code!r}"
+
+        # tick tiles 0 and 1 by their pictures, teach, and see B's tiles
+        for i in (0, 1):
+            tiles.nth(i).locator(".toyflow-tile-picture").first.click(timeout=t(30_000))
+            expect(tiles.nth(i)).to_have_class(SELECTED, timeout=t(15_000))
+        expect(picker.locator(".toyflow-tile-selected")).to_have_count(2)
+        shot("2-ticked")
+        teach = picker.locator("button.jupyter-button", has_text=re.compile(r"^\s*Teach model B\s*$"))
+        expect(teach).to_have_count(1)
+        teach.click(timeout=t(30_000))
+        expect(picker.locator(".toyflow-b-tile")).to_have_count(4, timeout=t(120_000))
+        status = picker.locator(".toyflow-status")
+        expect(status).to_contain_text(re.compile(r"labelled rounds:\s*1\b"), timeout=t(30_000))
+        problems = page.evaluate(ERROR_CHECKS_JS, "body")
+        assert not problems, "the app shows problems after teaching:\n" + "\n".join(problems)
+        shot("3-taught")
+    except Exception:
+        try:
+            page.screenshot(path=str(SHOTS / "FAILED-app.png"), full_page=True, timeout=15_000)
+            (SHOTS / "FAILED-app.html").write_text(page.content())
+        except Exception as exc:  # the page may be gone; the report has the failure anyway
+            print(f"could not save the failure screenshot: {exc}")
+        raise
+    finally:
+        (SHOTS / "app-console.log").write_text("\n".join(console) + "\n")
+        context.close()

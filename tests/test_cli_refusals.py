@@ -1,0 +1,185 @@
+"""Every bad argument is refused at the door: one argparse-style line naming it, exit status 2, no traceback,
+nothing written; ``evaluate`` refuses clouds it cannot read and says how many are non-finite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY, make_flow, run_toyflow
+from test_cli import run_main
+
+from toyflow.checkpoint import save_checkpoint
+from toyflow.data import MIN_POINTS, sample_mixture
+from toyflow.reference import ReferenceConfig, ReferenceFlow
+from toyflow.validation import count_problem, positive_problem, probability_problem, seed_problem
+
+
+@pytest.fixture(scope="module")
+def model_a(tmp_path_factory):
+    """A tiny random model A with a 2-step sampler (fast to load and sample)."""
+    path = tmp_path_factory.mktemp("refusals") / "a.safetensors"
+    return save_checkpoint(make_flow(TINY, seed=3), path, sampler={"method": "euler", "steps": 2})
+
+
+CKPT = "{ckpt}"  # replaced by the model_a fixture's path
+OUT = "{out}"  # replaced by a path in an empty folder, which must stay empty
+
+# (command line, the argument named in the error, what is wrong with it)
+REFUSALS = [
+    (["sample", CKPT, "--n", "-3", "--seed", "0"], "--n", count_problem(-3)),
+    (["sample", CKPT, "--n", "0", "--seed", "0"], "--n", count_problem(0)),
+    (["sample", CKPT, "--n", "2.5", "--seed", "0"], "--n", "must be an integer, got '2.5'"),
+    (["sample", CKPT, "--n", "many", "--seed", "0"], "--n", "must be an integer, got 'many'"),
+    (["sample", CKPT, "--n", "2", "--seed", "0", "--num-points", "0"], "--num-points", count_problem(0, MIN_POINTS)),
+    (["sample", CKPT, "--n", "2", "--seed", "0", "--num-points", "1"], "--num-points", count_problem(1, MIN_POINTS)),
+    (["sample", CKPT, "--n", "2", "--seed", "0", "--num-points", "31"], "--num-points", count_problem(31, MIN_POINTS)),
+    (["sample", CKPT, "--n", "2", "--seed", "0", "--steps", "0"], "--steps", count_problem(0)),
+    (["sample", CKPT, "--n", "2", "--seed", "-1"], "--seed", seed_problem(-1)),
+    (["sample", CKPT, "--n", "2", "--seed", str(2**63)], "--seed", seed_problem(2**63)),
+    (["sample", CKPT, "--n", "2", "--seed", "0", "--device", "banana"], "--device", "not a torch device: 'banana'"),
+    (["train", "--steps", "-5"], "--steps", count_problem(-5)),
+    (["train", "--steps", "0"], "--steps", count_problem(0)),
+    (["train", "--seconds", "0"], "--seconds", positive_problem(0)),
+    (["train", "--seconds", "-2"], "--seconds", positive_problem(-2)),
+    (["train", "--seconds", "inf"], "--seconds", positive_problem(float("inf"))),
+    (["train", "--seconds", "nan"], "--seconds", positive_problem(float("nan"))),
+    (["train", "--s-fraction", "1.5"], "--s-fraction", probability_problem(1.5)),
+    (["train", "--s-fraction", "-0.1"], "--s-fraction", "must lie in [0, 1], got -0.1"),
+    (["train", "--eval-n", "-1"], "--eval-n", count_problem(-1, 0)),
+    (["train", "--seed", "-7"], "--seed", seed_problem(-7)),
+    (["evaluate", CKPT, "--n", "0"], "--n", count_problem(0)),
+    (["evaluate", CKPT, "--seed", "x"], "--seed", "must be an integer from 0 to 2**63 - 1, got 'x'"),
+    (["prefer", CKPT, "--rounds", "0"], "--rounds", count_problem(0)),
+    (["prefer", CKPT, "--rounds", "-1"], "--rounds", count_problem(-1)),
+    (["prefer", CKPT, "--oracle", "--flip-prob", "2"], "--flip-prob", probability_problem(2)),
+    (["prefer", CKPT, "--oracle", "--flip-prob", "nan"], "--flip-prob", probability_problem(float("nan"))),
+    (["prefer", CKPT, "--seed", "-1"], "--seed", seed_problem(-1)),
+    (["prefer", CKPT, "--method", "magic"], "--method", "invalid choice: 'magic'"),
+]
+
+
+def _fill(args, ckpt, out) -> list[str]:
+    args = [ckpt if a == CKPT else a for a in args]
+    if args[0] in ("sample", "train", "prefer"):
+        args += ["--out", str(out)]
+    return args
+
+
+@pytest.mark.parametrize(("args", "option", "problem"), REFUSALS, ids=[" ".join(r[0][:1] + r[0][2:]) for r in REFUSALS])
+def test_bad_argument_is_refused_at_the_door(model_a, tmp_path, args, option, problem):
+    out = tmp_path / "out" / "result.safetensors"
+    rc, stdout, stderr = run_main(*_fill(args, str(model_a), out))
+    assert rc == 2
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"toyflow {args[0]}: error: argument {option}: {problem}"), lines[0]
+    assert stdout == ""
+    assert not (tmp_path / "out").exists()  # nothing written, not even the folder
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--steps", "-5", "--out", "a.safetensors"],
+        ["sample", CKPT, "--n", "-3", "--seed", "0", "--out", "x.npy"],
+    ],
+    ids=["train --steps -5", "sample --n -3"],
+)
+def test_the_issues_examples_in_a_fresh_process(model_a, tmp_path, args):
+    """What the issue found (a training that never ends, a traceback) now stops at once, with one line."""
+    proc = run_toyflow(*[str(model_a) if a == CKPT else a for a in args], cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"toyflow {args[0]}: error: argument ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_reference_network_draws_only_its_number_of_points(tmp_path):
+    ref = save_checkpoint(ReferenceFlow(ReferenceConfig(hidden=8, layers=1)), tmp_path / "ref.safetensors")
+    out = tmp_path / "x.npy"
+    rc, _, err = run_main("sample", str(ref), "--n", "1", "--seed", "0", "--num-points", "100", "--out", str(out))
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert err.startswith("toyflow sample: error: argument --num-points: the reference network") and "400" in err
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------------- evaluate's clouds
+@pytest.fixture(scope="module")
+def real() -> np.ndarray:
+    return sample_mixture(10, 0.5, seed=4)[0].numpy()
+
+
+def test_evaluate_counts_non_finite_clouds_and_fails(real, tmp_path):
+    clouds = real.copy()
+    clouds[2, 5, 0] = np.nan
+    clouds[7] = np.inf
+    np.save(tmp_path / "broken.npy", clouds)
+    rc, out, err = run_main("evaluate", str(tmp_path / "broken.npy"))
+    assert rc == 1 and out == ""
+    assert err.splitlines() == [
+        f"toyflow evaluate: {tmp_path / 'broken.npy'}: 2 of 10 clouds have non-finite values "
+        "(801 of 8000 values are NaN or infinite); the judge cannot read them"
+    ]
+
+
+def test_evaluate_of_finite_float64_and_int_clouds_still_works(real, tmp_path):
+    np.save(tmp_path / "f64.npy", real.astype(np.float64))
+    np.save(tmp_path / "int.npy", np.round(real * 100).astype(np.int32))
+    for name in ("f64.npy", "int.npy"):
+        rc, out, err = run_main("evaluate", str(tmp_path / name), "--json")
+        assert rc == 0 and err == "" and '"n": 10' in out
+
+
+def test_evaluate_of_values_too_large_for_float32_counts_them_as_infinite(real, tmp_path):
+    clouds = real.astype(np.float64)
+    clouds[0, 0, 0] = 1e300
+    np.save(tmp_path / "huge.npy", clouds)
+    rc, _, err = run_main("evaluate", str(tmp_path / "huge.npy"))
+    assert rc == 1 and "1 of 10 clouds have non-finite values (1 of 8000 values" in err
+
+
+def _npz(path) -> None:
+    with open(path, "wb") as f:  # np.savez on a path would append ".npz" to it
+        np.savez(f, a=np.zeros(3))
+
+
+BAD_FILES = {
+    "bool": (lambda p: np.save(p, np.zeros((2, 400, 2), bool)), "expected real numbers (float or int), got dtype bool"),
+    "strings": (lambda p: np.save(p, np.array([["a", "b"]])), "expected real numbers (float or int), got dtype <U1"),
+    "complex": (lambda p: np.save(p, np.zeros((2, 400, 2), complex)), "got dtype complex128"),
+    "2-D": (lambda p: np.save(p, np.zeros((3, 4), np.float32)), "expected shape (n, num_points, 2), got (3, 4)"),
+    "3-D points": (lambda p: np.save(p, np.zeros((2, 400, 3), np.float32)), "expected shape (n, num_points, 2)"),
+    "no clouds": (lambda p: np.save(p, np.zeros((0, 400, 2), np.float32)), "holds no clouds"),
+    "too few points": (
+        lambda p: np.save(p, np.zeros((2, 8, 2), np.float32)),
+        f"clouds of 8 points; the judge needs at least {MIN_POINTS}",
+    ),
+    "npz archive": (_npz, "an .npz archive"),
+    "not an array": (lambda p: p.write_bytes(b"not an array"), "not a readable .npy file"),
+    "missing": (lambda p: None, "not a readable .npy file"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_evaluate_refuses_a_file_it_cannot_read(tmp_path, case):
+    make, problem = BAD_FILES[case]
+    path = tmp_path / "clouds.npy"
+    make(path)
+    rc, out, err = run_main("evaluate", str(path))
+    assert rc == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(f"toyflow evaluate: {path}: ") and problem in err, err
+
+
+def test_evaluate_of_a_checkpoint_that_draws_nan(tmp_path):
+    model = make_flow(TINY, seed=1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    path = save_checkpoint(model, tmp_path / "nan.safetensors", sampler={"method": "euler", "steps": 1})
+    rc, out, err = run_main("evaluate", str(path), "--n", "3")
+    assert rc == 1 and out == ""
+    assert err.strip() == (
+        f"toyflow evaluate: the samples of {path}: 3 of 3 clouds have non-finite values "
+        "(2400 of 2400 values are NaN or infinite); the judge cannot read them"
+    )

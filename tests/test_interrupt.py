@@ -1,0 +1,170 @@
+"""A fault mid-way loses nothing: Ctrl-C (SIGINT) anywhere, the save included, leaves no partial file and leaves an
+existing output file as it was; the command line exits with status 130 and one line, no traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TINY, make_flow
+from test_cli import run_main
+
+import toyflow.atomic
+from toyflow.atomic import atomic_write
+from toyflow.checkpoint import read_metadata, save_checkpoint
+from toyflow.cloud_files import save_clouds
+from toyflow.plotting import save_round_figure
+
+OLD = b"the previous output, which must survive\n"
+INTERRUPTED = "interrupted; no partial file was left behind"
+
+
+def _existing(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.write_bytes(OLD)
+    return path
+
+
+# ------------------------------------------------------------------------------------------- in-process
+WRITERS = {
+    "checkpoint": lambda path: save_checkpoint(make_flow(TINY), path, steps=1),
+    "clouds": lambda path: save_clouds(path, np.zeros((2, 40, 2))),
+    "round picture": lambda path: save_round_figure(path, np.zeros((2, 40, 2))),
+}
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+@pytest.mark.parametrize("where", ["while writing", "at the rename"])
+def test_an_interrupt_during_a_save_keeps_the_old_file(tmp_path, monkeypatch, writer, where):
+    path = _existing(tmp_path, "out.bin")
+    if where == "while writing":
+
+        def chmod(tmp, mode):  # the temporary file is written by then: interrupt before it is renamed
+            assert Path(tmp).stat().st_size > 0
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(toyflow.atomic.os, "chmod", chmod)
+    else:
+
+        def replace(src, dst):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(toyflow.atomic.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        WRITERS[writer](path)
+    assert path.read_bytes() == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]  # no temporary file left
+
+
+def test_an_interrupt_inside_the_writer_removes_the_half_written_file(tmp_path):
+    path = _existing(tmp_path, "out.bin")
+
+    def write_half(tmp: Path) -> None:
+        tmp.write_bytes(b"half a fi")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, write_half)
+    assert path.read_bytes() == OLD and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
+    # and a write that completes replaces the file whole, with the usual permissions
+    atomic_write(path, lambda tmp: tmp.write_bytes(b"new"))
+    assert path.read_bytes() == b"new" and path.stat().st_mode & 0o644 == 0o644
+
+
+def test_main_turns_an_interrupt_into_status_130_and_one_line(tmp_path, monkeypatch):
+    import toyflow.training
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(toyflow.training, "train", interrupted)
+    out = _existing(tmp_path, "a.safetensors")
+    rc, stdout, stderr = run_main("train", "--steps", "5", "--quiet", "--out", str(out))
+    assert rc == 130 and stdout == ""
+    assert stderr.splitlines() == [f"toyflow train: {INTERRUPTED}"]
+    assert out.read_bytes() == OLD
+
+
+# ---------------------------------------------------------------------------------- real processes
+def _start(*args: str, cwd: Path) -> subprocess.Popen:
+    """``python -m toyflow ARGS`` with the default SIGINT handling (a parent that ignores SIGINT, as a shell's
+    background job does, would otherwise pass that on and Ctrl-C would never arrive)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "toyflow", *args],
+        cwd=cwd,
+        env=dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def _interrupt_when(proc: subprocess.Popen, stream: str, pattern: str, timeout: float = 180) -> tuple[str, str]:
+    """Wait until ``pattern`` shows in the process's ``stream`` ("stdout" or "stderr"), send SIGINT, and return its
+    whole (stdout, stderr) once it has exited (killed, and the test failed, if either takes too long)."""
+    watched = getattr(proc, stream)
+    os.set_blocking(watched.fileno(), False)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while not re.search(pattern.encode(), seen):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{pattern!r} never showed (exit {proc.returncode}): {seen[-2000:]!r}")
+            seen += watched.read() or b""
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        os.set_blocking(watched.fileno(), True)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    out, err = (seen + out, err) if stream == "stdout" else (out, seen + err)
+    return out.decode(), err.decode()
+
+
+def _assert_interrupted(proc: subprocess.Popen, command: str, err: str) -> None:
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
+    assert err.rstrip().splitlines()[-1] == f"toyflow {command}: {INTERRUPTED}"
+    # the one line stands alone: a progress bar before it is closed with a newline
+    assert err.count(INTERRUPTED) == 1 and f"\ntoyflow {command}: " in "\n" + err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training(tmp_path):
+    out = _existing(tmp_path, "a.safetensors")
+    proc = _start("train", "--steps", "100000", "--eval-n", "0", "--out", str(out), cwd=tmp_path)
+    # tqdm's bar on stderr: wait until a few steps are done, so the interrupt lands in the middle of training
+    _, err = _interrupt_when(proc, "stderr", r"\b([3-9]|\d\d+)/100000\b")
+    _assert_interrupted(proc, "train", err)
+    assert out.read_bytes() == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_prefer(tmp_path):
+    a = save_checkpoint(make_flow(TINY, seed=5), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 2})
+    out = _existing(tmp_path, "b.safetensors")
+    pictures = tmp_path / "rounds"
+    args = ["prefer", str(a), "--out", str(out), "--rounds", "1000", "--oracle", "--png-dir", str(pictures)]
+    proc = _start(*args, cwd=tmp_path)
+    out_text, err = _interrupt_when(proc, "stdout", r"\nround 3: ")
+    _assert_interrupted(proc, "prefer", err)
+    assert "round 3" in out_text
+    assert out.read_bytes() == OLD  # model B was not saved: the existing file is as it was
+    assert read_metadata(a)["sampler"]["steps"] == 2  # model A untouched
+    # every round picture there is whole (a PNG ends with its IEND chunk), and no temporary file is left anywhere
+    names = sorted(p.name for p in pictures.iterdir())
+    assert names and all(name.endswith(".png") for name in names), names
+    for picture in pictures.iterdir():
+        assert picture.read_bytes()[-8:-4] == b"IEND", picture
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors", "b.safetensors", "rounds"]
