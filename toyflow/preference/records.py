@@ -10,12 +10,14 @@ import torch
 @dataclass
 class Proposal:
     """Proposals of model A: ``noise`` and ``samples`` are ``(n, num_points, 2)``; ``seed`` is the noise's seed and
-    ``number`` counts the session's proposals from 1."""
+    ``number`` counts the session's proposals from 1; ``trajectory`` (when the session kept it) is every step of
+    the sampler from ``noise`` to ``samples``, ``(steps + 1, n, num_points, 2)``."""
 
     noise: torch.Tensor
     samples: torch.Tensor
     seed: int | None = None
     number: int = 0
+    trajectory: torch.Tensor | None = None
 
 
 @dataclass

@@ -53,7 +53,8 @@ class ChartPoint(NamedTuple):
 class RoundResult:
     """What one round shows: ``b_same (n, num_points, 2)`` is B on the proposals' noise, ``b_fresh (fresh_n,
     num_points, 2)`` B on the noise of ``fresh_seed`` (both on the CPU); ``chart`` when it was measured inline;
-    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured)."""
+    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured); ``b_trajectory`` every
+    step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU."""
 
     record: RoundRecord
     proposal: Proposal
@@ -62,6 +63,7 @@ class RoundResult:
     fresh_seed: int
     chart: ChartPoint | None = None
     timing: dict[str, float] = field(default_factory=dict)
+    b_trajectory: torch.Tensor | None = None
 
 
 def play_round(
@@ -87,7 +89,8 @@ def play_round(
     timing = {"update": time.perf_counter() - start}
     say(2, "re-sampling B on the same noise…")
     t = time.perf_counter()
-    b_same = session.resample(proposal.noise).cpu()
+    b_trajectory = session.resample(proposal.noise, return_trajectory=True).cpu()
+    b_same = b_trajectory[-1]
     seed = round_seed(session.seed, "fresh", record.round)
     b_fresh = session.sample_b(fresh_n, seed).cpu()
     timing["sample"] = time.perf_counter() - t
@@ -97,7 +100,7 @@ def play_round(
         point = chart.measure(record.round, chart.snapshot())
         timing["chart"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - start
-    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing)
+    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, b_trajectory)
 
 
 def oracle_answer(

@@ -134,14 +134,15 @@ class PreferenceSession(MethodToolkit):
         if seed is None:
             seed = derive_seed(self.seed, "proposal", self.proposals_drawn)
         noise = draw_noise(n, NUM_POINTS, seed, self.device)
-        samples = self.sampler.sample(self.a, noise)
-        self.last_proposal = Proposal(noise=noise, samples=samples, seed=seed, number=self.proposals_drawn)
+        trajectory = self.sampler.sample(self.a, noise, return_trajectory=True)  # the same steps as without it
+        self.last_proposal = Proposal(noise, trajectory[-1], seed, self.proposals_drawn, trajectory)
         self.log.add("propose", number=self.proposals_drawn, n=int(n), seed=int(seed))
         return self.last_proposal
 
-    def resample(self, noise: torch.Tensor) -> torch.Tensor:
-        """Model B's clouds from ``noise (n, num_points, 2)``: ``(n, num_points, 2)``."""
-        return self.sampler.sample(self.b, noise)
+    def resample(self, noise: torch.Tensor, return_trajectory: bool = False) -> torch.Tensor:
+        """Model B's clouds from ``noise (n, num_points, 2)``: ``(n, num_points, 2)`` (or every step of the sampler,
+        ``(steps + 1, n, num_points, 2)``, with ``return_trajectory``)."""
+        return self.sampler.sample(self.b, noise, return_trajectory)
 
     def sample_a(self, n: int, seed: int) -> torch.Tensor:
         """``n`` clouds of A from the noise of ``seed``: ``(n, num_points, 2)``."""

@@ -72,19 +72,25 @@ class ViewMeter:
         """A on ``proposal``'s noise: ``(times (k,), p_a (n, k), trajectory_a (k, n, num_points, 2))`` on the CPU;
         its last step is exactly ``proposal.samples``."""
         if self._a_side is None or self._a_side[0] is not proposal:
-            trajectory = self._trajectory(self.session.a, proposal.noise)
+            trajectory = proposal.trajectory
+            if trajectory is None or trajectory.shape[0] != self.session.sampler.steps + 1:
+                trajectory = self._trajectory(self.session.a, proposal.noise)
             times, p = decision_along(self.session.a, trajectory)
             self._a_side = (proposal, times, p, trajectory.cpu())
         return self._a_side[1:]
 
-    def same_noise(self, proposal: Proposal, b_model: nn.Module | None = None) -> SameNoiseViews:
+    def same_noise(
+        self, proposal: Proposal, b_model: nn.Module | None = None, trajectory_b: torch.Tensor | None = None
+    ) -> SameNoiseViews:
         """The decision over time and the trajectories of A and of ``b_model`` (default: a snapshot of B) on the
-        noise of ``proposal``."""
+        noise of ``proposal``; ``trajectory_b``, if given, is ``b_model``'s already (e.g. the round's)."""
         b_model = b_model if b_model is not None else self.snapshot()
         start = time.perf_counter()
         times, p_a, trajectory_a = self.a_side(proposal)
         middle = time.perf_counter()
-        trajectory_b = self._trajectory(b_model, proposal.noise)
+        if trajectory_b is None:
+            trajectory_b = self._trajectory(b_model, proposal.noise)
+        trajectory_b = trajectory_b.to(self.session.device)
         _, p_b = decision_along(b_model, trajectory_b)
         timing = {"a": middle - start, "b": time.perf_counter() - middle}
         return SameNoiseViews(

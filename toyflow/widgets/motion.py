@@ -27,7 +27,7 @@ def motion_frame(a_clouds: torch.Tensor, b_clouds: torch.Tensor | None = None, s
     for r, (clouds, color) in enumerate(rows):
         for i in range(n):
             top, left = r * (size + GAP), i * (size + GAP)
-            image[top : top + size, left : left + size] = rasterize(clouds[i], size, color)
+            image[top : top + size, left : left + size] = rasterize(clouds[i], size, color, drop_outside=True)
     return image
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import torch
 from torch import nn
 
 from ..preference import Proposal
@@ -56,8 +57,8 @@ class ViewPainter:
         if self.meter is not None and self.motion.frames:
             self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
 
-    def after_round(self, proposal: Proposal, round_number: int) -> None:
-        """Queue the views of the round just played on ``proposal``."""
+    def after_round(self, proposal: Proposal, round_number: int, trajectory_b: torch.Tensor | None = None) -> None:
+        """Queue the views of the round just played on ``proposal`` (``trajectory_b``: B's, from the round)."""
         self.generation += 1
         self.b_generation += 1
         if self.meter is None:
@@ -66,7 +67,7 @@ class ViewPainter:
         self.picker.results.decision.pending()
         self.motion.pending()
         self.flip_map.pending()
-        self.submit(self._same_noise, self.generation, proposal, round_number, b_model)
+        self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trajectory_b)
         self.submit(self._bank, self.b_generation, round_number, b_model)
 
     def after_undo(self) -> None:
@@ -79,10 +80,17 @@ class ViewPainter:
         self.flip_map.pending()
         self.submit(self._bank, self.b_generation, None, self.meter.snapshot())
 
-    def _same_noise(self, generation: int, proposal: Proposal, round_number: int, b_model: nn.Module) -> None:
+    def _same_noise(
+        self,
+        generation: int,
+        proposal: Proposal,
+        round_number: int,
+        b_model: nn.Module,
+        trajectory_b: torch.Tensor | None = None,
+    ) -> None:
         try:
             start = time.perf_counter()
-            views = self.meter.same_noise(proposal, b_model)
+            views = self.meter.same_noise(proposal, b_model, trajectory_b)
             if generation != self.generation:
                 return
             measured = time.perf_counter() - start
