@@ -136,7 +136,8 @@ def test_a_round_draws_every_view_after_the_tiles():
     assert count(picker, "toyflow-b-tile") == 4
     assert picker.wait(timeout=120)
     state = picker.state
-    assert state["decision_plots"] == 4 and all(img.value.tobytes().startswith(PNG) for img in picker.results.decision.images)
+    assert state["decision_plots"] == 4
+    assert all(img.value.tobytes().startswith(PNG) for img in picker.results.decision.images)
     assert "P(S curve)" in picker.results.decision.caption.value
     assert (
         len(app.motion.frames) == app.session.sampler.steps + 1 == 5 and app.motion.image.value == app.motion.frames[-1]
@@ -239,3 +240,14 @@ def test_session_buttons_are_ignored_while_busy(button):
     picker.select([0])
     picker.submit()
     assert seen == [1] and app.session.log.events[-1]["event"] == "propose"
+
+
+def test_undo_in_soft_mode_brings_the_probabilities_back():
+    app = make_app(soft=True)
+    picker = app.picker
+    assert picker.set_probabilities([0.2, 0.0, 0.7, 0.0])
+    picker.submit()
+    assert app.session.labelled_rounds == 1
+    picker.undo()
+    assert picker.probabilities == [0.2, 0.0, 0.7, 0.0] and not picker.answered
+    assert app.session.labelled_rounds == 0 and picker.wait(timeout=120)
