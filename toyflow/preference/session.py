@@ -163,7 +163,8 @@ class PreferenceSession(MethodToolkit):
 
         No tick: a skipped round, B unchanged. Every proposal ticked equally: no preference signal,
         B unchanged. A non-finite loss skips the step with a warning and leaves B unchanged. Bad input raises
-        :class:`PreferenceInputError` and is not a round.
+        :class:`PreferenceInputError` and is not a round (nor an event of the log). Every round, skipped or not,
+        keeps a snapshot for :meth:`undo` and logs an ``answer`` event with B's checksum after it.
         """
         proposal = proposal or self.last_proposal
         if proposal is None:
