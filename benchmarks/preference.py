@@ -1,6 +1,7 @@
 """Does model B learn the person's taste? Every preference method against controls, over several seeds.
 
     python benchmarks/preference.py [--seeds 5] [--n-eval 1024] [--device cpu] [--skip-latency] [--plot PATH]
+                                    [--oracle-shape {s_curve,swiss_roll}]
 
 For each method (and the controls: A itself, fine-tuning on fresh data with no preference for the same number
 of steps, best-of-4 of A) and each seed, the simulated annotator ticks the clean S curves among 4 proposals of
@@ -10,8 +11,12 @@ annotator that flips each
 tick with probability 0.1. Finally, in a fresh process per method (so that memory is that of one session),
 the latency of a round (update + 4 same-noise + 6 fresh samples) and the peak memory.
 
+With ``--oracle-shape swiss_roll`` the annotator ticks the clean Swiss rolls instead (any preference is the
+person's), and the table reports B's roll fraction beside its clean fraction.
+
 Targets (SPEC.md): after 3 and after 5 labelled rounds median S-fraction >= 0.95 with clean >= 0.90; a round
-<= 1 s (compute well under); peak memory <= 1 GB (reference: 5.25 s, 2.1 GB).
+<= 1 s (compute well under); peak memory <= 1 GB (reference: 5.25 s, 2.1 GB). Preferring Swiss rolls: after 3
+rounds roll fraction >= 0.95 with clean >= 0.90.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ MAX_PROPOSALS = 40
 CONTROL_FINETUNE = "fine-tune, no preference"
 
 
-def run_rounds(model_a, meta, method: str, seed: int, flip: float, n_eval: int) -> dict[int, dict]:
+def run_rounds(
+    model_a, meta, method: str, seed: int, flip: float, n_eval: int, shape: str = "s_curve"
+) -> dict[int, dict]:
     """Oracle rounds until 5 labelled ones; the judge's summary of B after each labelled round in CHECKPOINTS.
 
     The control CONTROL_FINETUNE instead fine-tunes B on fresh mixture data, as many steps per round as the
@@ -55,7 +62,7 @@ def run_rounds(model_a, meta, method: str, seed: int, flip: float, n_eval: int) 
     results = {}
     for _ in range(MAX_PROPOSALS):
         proposal = session.propose(4)
-        record = play_round(session, oracle_answer(session, proposal, flip), proposal).record
+        record = play_round(session, oracle_answer(session, proposal, flip, shape=shape), proposal).record
         labelled = session.labelled_rounds
         if record.updated and labelled in CHECKPOINTS:
             results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
@@ -64,12 +71,12 @@ def run_rounds(model_a, meta, method: str, seed: int, flip: float, n_eval: int) 
     return results
 
 
-def best_of_4(model_a, meta, n_eval: int) -> dict:
+def best_of_4(model_a, meta, n_eval: int, shape: str = "s_curve") -> dict:
     """The control 'best-of-4 of A': of every 4 of A's samples on the fixed noises, the first the oracle ticks."""
     clouds = generate(model_a, n_eval, EVAL_SEED, meta=meta)
     picks = []
     for group in clouds.split(4):
-        ticks = oracle_ticks(group)
+        ticks = oracle_ticks(group, shape=shape)
         picks.append(group[ticks[0] if ticks else 0])
     return judge(torch.stack(picks)).summary()
 
@@ -100,6 +107,11 @@ def median_of(rows: list[dict], key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def cell(shape: str, s_fraction: float, clean: float) -> str:
+    """A table cell: "S-fraction / clean" when the annotator prefers S curves, "roll fraction / clean" for rolls."""
+    return f"{s_fraction:.2f} / {clean:.2f}" if shape == "s_curve" else f"{1 - s_fraction:.2f} / {clean:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
@@ -111,6 +123,12 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--plot", default=str(REPO / "docs" / "preference_rounds.png"))
+    parser.add_argument(
+        "--oracle-shape",
+        choices=["s_curve", "swiss_roll"],
+        default="s_curve",
+        help="the shape the simulated annotator prefers (default s_curve)",
+    )
     parser.add_argument("--latency-only", default=None, help=argparse.SUPPRESS)  # internal: one fresh process
     args = parser.parse_args()
     if args.latency_only:
@@ -122,32 +140,44 @@ def main() -> None:
     print(f"preference benchmark; {machine()}; model A: {args.checkpoint}; {args.seeds} seeds; {args.n_eval} clouds")
     curves: dict[str, list[float]] = {}
     if not args.skip_quality:
+        shape = args.oracle_shape
         a = evaluate_model(model_a, n=args.n_eval, meta=meta)
-        bo4 = best_of_4(model_a, meta, args.n_eval)
-        rows = [["A itself (no update)", "-", *[f"{a['s_fraction']:.2f} / {a['clean']:.2f}"] * len(CHECKPOINTS)]]
-        rows.append(["best-of-4 of A (oracle picks)", "-", *[f"{bo4['s_fraction']:.2f} / {bo4['clean']:.2f}"] * 4])
+        bo4 = best_of_4(model_a, meta, args.n_eval, shape)
+        a_cell = cell(shape, a["s_fraction"], a["clean"])
+        rows = [["A itself (no update)", "-", *[a_cell] * len(CHECKPOINTS)]]
+        bo4_cell = cell(shape, bo4["s_fraction"], bo4["clean"])
+        rows.append(["best-of-4 of A (oracle picks)", "-", *[bo4_cell] * len(CHECKPOINTS)])
         raw: dict = {"A": a, "best_of_4": bo4}
         for method in [*methods, CONTROL_FINETUNE]:
             for flip in (0.0, args.flip) if method != CONTROL_FINETUNE else (0.0,):
                 t0 = time.perf_counter()
-                per_seed = [run_rounds(model_a, meta, method, s, flip, args.n_eval) for s in range(args.seeds)]
+                per_seed = [run_rounds(model_a, meta, method, s, flip, args.n_eval, shape) for s in range(args.seeds)]
                 cells = []
                 for c in CHECKPOINTS:
                     got = [r.get(c) for r in per_seed]
-                    s_med, v_med = median_of(got, "s_fraction"), median_of(got, "clean")
-                    cells.append(f"{s_med:.2f} / {v_med:.2f}")
+                    s_med, c_med = median_of(got, "s_fraction"), median_of(got, "clean")
+                    cells.append(cell(shape, s_med, c_med))
                     if flip == 0.0:
-                        curves.setdefault(method, []).append(s_med)
+                        curves.setdefault(method, []).append(s_med if shape == "s_curve" else 1 - s_med)
                 rows.append([method, f"{flip:.1f}", *cells])
                 print("  row:", " | ".join(rows[-1]), flush=True)
                 raw[f"{method} flip={flip}"] = per_seed
                 print(f"  {method} (flip {flip}): {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-        print("\nS-fraction / clean fraction of B on fixed noises, median over seeds, after N labelled rounds")
+        if shape == "s_curve":
+            print("\nS-fraction / clean fraction of B on fixed noises, median over seeds, after N labelled rounds")
+        else:
+            print(
+                "\nthe annotator prefers Swiss rolls: roll fraction / clean fraction of B on fixed noises, median over"
+            )
+            print("seeds, after N labelled rounds")
         print(table(["method", "flip", *[f"after {c}" for c in CHECKPOINTS]], rows))
-        print("targets: after 3 and after 5 rounds S-fraction >= 0.95 / clean >= 0.90")
+        if shape == "s_curve":
+            print("targets: after 3 and after 5 rounds S-fraction >= 0.95 / clean >= 0.90")
+        else:
+            print("target: after 3 rounds roll fraction >= 0.95 with clean >= 0.90")
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "preference.json").write_text(json.dumps(raw, indent=1, default=float))
-        if args.plot:
+        if args.plot and shape == "s_curve":  # the README's plot is of S curves; rolls: the table says it
             plot(curves, a["s_fraction"], args.plot)
     if not args.skip_latency:
         rows = []

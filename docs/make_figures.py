@@ -2,24 +2,34 @@
 
     python docs/make_figures.py
 
+    python docs/make_figures.py --views     # only the teaching views' pictures
+
 Writes docs/model_a_samples.png (12 samples of A, red) and docs/same_noise.png (4 proposals of A in red,
-B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B).
-The picker's picture, docs/picker.png, is a screenshot taken by the browser tests
-(tests/artifacts/browser/02_preference-5-taught-element.png), copied here by hand.
+B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B), and
+the teaching views after three rounds in which the S curves among the proposals are ticked (the judge's reading,
+clean or not): docs/decision_over_time.png, docs/motion.png and docs/flip_map.png, drawn by the same functions
+as the widgets. The picker's pictures, docs/picker.png and docs/picker_keys.png, are screenshots taken by the
+browser tests (tests/artifacts/browser/02_preference-5-taught-element.png and -9-decision-element.png), copied
+here by hand.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint  # noqa: E402
+from toyflow.flips import CATEGORIES, DESCRIPTIONS  # noqa: E402
 from toyflow.judge import judge  # noqa: E402
-from toyflow.plotting import RED, plot_clouds, save_round_figure  # noqa: E402
-from toyflow.preference import Answer, PreferenceSession, oracle_answer, play_round  # noqa: E402
+from toyflow.plotting import GREEN, RED, draw_panel, plot_clouds, save_round_figure  # noqa: E402
+from toyflow.preference import Answer, PreferenceSession, ViewMeter, oracle_answer, play_round  # noqa: E402
+from toyflow.widgets.flipview import COLORS, flip_map_png  # noqa: E402
+from toyflow.widgets.motion import motion_frame  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 
@@ -45,5 +55,62 @@ def main() -> None:
     print("wrote", DOCS / "same_noise.png")
 
 
+def teaching_views() -> None:
+    """The decision over time, A and B in motion, and the flip map, after 3 rounds that ticked the S curves."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
+    session = PreferenceSession(model, meta=meta, seed=0)
+    while session.labelled_rounds < 3 and session.proposals_drawn < 40:
+        proposal = session.propose(4)
+        v = judge(proposal.samples)
+        ticks = [i for i in range(4) if v.is_s[i] and v.valid[i]]
+        if 0 < len(ticks) < 4:
+            play_round(session, Answer(ticks=ticks), proposal)
+    rounds = session.labelled_rounds
+    meter = ViewMeter(session)
+    proposal = session.propose(4)  # fresh proposals, never taught on
+    views = meter.same_noise(proposal)
+    a_end, b_end = views.trajectory_a[-1], views.trajectory_b[-1]
+
+    fig = Figure(figsize=(8.4, 6.0))
+    axes = fig.subplots(3, 4, gridspec_kw={"height_ratios": [1, 1, 0.8]})
+    for i in range(4):
+        draw_panel(axes[0, i], a_end[i].numpy(), RED, f"A #{i}")
+        draw_panel(axes[1, i], b_end[i].numpy(), GREEN, f"B, same noise #{i}")
+        ax = axes[2, i]
+        ax.plot(views.times, views.p_a[i], "o--", color=RED, ms=3, label="A")
+        ax.plot(views.times, views.p_b[i], "o-", color=GREEN, ms=3, label="B")
+        ax.axhline(0.5, color="#bbbbbb", lw=0.8, ls=":")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("t (noise → shape)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if i == 0:
+            ax.set_ylabel("P(S | x_t, t)", fontsize=8)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"The decision over time after {rounds} labelled rounds: new proposals, never taught on", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(DOCS / "decision_over_time.png", dpi=100)
+    print("wrote", DOCS / "decision_over_time.png")
+
+    steps = views.trajectory_a.shape[0] - 1
+    picks = sorted({round(steps * f) for f in (0, 0.25, 0.5, 0.75, 1.0)})
+    frames = [motion_frame(views.trajectory_a[k], views.trajectory_b[k], size=96) for k in picks]
+    gap = np.full((frames[0].shape[0], 16, 3), 255, dtype=np.uint8)
+    strip = np.concatenate([x for f in frames for x in (f, gap)][:-1], axis=1)
+    Image.fromarray(strip).save(DOCS / "motion.png")
+    at = ", ".join(f"{float(views.times[k]):.2f}" for k in picks)
+    print("wrote", DOCS / "motion.png", f"(frames at t = {at})")
+
+    bank = meter.bank()
+    (DOCS / "flip_map.png").write_bytes(flip_map_png(bank.a_clouds, bank.b_clouds, bank.flips, size=40, columns=8))
+    print("wrote", DOCS / "flip_map.png:", bank.flips.summary())
+    legend = {DESCRIPTIONS[c]: COLORS[c] for c in CATEGORIES}
+    print("frame colours:", legend)
+
+
 if __name__ == "__main__":
-    main()
+    if "--views" not in sys.argv[1:]:
+        main()
+    teaching_views()

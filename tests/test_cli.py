@@ -247,3 +247,96 @@ def test_train_for_a_time_budget_writes_a_loadable_checkpoint(tmp_path):
     assert meta["seed"] == 0 and meta["mixture"] == {"s_fraction": 0.2}
     assert meta["recipe"]["config"] == meta["config"]
     assert meta["evaluation"]["n"] == 16 and set(meta["sampler"]) == {"method", "steps"}
+
+
+def run_prefer_answering(monkeypatch, text: str, *args: str) -> tuple[int, str, str]:
+    """``toyflow prefer ARGS`` in this process, the terminal's answers read from ``text``."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    return run_main("prefer", *args)
+
+
+def tensors_of(path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_prefer_logs_the_session_and_replays_it_bit_for_bit(small_a, tmp_path, monkeypatch):
+    b, b2, log = tmp_path / "b.safetensors", tmp_path / "b2.safetensors", tmp_path / "log.json"
+    answers = "0 2\n\np 0.1 0.9\n3\n"  # ticks; Enter (none of these); probabilities; one tick
+    rc, out, err = run_prefer_answering(
+        monkeypatch, answers, str(small_a), "--out", str(b), "--rounds", "4", "--log", str(log)
+    )
+    assert rc == 0, err
+    assert "3 labelled rounds of 4" in out and "session log (8 events)" in out
+    events = json.loads(log.read_text())["events"]
+    assert [e.get("ticks") for e in events if e["event"] == "answer"] == [[0, 2], [], None, [3]]
+
+    rc, out, err = run_main("prefer", str(small_a), "--replay", str(log), "--out", str(b2))
+    assert rc == 0, err
+    assert "model B matches the log bit for bit" in out
+    first, second = tensors_of(b), tensors_of(b2)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first), "every tensor of B, bit for bit"
+    a = tensors_of(small_a)
+    assert any(not torch.equal(first[k], a[k]) for k in a), "and B learned something"
+
+
+def test_replay_refuses_a_log_for_another_model_a(small_a, tmp_path, monkeypatch):
+    from conftest import TINY, make_flow
+
+    from toyflow.checkpoint import save_checkpoint
+
+    log = tmp_path / "log.json"
+    rc, _, err = run_prefer_answering(
+        monkeypatch, "1\n", str(small_a), "--out", str(tmp_path / "b.safetensors"), "--rounds", "1", "--log", str(log)
+    )
+    assert rc == 0, err
+    other = save_checkpoint(make_flow(TINY, seed=6), tmp_path / "other.safetensors")
+    out_path = tmp_path / "b2.safetensors"
+    proc = run_toyflow("prefer", str(other), "--replay", str(log), "--out", str(out_path))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "another model A" in lines[0] and "other.safetensors" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and not out_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [(["--oracle"], "drop --oracle"), (["--seed", "3"], "drop --seed"), (["--method", "dpo"], "drop --method")],
+)
+def test_replay_takes_its_settings_from_the_log(small_a, tmp_path, extra, message):
+    log = tmp_path / "log.json"
+    log.write_text("{}")
+    rc, _, err = run_main(
+        "prefer", str(small_a), "--replay", str(log), "--out", str(tmp_path / "b.safetensors"), *extra
+    )
+    assert rc != 0 and message in err
+
+
+def test_replay_of_an_unusable_log_is_one_line(small_a, tmp_path):
+    log = tmp_path / "log.json"
+    log.write_text("{}")
+    rc, _, err = run_main("prefer", str(small_a), "--replay", str(log), "--out", str(tmp_path / "b.safetensors"))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "not a toyflow session log" in err
+
+
+def test_the_oracle_may_prefer_swiss_rolls(small_a, tmp_path, monkeypatch):
+    import toyflow.preference.round as round_module
+
+    shapes = []
+    real = round_module.oracle_ticks
+
+    def spy(clouds, flip_prob, generator, shape):
+        shapes.append(shape)
+        return real(clouds, flip_prob, generator, shape=shape)
+
+    monkeypatch.setattr(round_module, "oracle_ticks", spy)
+    log = tmp_path / "log.json"
+    args = ["--out", str(tmp_path / "b.safetensors"), "--rounds", "2", "--oracle", "--log", str(log)]
+    rc, out, err = run_main("prefer", str(small_a), *args, "--oracle-shape", "swiss_roll")
+    assert rc == 0, err
+    assert shapes == ["swiss_roll", "swiss_roll"] and out.count("the simulated annotator ticks") == 2
+    assert json.loads(log.read_text())["note"] == {"oracle_shape": "swiss_roll", "flip_prob": 0.0}
+    rc, _, err = run_main("prefer", str(small_a), *args, "--oracle-shape", "circle")
+    assert rc != 0 and "swiss_roll" in err

@@ -71,3 +71,25 @@ def test_a_preference_round_on_cuda():
     same = session.resample(proposal.noise)
     assert same.device.type == "cuda" and same.shape == (4, 400, 2)
     assert judge(same).is_s.shape == (4,)  # the judge reads GPU clouds too
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_undo_views_and_replay_on_cuda(tmp_path):
+    from conftest import make_flow
+
+    from toyflow.preference import MethodSettings, PreferenceSession, ViewMeter, play_round, replay
+    from toyflow.preference.labels import Answer
+
+    settings = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4)
+    session = PreferenceSession(make_flow(TINY, seed=1), seed=0, sampler_steps=4, settings=settings, device="cuda")
+    before = {k: v.clone() for k, v in session.b.state_dict().items()}
+    result = play_round(session, Answer(ticks=[0, 2]), session.propose(4))
+    views = ViewMeter(session).same_noise(result.proposal, trajectory_b=result.b_trajectory)
+    assert views.p_b.device.type == "cpu" and torch.equal(views.trajectory_b[-1], result.b_same)
+    assert sum(ViewMeter(session).bank().flips.counts.values()) == 32
+    path = session.log.write(tmp_path / "log.json")
+    replayed = replay(make_flow(TINY, seed=1).to("cuda"), path, device="cuda")
+    assert replayed.exact, replayed.describe()
+    session.undo()
+    assert all(torch.equal(before[k], v) for k, v in session.b.state_dict().items())

@@ -80,14 +80,16 @@ def test_oracle_answer_ticks_the_clean_s_curves_with_the_sessions_flip_stream(mo
     proposal = session.propose(4)
     seen = {}
 
-    def fake_oracle(clouds, flip_prob, generator):
-        seen.update(clouds=clouds, flip_prob=flip_prob, draw=torch.rand(3, generator=generator))
+    def fake_oracle(clouds, flip_prob, generator, shape):
+        seen.update(clouds=clouds, flip_prob=flip_prob, draw=torch.rand(3, generator=generator), shape=shape)
         return [2]
 
     monkeypatch.setattr(round_module, "oracle_ticks", fake_oracle)
     assert oracle_answer(session, proposal, 0.25) == Answer(ticks=[2])
-    assert seen["clouds"] is proposal.samples and seen["flip_prob"] == 0.25
+    assert seen["clouds"] is proposal.samples and seen["flip_prob"] == 0.25 and seen["shape"] == "s_curve"
     assert torch.equal(seen["draw"], torch.rand(3, generator=stream(8, "flips", proposal.number)))
+    oracle_answer(session, proposal, 0.0, shape="swiss_roll")  # the person may prefer Swiss rolls
+    assert seen["shape"] == "swiss_roll"
 
 
 def test_chart_meter_measures_a_once_and_b_after_it_changed(monkeypatch):

@@ -12,12 +12,15 @@ Modules, one job each, from the bottom layer up (the layers are import-linter co
   :mod:`~toyflow.coupling` (pairing noise with data), :mod:`~toyflow.judge` (S curve or Swiss roll, clean or
   not), :mod:`~toyflow.plotting`, :mod:`~toyflow.architectures` (a configuration's network);
 - :mod:`~toyflow.training` (model A's recipe and loop), :mod:`~toyflow.evaluation`, :mod:`~toyflow.checkpoint`,
-  :mod:`~toyflow.cloud_files` (``.npy`` files of clouds);
+  :mod:`~toyflow.cloud_files` (``.npy`` files of clouds), :mod:`~toyflow.decision` (P(S) along a trajectory: the
+  decision over time), :mod:`~toyflow.flips` (the flip map);
 - :mod:`~toyflow.preference` (model B learning from ticks: labels, the method registry, one module per method,
-  the session, and :func:`~toyflow.preference.round.play_round`, the one headless round),
+  the session with undo and its log, :func:`~toyflow.preference.round.play_round`, the one headless round,
+  :func:`~toyflow.preference.replay.replay`, and the teaching views measured headless),
   :mod:`~toyflow.reference_training` (the original's recipe), :mod:`~toyflow.environment` (can widgets render?);
 - :mod:`~toyflow.cli_args` (argparse types that check every numeric argument);
-- :mod:`~toyflow.widgets` (the picker, a ``VBox``, and the controller that wires it to a session) and
+- :mod:`~toyflow.widgets` (the picker, a ``VBox``, the controller that wires it to a session, and the teaching
+  views: the decision over time, A and B in motion, the flip map) and
   :mod:`~toyflow.cli`.
 """
 

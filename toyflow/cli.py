@@ -87,11 +87,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=types.count(1), default=3, help="rounds of 4 proposals (default 3)")
     p.add_argument("--oracle", action="store_true", help="let the simulated annotator tick the clean S curves")
     p.add_argument(
+        "--oracle-shape",
+        choices=["s_curve", "swiss_roll"],
+        default="s_curve",
+        help="with --oracle: the shape the simulated annotator prefers (default s_curve)",
+    )
+    p.add_argument(
         "--flip-prob", type=types.probability, default=0.0, help="with --oracle: flip each tick with this probability"
     )
     p.add_argument("--method", default=None, help="preference method (default: the measured best)")
-    p.add_argument("--seed", type=types.seed, default=0, help="seed of the proposals' noise and of B's updates")
+    p.add_argument(
+        "--seed", type=types.seed, default=None, help="seed of the proposals' noise and of B's updates (default 0)"
+    )
     p.add_argument("--png-dir", type=Path, default=None, help="folder for the round pictures (default: next to --out)")
+    p.add_argument("--log", type=Path, default=None, help="write the session's log (JSON, replayable) to this file")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="LOG",
+        help="replay a session's log (its method, seed and answers) on this model A: the same model B, bit for bit",
+    )
     _add_device(p)
     return parser
 
@@ -207,8 +223,12 @@ def cmd_prefer(args: argparse.Namespace) -> int:
     if args.method is not None and args.method not in METHODS:
         choices = ", ".join(repr(m) for m in METHODS)
         raise Refused("--method", f"invalid choice: {args.method!r} (choose from {choices})")
+    if args.replay is not None:
+        return replay_prefer(args)
     model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
-    session = PreferenceSession(model, method=args.method, seed=args.seed, meta=meta)
+    session = PreferenceSession(model, method=args.method, seed=0 if args.seed is None else args.seed, meta=meta)
+    if args.oracle:
+        session.log.note = {"oracle_shape": args.oracle_shape, "flip_prob": args.flip_prob}
     png_dir = args.png_dir or args.out.parent
     png_dir.mkdir(parents=True, exist_ok=True)
     print(f"model A: {args.checkpoint}; method: {session.method}; pictures in {png_dir}")
@@ -218,7 +238,7 @@ def cmd_prefer(args: argparse.Namespace) -> int:
         print(f"\nround {r}: 4 proposals of model A (indices 0-3) in {picture}")
         while True:
             if args.oracle:
-                answer = oracle_answer(session, proposal, args.flip_prob)
+                answer = oracle_answer(session, proposal, args.flip_prob, shape=args.oracle_shape)
                 print(f"the simulated annotator ticks: {' '.join(map(str, answer.ticks)) or '(none)'}")
             else:
                 try:
@@ -246,6 +266,37 @@ def cmd_prefer(args: argparse.Namespace) -> int:
             print(f"  S-fraction of those fresh samples of B: {judge(result.b_fresh).s_fraction:.2f}")
     path = session.save(args.out, base_checkpoint=str(args.checkpoint))
     print(f"\n{session.labelled_rounds} labelled rounds of {args.rounds}; saved model B to {path}")
+    if args.log is not None:
+        print(f"session log ({len(session.log.events)} events): {session.log.write(args.log)}")
+    return 0
+
+
+def replay_prefer(args: argparse.Namespace) -> int:
+    """`toyflow prefer CHECKPOINT --replay LOG --out B`: the logged session again, on this model A; saves B.
+
+    Exit status 2 (one line) for an unusable log or a log written for another model A, 1 when the replayed B is not
+    bit for bit the logged one (it is saved all the same), 0 otherwise."""
+    from .preference import LogError, SessionLog, replay
+
+    given = {"--oracle": args.oracle, "--method": args.method is not None, "--seed": args.seed is not None}
+    clash = [flag for flag, on in given.items() if on]
+    if clash:
+        raise SystemExit(f"toyflow prefer: --replay takes the method, seed and answers from the log; drop {clash[0]}")
+    try:
+        log = SessionLog.read(args.replay)
+        model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+        replayed = replay(model, log, meta=meta, name=str(args.checkpoint))
+    except LogError as e:
+        where = "" if str(args.replay) in str(e) else f"{args.replay}: "
+        print(f"toyflow prefer: {where}{e}", file=sys.stderr)
+        return 2
+    path = replayed.session.save(args.out, base_checkpoint=str(args.checkpoint), replayed_from=str(args.replay))
+    print(f"{replayed.describe()}; saved model B to {path}")
+    if args.log is not None:
+        print(f"session log ({len(replayed.session.log.events)} events): {replayed.session.log.write(args.log)}")
+    if not replayed.exact:
+        print(f"toyflow prefer: {replayed.describe()}", file=sys.stderr)
+        return 1
     return 0
 
 

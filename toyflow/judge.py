@@ -182,16 +182,22 @@ def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
 
 
 def oracle_ticks(
-    clouds: torch.Tensor | np.ndarray, flip_prob: float = 0.0, generator: torch.Generator | None = None
+    clouds: torch.Tensor | np.ndarray,
+    flip_prob: float = 0.0,
+    generator: torch.Generator | None = None,
+    shape: str = "s_curve",
 ) -> list[int]:
-    """The simulated annotator: indices of the clouds ``(n, num_points, 2)`` that the judge calls clean S curves.
+    """The simulated annotator: indices of the clouds ``(n, num_points, 2)`` that the judge calls clean clouds of
+    ``shape`` (``"s_curve"``, the default, or ``"swiss_roll"``: the person's taste may be either).
 
     With ``flip_prob > 0`` each of the ``n`` tick decisions is flipped with that probability (a noisy human),
     drawn from ``generator``.
     """
+    if shape not in KINDS:
+        raise ValueError(f"unknown shape {shape!r}; expected one of {KINDS}")
     check_probability("flip_prob", flip_prob)
     v = judge(clouds)
-    wanted = v.is_s & v.clean
+    wanted = (v.is_s if shape == "s_curve" else ~v.is_s) & v.clean
     if flip_prob > 0:
         flips = torch.rand(wanted.shape[0], generator=generator) < flip_prob
         wanted = wanted ^ flips

@@ -23,14 +23,21 @@ def _as_numpy(clouds: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def rasterize(
-    cloud: torch.Tensor | np.ndarray, size: int = 160, color: tuple[float, float, float] = RED, dot: int = 2
+    cloud: torch.Tensor | np.ndarray,
+    size: int = 160,
+    color: tuple[float, float, float] = RED,
+    dot: int = 2,
+    drop_outside: bool = False,
 ) -> np.ndarray:
     """Render one cloud ``(num_points, 2)`` in [-1.1, 1.1]^2 as an RGB image ``(size, size, 3)`` uint8 on white.
 
-    Pure NumPy (about a millisecond), so tiles redraw instantly after each feedback round.
+    Points outside the square are drawn on its edge, or left out with ``drop_outside`` (noise, whose points
+    reach far out, would otherwise draw a frame). Pure NumPy (about a millisecond), so tiles redraw instantly.
     """
     pts = _as_numpy(cloud)
     pts = pts[np.isfinite(pts).all(axis=1)]
+    if drop_outside:
+        pts = pts[(np.abs(pts) <= 1.1).all(axis=1)]
     img = np.ones((size, size, 3), dtype=np.float32)
     scale = (size - 1) / 2.2
     col = np.clip(((pts[:, 0] + 1.1) * scale).round().astype(int), 0, size - 1)

@@ -183,6 +183,74 @@ def test_preference_notebook(page, lab, budget):
     nb.assert_no_problems()
     nb.shot("7-double-click", picker)
 
+    label_with_keys_then_undo(nb, picker, tiles, selected, status)
+
+
+def label_with_keys_then_undo(nb: NotebookPage, picker, tiles, selected, status) -> None:
+    """Keys over the picker (ipyevents): N for new proposals, 1 and 2 tick, Enter teaches; the decision over time
+    appears under the tiles, A and B in motion and the flip map in their cells; U undoes: B's tiles go, the
+    ticks come back."""
+    keys = nb.page.keyboard
+    code_cells = nb.panel.locator(".jp-CodeCell").count()
+    picker.locator(".toyflow-status").hover()  # ipyevents takes the keys while the mouse is over the picker
+    keys.press("n")
+    expect(selected).to_have_count(0, timeout=nb.t(30_000))
+    expect(nb.panel.locator(".toyflow-b-tile")).to_have_count(0, timeout=nb.t(30_000))
+    settle(nb)
+    picker.locator(".toyflow-status").hover()
+    keys.press("1")
+    expect(tiles.nth(0)).to_have_class(SELECTED, timeout=nb.t(15_000))
+    keys.press("2")
+    expect(tiles.nth(1)).to_have_class(SELECTED, timeout=nb.t(15_000))
+    expect(selected).to_have_count(2)
+    # JupyterLab never saw the keys (in command mode 1 would turn a cell into a heading, 0 0 restart the kernel)
+    assert nb.panel.locator(".jp-CodeCell").count() == code_cells, "a key reached JupyterLab's shortcuts"
+    assert nb.page.locator(".jp-Dialog").count() == 0
+    nb.shot("8-keys-ticked", picker)
+    keys.press("Enter")
+    expect(status).to_contain_text(re.compile(r"labelled rounds:\s*3\b"), timeout=nb.t(60_000))
+    expect(nb.panel.locator(".toyflow-b-tile")).to_have_count(4, timeout=nb.t(60_000))
+    expect(tiles.nth(0)).to_have_class(SELECTED)
+    expect(tiles.nth(1)).to_have_class(SELECTED)
+
+    decision = picker.locator(".toyflow-decision")  # under the picker's tiles
+    expect(decision).to_have_count(4, timeout=nb.t(60_000))
+    expect(decision.first.locator("img")).to_have_attribute("src", re.compile(r"^blob:|^data:"), timeout=nb.t(30_000))
+    # The person's views, in their own cells (the hands-free annotator's views are displayed further down).
+    motion_cell = nb.panel.locator(".jp-CodeCell", has_text="app.motion  # filled")
+    flip_cell = nb.panel.locator(".jp-CodeCell", has_text="app.flip_map  # filled")
+    motion = motion_cell.locator("img.toyflow-motion")
+    expect(motion).to_have_count(1, timeout=nb.t(60_000))
+    expect(motion_cell).to_contain_text("after round 4", timeout=nb.t(30_000))
+    flipmap = flip_cell.locator("img.toyflow-flipmap")
+    expect(flipmap).to_have_count(1, timeout=nb.t(60_000))
+    expect(flip_cell.locator(".toyflow-flip-counts")).to_contain_text("stayed", timeout=nb.t(30_000))
+    settle(nb)
+    nb.assert_no_problems()
+    nb.shot("9-decision", picker)
+    # The slider moves the frames: step 0 is the noise.
+    first_frame = motion.get_attribute("src")
+    slider = motion_cell.locator(".toyflow-motion-slider")
+    readout = slider.locator(".widget-readout")
+    readout.fill("0")
+    readout.press("Enter")
+    expect(motion_cell).to_contain_text("(noise)", timeout=nb.t(30_000))
+    assert motion.get_attribute("src") != first_frame
+    nb.shot("10-motion", motion_cell.locator(".jp-OutputArea"))
+    nb.shot("11-flipmap", flip_cell.locator(".jp-OutputArea"))
+
+    picker.locator(".toyflow-status").hover()
+    keys.press("u")
+    expect(nb.panel.locator(".toyflow-b-tile")).to_have_count(0, timeout=nb.t(60_000))
+    expect(status).to_contain_text(re.compile(r"labelled rounds:\s*2\b"), timeout=nb.t(30_000))
+    expect(status).to_contain_text("undone")
+    expect(selected).to_have_count(2, timeout=nb.t(15_000))
+    expect(tiles.nth(0)).to_have_class(SELECTED)
+    expect(tiles.nth(1)).to_have_class(SELECTED)
+    settle(nb)
+    nb.assert_no_problems()
+    nb.shot("12-undone", picker)
+
 
 def settle(nb: NotebookPage) -> None:
     """Let every message a click sent reach the kernel and come back: kernel idle, then a short pause."""

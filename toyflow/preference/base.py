@@ -48,6 +48,14 @@ class Method(ABC):
     def prepare(self, session: PreferenceSession) -> None:  # noqa: B027  (an optional hook: nothing by default)
         """Called once when ``session`` is built (e.g. to draw what every round reuses)."""
 
+    def state(self, session: PreferenceSession) -> object:
+        """What this method keeps between rounds outside the session (none by default: methods are stateless), so
+        that :meth:`~toyflow.preference.session.PreferenceSession.undo` can restore it exactly."""
+        return None
+
+    def load_state(self, session: PreferenceSession, state: object) -> None:  # noqa: B027  (optional hook)
+        """Restore what :meth:`state` returned (nothing by default)."""
+
     @abstractmethod
     def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
         """Update ``session.b`` from ``session.buffer`` (the newest labelled proposals last), drawing every random

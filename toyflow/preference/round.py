@@ -53,7 +53,8 @@ class ChartPoint(NamedTuple):
 class RoundResult:
     """What one round shows: ``b_same (n, num_points, 2)`` is B on the proposals' noise, ``b_fresh (fresh_n,
     num_points, 2)`` B on the noise of ``fresh_seed`` (both on the CPU); ``chart`` when it was measured inline;
-    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured)."""
+    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured); ``b_trajectory`` every
+    step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU."""
 
     record: RoundRecord
     proposal: Proposal
@@ -62,6 +63,7 @@ class RoundResult:
     fresh_seed: int
     chart: ChartPoint | None = None
     timing: dict[str, float] = field(default_factory=dict)
+    b_trajectory: torch.Tensor | None = None
 
 
 def play_round(
@@ -87,7 +89,8 @@ def play_round(
     timing = {"update": time.perf_counter() - start}
     say(2, "re-sampling B on the same noise…")
     t = time.perf_counter()
-    b_same = session.resample(proposal.noise).cpu()
+    b_trajectory = session.resample(proposal.noise, return_trajectory=True).cpu()
+    b_same = b_trajectory[-1]
     seed = round_seed(session.seed, "fresh", record.round)
     b_fresh = session.sample_b(fresh_n, seed).cpu()
     timing["sample"] = time.perf_counter() - t
@@ -97,14 +100,17 @@ def play_round(
         point = chart.measure(record.round, chart.snapshot())
         timing["chart"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - start
-    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing)
+    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, b_trajectory)
 
 
-def oracle_answer(session: PreferenceSession, proposal: Proposal, flip_prob: float = 0.0) -> Answer:
-    """The simulated annotator's answer: it ticks the clean S curves among ``proposal.samples``, each decision
-    flipped with ``flip_prob`` from the session's stream ``(seed, "flips", proposal.number)``."""
+def oracle_answer(
+    session: PreferenceSession, proposal: Proposal, flip_prob: float = 0.0, shape: str = "s_curve"
+) -> Answer:
+    """The simulated annotator's answer: it ticks the clean clouds of ``shape`` (S curves by default, or
+    ``"swiss_roll"``) among ``proposal.samples``, each decision flipped with ``flip_prob`` from the session's stream
+    ``(seed, "flips", proposal.number)``."""
     flips = stream(session.seed, "flips", proposal.number)
-    return Answer(ticks=oracle_ticks(proposal.samples, flip_prob, flips))
+    return Answer(ticks=oracle_ticks(proposal.samples, flip_prob, flips, shape=shape))
 
 
 class ChartMeter:
@@ -121,12 +127,12 @@ class ChartMeter:
         self.points: list[ChartPoint] = []
         self._a: tuple[float, float] | None = None
         self._b: tuple[float, float] | None = None
-        self._b_version: tuple[int, int] | None = None
+        self._b_version: int | None = None
         self._from_a = session.labelled_rounds == 0
 
     def snapshot(self) -> nn.Module | None:
         """A frozen copy of B if B changed since the last snapshot, else ``None`` (B's last figures still hold)."""
-        version = (id(self.session.b), self.session.labelled_rounds)
+        version = self.session.b_version
         if version == self._b_version:
             return None
         self._b_version = version
@@ -149,3 +155,12 @@ class ChartMeter:
         point = ChartPoint(round_number, a[0], b[0], a[1], b[1])
         self.points.append(point)
         return point
+
+    def undo(self, round_number: int) -> None:
+        """Round ``round_number`` was undone: B is exactly as it was after the round before, so its point and any
+        later one are dropped and B's figures are the last remaining point's (nothing is measured again)."""
+        self.points = [p for p in self.points if p.round < round_number]
+        if self.points:
+            last = self.points[-1]
+            self._b = (last.s_fraction_b, last.clean_b)
+            self._b_version = self.session.b_version

@@ -69,7 +69,12 @@ class ChartView(widgets.HBox):
 
     def pending(self) -> None:
         """Say that a new point is being measured."""
-        self.caption.value = "<small><i>measuring the S-fraction of B…</i></small>"
+        self.caption.value = "<small><i>measuring the S-fraction and clean fraction of B…</i></small>"
+
+    def clear(self) -> None:
+        """Hide the chart and its caption."""
+        self.children = ()
+        self.caption.value = ""
 
     def failed(self, message: str) -> None:
         """Say that measuring failed (never raised: this may run on a worker thread)."""

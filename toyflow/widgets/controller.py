@@ -2,30 +2,39 @@
 
 :class:`PreferenceApp` listens to the picker: "Next proposals" draws proposals from the session, an answer
 plays one headless round (:func:`~toyflow.preference.round.play_round`) and its outcome is pushed back to the
-picker. The chart's figures (the judge on ``eval_n`` clouds from fixed noises) cost more than the rest of the
-round together, so they are measured on a frozen copy of B by a worker thread right after the tiles are drawn;
-the chart appears a moment later (``picker.wait()`` waits for it; ``background=False`` measures inline).
+picker; "Undo last round", "Reset" and "Save session" undo, reset and log the session. What is slower than the
+round itself is drawn after B's tiles, on a worker thread, from a frozen copy of B (see
+:class:`~toyflow.widgets.painter.ViewPainter`): the decision over time under the tiles, A and B in motion
+(:attr:`PreferenceApp.motion`), the flip map (:attr:`PreferenceApp.flip_map`) and the chart. ``picker.wait()``
+waits for them; ``background=False`` draws them inline.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-
-from torch import nn
+from pathlib import Path
 
 from ..evaluation import EVAL_SEED
 from ..judge import thresholds
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
 from ..preference.round import EVAL_CLOUDS
+from ..preference.views import ViewMeter
+from .painter import ViewPainter
 from .picker import ProposalPicker
 
 
+def default_log_path() -> Path:
+    """Where "Save session" writes the log unless told otherwise: ``toyflow-session-<date>-<time>.json`` here."""
+    return Path(f"toyflow-session-{time.strftime('%Y%m%d-%H%M%S')}.json").resolve()
+
+
 class PreferenceApp:
-    """A picker (``self.picker``, the widget to display) driving a :class:`PreferenceSession`.
+    """A picker (``self.picker``, the widget to display) driving a :class:`PreferenceSession`, with the teaching
+    views ``self.motion`` (A and B in motion) and ``self.flip_map`` (the flip map) to display where wanted.
 
     ``picker`` defaults to a new :class:`ProposalPicker` built with ``picker_options`` (``n``, ``soft``,
-    ``fresh_n``, ``tile_size``, ``fresh_size``). With ``propose`` the first proposals are drawn at once.
+    ``fresh_n``, ``tile_size``, ``fresh_size``). With ``propose`` the first proposals are drawn at once; ``views``
+    (default on) draws the teaching views after each round; ``log_path`` is where "Save session" writes the log.
     """
 
     def __init__(
@@ -36,58 +45,118 @@ class PreferenceApp:
         eval_seed: int = EVAL_SEED,
         background: bool = True,
         propose: bool = True,
+        views: bool = True,
+        log_path: str | Path | None = None,
         **picker_options,
     ) -> None:
         self.session = session
         self.picker = picker or ProposalPicker(**picker_options)
-        self.eval_n = eval_n
+        self.eval_n, self.eval_seed = eval_n, eval_seed
         self.meter = ChartMeter(session, eval_n, eval_seed) if eval_n > 0 else None
-        self.background = background
+        self.painter = ViewPainter(self.picker, ViewMeter(session) if views else None, background)
+        self.motion, self.flip_map = self.painter.motion, self.painter.flip_map
+        self.log_path = Path(log_path) if log_path is not None else default_log_path()
         self.last_result: RoundResult | None = None
-        self._executor: ThreadPoolExecutor | None = None
         self.picker.on_round(self.play)
         self.picker.on_next(self.propose)
-        self.picker.show_counts(len(session.history), session.labelled_rounds)
+        self.picker.on("undo", self.undo)
+        self.picker.on("reset", self.reset)
+        self.picker.on("save", self.save)
+        self._show_counts()
         thresholds()  # the judge's calibration (cached), paid now rather than at the first click
         if propose:
             self.picker.next()
 
+    @property
+    def background(self) -> bool:
+        """Whether the slow views are drawn on a worker thread."""
+        return self.painter.background
+
+    def _show_counts(self) -> None:
+        self.picker.show_counts(self.session.rounds, self.session.labelled_rounds)
+
     def propose(self, seed: int | None = None) -> Proposal:
         """Draw the picker's ``n`` proposals from model A (noise of ``seed``, else the session's stream), show them."""
         proposal = self.session.propose(self.picker.n, seed=seed)
+        self.painter.new_proposals()
         self.picker.show_proposal(proposal)
         return proposal
 
     def play(self, answer: Answer) -> RoundRecord:
-        """One round on the proposals shown: B learns from ``answer``; the picker shows B and the record."""
+        """One round on the proposals shown: B learns from ``answer``; the picker shows B and the record; the
+        views and the chart follow."""
         result = play_round(
             self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.controls.stage
         )
         self.last_result = result
-        self.picker.show_counts(len(self.session.history), self.session.labelled_rounds)
+        self._show_counts()
         self.picker.show_round(result.record, result.b_same, result.b_fresh, result.timing)
+        self.painter.after_round(result.proposal, result.record.round, result.b_trajectory)
         self._schedule_chart(result.record.round)
         return result.record
 
+    def undo(self) -> RoundRecord:
+        """Take the last round back: B is exactly as before it, the picker shows its proposals again with the tiles
+        as they were answered, the chart drops its point and the flip map is drawn for B as it is again."""
+        self.picker.wait()  # nothing measured on the B being undone may land after the undo
+        snapshot = self.session.undo()
+        record = self.session.history[-1]
+        if self.meter is not None:
+            self.meter.undo(record.round)
+            self._redraw_chart()
+        self._show_counts()
+        message = f"{record.reason}; its tiles are shown again as you answered them (Undo again to go further back)"
+        self.painter.after_undo()
+        self.picker.show_undone(snapshot.proposal, snapshot.ticks, snapshot.probabilities, message)
+        return record
+
+    def reset(self) -> Proposal:
+        """Forget everything B learned (B becomes A again, the history and the chart start over; the log keeps
+        the reset) and show the first proposals again."""
+        self.picker.wait()
+        self.session.reset()
+        if self.meter is not None:
+            self.meter = ChartMeter(self.session, self.eval_n, self.eval_seed)
+            self._redraw_chart()
+        self.picker.results.clear()
+        self.painter.after_undo()
+        self._show_counts()
+        proposal = self.propose()
+        self.picker.say("reset: model B is model A again; every round is forgotten (the session's log keeps them)")
+        return proposal
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the session's log to ``path`` (default :attr:`log_path`) atomically; the status line says where."""
+        written = self.session.log.write(path or self.log_path)
+        self.picker.say(
+            f"session saved to {written} ({len(self.session.log.events)} events); replay it with "
+            "toyflow.preference.replay or `toyflow prefer CHECKPOINT --replay LOG.json --out B.safetensors`"
+        )
+        return written
+
+    def _redraw_chart(self) -> None:
+        """Draw the chart's points as they are now (none: no chart)."""
+        if self.meter is not None and self.meter.points:
+            self.picker.show_chart(self.meter.points, self.eval_n)
+        else:
+            self.picker.results.clear_chart()
+
     def _schedule_chart(self, round_number: int) -> None:
-        """Queue the chart point of ``round_number``: on a worker thread and on a snapshot of B (so the next
-        round may already change B), unless built with ``background=False``."""
+        """Queue the chart point of ``round_number``, measured on a snapshot of B (so the next round may already
+        change B), after the views."""
         if self.meter is None:
             return
         snapshot = self.meter.snapshot()
         self.picker.chart.pending()
-        if not self.background:
-            self._measure(round_number, snapshot)
-            return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toyflow-chart")
-        self.picker.track(self._executor.submit(self._measure, round_number, snapshot))
+        meter = self.meter
+        self.painter.submit(self._measure, meter, round_number, snapshot)
 
-    def _measure(self, round_number: int, snapshot: nn.Module | None) -> None:
+    def _measure(self, meter: ChartMeter, round_number: int, snapshot) -> None:
         try:
             start = time.perf_counter()
-            self.meter.measure(round_number, snapshot)
-            self.picker.show_chart(self.meter.points, self.eval_n, time.perf_counter() - start)
+            meter.measure(round_number, snapshot)
+            if meter is self.meter:
+                self.picker.show_chart(meter.points, self.eval_n, time.perf_counter() - start)
         except Exception as e:  # shown, never raised: this may run on a worker thread
             self.picker.chart.failed(f"{type(e).__name__}: {e}")
 

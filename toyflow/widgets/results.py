@@ -1,4 +1,5 @@
-"""What the picker shows under the tiles after a round: model B on the same noise, fresh samples of B, the chart."""
+"""What the picker shows under the tiles after a round: model B on the same noise, the decision over time under
+each pair of tiles, fresh samples of B, the chart."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 
 from ..plotting import GREEN, cloud_png
 from .chart import ChartView
+from .decision import DecisionRow
 from .status import Pending
 
 B_HEADING = "<b>Model B on the same noise</b> (green), under A's proposals"
@@ -52,19 +54,22 @@ class ResultRow:
 
 
 class ResultsView(widgets.VBox):
-    """B's tiles on the proposals' noise (class ``toyflow-b-tile``), B's fresh samples (``toyflow-b-fresh``) and
-    the chart, each empty until shown. ``b_same (n, num_points, 2)``, ``b_fresh (fresh_n, num_points, 2)`` and
-    ``points`` hold what is shown; ``pending`` the work still to come (the chart, from a worker thread)."""
+    """B's tiles on the proposals' noise (class ``toyflow-b-tile``), the decision over time under them
+    (``toyflow-decision``), B's fresh samples (``toyflow-b-fresh``) and the chart, each empty until shown.
+    ``b_same (n, num_points, 2)``, ``b_fresh (fresh_n, num_points, 2)`` and ``points`` hold what is shown;
+    ``pending`` the work still to come (the chart and the views, from a worker thread)."""
 
     def __init__(self, n: int, fresh_n: int, tile_size: int, fresh_size: int) -> None:
         self.same = ResultRow("toyflow-b-tile", n, tile_size, "B, same noise as #{}", B_HEADING)
         self.fresh = ResultRow("toyflow-b-fresh", fresh_n, fresh_size, "B, fresh noise", FRESH_HEADING.format(fresh_n))
+        self.decision = DecisionRow(n, tile_size)
         self.chart = ChartView()
         self.b_same: torch.Tensor | None = None
         self.b_fresh: torch.Tensor | None = None
         self.points: list = []
         self.pending = Pending()
-        super().__init__([self.same.caption, self.same.row, self.fresh.caption, self.fresh.row, self.chart])
+        rows = [self.same.caption, self.same.row, self.decision, self.fresh.caption, self.fresh.row, self.chart]
+        super().__init__(rows)
 
     def show(self, b_same: torch.Tensor, b_fresh: torch.Tensor) -> None:
         """Draw B on the same noise and B's fresh samples, in green."""
@@ -73,14 +78,27 @@ class ResultsView(widgets.VBox):
         self.fresh.show(b_fresh)
 
     def clear_same(self) -> None:
-        """Hide B on the old proposals' noise (new proposals are shown; B's fresh samples stay)."""
+        """Hide B on the old proposals' noise and its decision over time (new proposals are shown; B's fresh
+        samples stay)."""
         self.same.clear()
+        self.decision.clear()
         self.b_same = None
+
+    def clear(self) -> None:
+        """Hide every tile of B and the decision over time (B changed without a round: undo, reset)."""
+        self.clear_same()
+        self.fresh.clear()
+        self.b_fresh = None
 
     def show_chart(self, points: Sequence[Sequence[float]], eval_n: int) -> None:
         """Draw the chart's ``points`` (see :func:`~toyflow.widgets.chart.chart_png`), measured on ``eval_n`` clouds."""
         self.points = list(points)
         self.chart.show(self.points, eval_n)
+
+    def clear_chart(self) -> None:
+        """Hide the chart (no point to draw)."""
+        self.points = []
+        self.chart.clear()
 
     def track(self, future: Future) -> None:
         """Count ``future`` as pending until it is done."""

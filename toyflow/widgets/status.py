@@ -44,15 +44,27 @@ def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> st
 
 
 class ControlBar:
-    """The picker's buttons ("Teach model B", "None of these", "Next proposals"), the progress bar shown while an
-    answer is handled (class ``toyflow-progress``), and the status line (class ``toyflow-status``)."""
+    """The picker's buttons ("Teach model B", "None of these", "Next proposals" in the first row; the session's
+    ``session`` labels, "Undo last round", "Reset", "Save session", in a second row), the progress bar shown while
+    an answer is handled (class ``toyflow-progress``), and the status line (class ``toyflow-status``)."""
 
-    def __init__(self, teach: str, skip: str, next_: str) -> None:
+    def __init__(self, teach: str, skip: str, next_: str, session: tuple[str, str, str] = ()) -> None:
         self.teach = widgets.Button(description=teach, button_style="success", icon="graduation-cap")
         self.skip = widgets.Button(description=skip, icon="ban")
         self.next = widgets.Button(description=next_, icon="refresh")
-        for button in self.buttons:
+        icons = ("undo", "trash", "save")
+        tips = (
+            "take the last round back: model B returns exactly to its state before it",
+            "forget everything model B learned: B becomes model A again",
+            "write the session's log (every answer, replayable bit for bit) to a JSON file",
+        )
+        self.session_buttons = tuple(
+            widgets.Button(description=label, icon=icon, tooltip=tip)
+            for label, icon, tip in zip(session, icons, tips, strict=False)
+        )
+        for button in (*self.buttons, *self.session_buttons):
             button.layout.width = "auto"
+        self.session_row = widgets.HBox(list(self.session_buttons))
         self.progress = widgets.IntProgress(value=0, min=0, max=3, layout=widgets.Layout(visibility="hidden"))
         self.progress.layout.width = "160px"
         self.progress.add_class("toyflow-progress")
@@ -70,7 +82,7 @@ class ControlBar:
 
     def enable(self, on: bool) -> None:
         """Let the buttons be pressed, or not."""
-        for button in self.buttons:
+        for button in (*self.buttons, *self.session_buttons):
             button.disabled = not on
 
     def working(self, on: bool) -> None:

@@ -9,8 +9,9 @@ ipywidgets: a one-cell :class:`ipywidgets.GridBox` holds the image and, in the s
 it, a button with a transparent background. The button receives the click (and keyboard focus: Tab then
 Space/Enter ticks a tile, which the image never could), the image shows through, and the selection
 highlight is a layout border, so the picker works wherever ipywidgets 8 renders, with no extra
-dependency. A small stylesheet (:data:`STYLE`, an :class:`ipywidgets.HTML` ``<style>`` block inside the picker)
-only adds a background tint and the pointer cursor.
+dependency. (Keys are another matter: :mod:`~toyflow.widgets.keys` takes them through ipyevents, an add-on
+that, where its extension is missing, leaves every click working.) A small stylesheet (:data:`STYLE`, an
+:class:`ipywidgets.HTML` ``<style>`` block inside the picker) only adds a background tint and the pointer cursor.
 """
 
 from __future__ import annotations

@@ -1,0 +1,85 @@
+"""How long each part of a round takes, the teaching views included: what the picker waits for, and what follows.
+
+    python benchmarks/views.py [--rounds 5] [--threads N] [--checkpoint PATH] [--device cpu]
+
+Per round (model A's proposals ticked [0] or [0, 1] alternately, so that every round teaches B): B's update, the
+re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then, what the picker draws after the tiles on
+its worker thread: the decision over time (A's and B's trajectories, P(S) along them, 4 small plots), A and B in
+motion (one frame per sampler step), the flip map (B on 32 held-out noises, the judge, the picture) and the chart
+(the judge on 64 clouds of B). Medians over the rounds; the machine's load average is printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+from common import machine, table
+
+from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow.plotting import GREEN, cloud_png
+from toyflow.preference import Answer, ChartMeter, PreferenceSession, ViewMeter, play_round
+from toyflow.widgets.decision import decision_png
+from toyflow.widgets.flipview import flip_map_png
+from toyflow.widgets.motion import motion_pngs
+
+
+def timed(fn):
+    """``(result, seconds)`` of ``fn()``."""
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def one_round(session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int]) -> dict[str, float]:
+    """The seconds of each part of one round."""
+    proposal = session.propose(4)
+    result = play_round(session, Answer(ticks=ticks), proposal)
+    _, tiles = timed(lambda: [cloud_png(c, 160, GREEN) for c in (*result.b_same, *result.b_fresh)])
+    b_model = views.snapshot()
+    same, measured = timed(lambda: views.same_noise(proposal, b_model, result.b_trajectory))
+    _, plots = timed(lambda: [decision_png(same.times, same.p_a[i], same.p_b[i]) for i in range(4)])
+    _, motion = timed(lambda: motion_pngs(same.trajectory_a, same.trajectory_b))
+    bank, bank_s = timed(lambda: views.bank(b_model))
+    _, picture = timed(lambda: flip_map_png(bank.a_clouds, bank.b_clouds, bank.flips))
+    _, chart_s = timed(lambda: chart.measure(result.record.round, chart.snapshot()))
+    return {
+        "update": result.timing["update"],
+        "re-sampling B": result.timing["sample"],
+        "B's tiles": tiles,
+        "round (the picker waits for it)": result.timing["total"] + tiles,
+        "decision over time": measured + plots,
+        "A and B in motion": motion,
+        "flip map": bank_s + picture,
+        "chart": chart_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_a, meta = load_checkpoint(args.checkpoint, device=args.device)
+    session = PreferenceSession(model_a, meta=meta, seed=0)
+    views, chart = ViewMeter(session), ChartMeter(session)
+    one_round(session, views, chart, [0])  # warm-up: the judge's calibration, matplotlib's first figure, A's bank
+    rows = [one_round(session, views, chart, [0] if r % 2 else [0, 1]) for r in range(args.rounds)]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"views benchmark; {machine()}; load average {load}; {args.rounds} rounds, median seconds")
+    parts = list(rows[0])
+    print(table(["part of a round", "seconds (median)"], [[p, statistics.median(r[p] for r in rows)] for p in parts]))
+    after = sum(statistics.median(r[p] for r in rows) for p in parts[4:])
+    print(f"after the tiles, on the worker thread: {after:.3f} s in all")
+    print("target: the round itself <= 1.0 s; what is slower is drawn after the tiles without blocking them")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""toyflow.decision: the decision over time, read from the gate where there is one, else by the judge on the
+straight-line endpoint; checked on fields whose answer is known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SMALL, make_flow
+from torch import nn
+
+from toyflow.data import draw_noise, make_cloud
+from toyflow.decision import decision_along, decision_curve, has_gate, p_s, reading
+from toyflow.model import CloudFlow, FlowConfig
+from toyflow.solver import Sampler
+
+
+class TimedGate(nn.Module):
+    """Class heads whose gate says logit = 8 (t - 0.5) + bias_i for cloud i: P(S) is known at every time."""
+
+    def __init__(self, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(bias.clone())
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)  # nothing moves: the trajectory is the noise at every step
+
+    def class_parts(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        n = self.bias.shape[0]
+        bias = self.bias.repeat(x.shape[0] // n)
+        return torch.zeros_like(x), torch.zeros_like(x), 8 * (t - 0.5) + bias
+
+
+class Straight:
+    """A velocity field with no gate that carries noise z_i straight to target x_i: v = x_i - z_i (so the
+    straight-line endpoint x_t + (1 - t) v is x_i at every step of an Euler sampler)."""
+
+    def __init__(self, noise: torch.Tensor, targets: torch.Tensor) -> None:
+        self.velocity = targets - noise
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.velocity.repeat(x.shape[0] // self.velocity.shape[0], 1, 1)
+
+
+def test_the_gate_is_read_where_there_is_one():
+    bias = torch.tensor([-2.0, 0.0, 3.0])
+    model = TimedGate(bias)
+    assert has_gate(model) and has_gate(CloudFlow(SMALL)) and "gate" in reading(model)
+    assert not has_gate(CloudFlow(FlowConfig(width=16, depth=1, class_heads=False)))
+    noise = draw_noise(3, seed=0)
+    times, p = decision_curve(model, noise, Sampler("euler", 4))
+    assert torch.equal(times, torch.linspace(0, 1, 5))
+    expected = torch.sigmoid(8 * (times[None, :] - 0.5) + bias[:, None])
+    torch.testing.assert_close(p, expected, rtol=0, atol=1e-6)
+
+
+def test_without_a_gate_the_judge_reads_the_straight_line_endpoint():
+    targets = torch.from_numpy(np.stack([make_cloud("s_curve", seed=1), make_cloud("swiss_roll", seed=2)]))
+    noise = draw_noise(2, seed=3)
+    field = Straight(noise, targets)
+    assert not has_gate(field) and "judge" in reading(field)
+    times, p = decision_curve(field, noise, Sampler("euler", 5))
+    assert p.shape == (2, 6) and times.shape == (6,)
+    assert p[0].tolist() == [1.0] * 6, "the endpoint is the S curve from the very first step"
+    assert p[1].tolist() == [0.0] * 6, "and the Swiss roll"
+
+
+def test_a_network_without_class_heads_uses_the_judge_of_its_endpoint():
+    model = make_flow(FlowConfig(width=16, depth=1, time_freqs=4, class_heads=False), seed=4)
+    x = draw_noise(3, seed=5)
+    t = torch.tensor([0.0, 0.5, 1.0])
+    from toyflow.judge import judge
+
+    with torch.no_grad():
+        endpoint = x + (1 - t)[:, None, None] * model(x, t)
+    assert torch.equal(p_s(model, x, t), judge(endpoint).is_s.float())
+
+
+def test_the_curve_follows_the_sampler_and_ends_on_the_samples():
+    model = make_flow(SMALL, seed=2)
+    sampler = Sampler("midpoint", 4)
+    noise = draw_noise(4, seed=6)
+    trajectory = sampler.sample(model, noise, return_trajectory=True)
+    assert torch.equal(trajectory[-1], sampler.sample(model, noise)), "same noise, exactly the same clouds"
+    times, p = decision_along(model, trajectory)
+    assert p.shape == (4, 5) and ((p >= 0) & (p <= 1)).all()
+    for k in range(5):  # exactly the gate at each step, batched or not
+        with torch.no_grad():
+            logit = model.class_parts(trajectory[k], torch.full((4,), float(times[k])))[2]
+        torch.testing.assert_close(p[:, k], torch.sigmoid(logit), rtol=0, atol=1e-6)
+    assert torch.equal(decision_curve(model, noise, sampler)[1], p)
+    model.train()
+    decision_along(model, trajectory)
+    assert model.training, "the model's mode is left as it was"
+
+
+@pytest.mark.parametrize("steps", [1, 8])
+def test_any_number_of_steps(steps):
+    times, p = decision_curve(make_flow(SMALL, seed=1), draw_noise(2, seed=0), Sampler("euler", steps))
+    assert times.shape == (steps + 1,) and p.shape == (2, steps + 1)

@@ -1,0 +1,195 @@
+"""Undo, the session's log and its replay: B returns bit for bit to where it was, and a logged session comes out
+the same on replay (every tensor compared)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from conftest import FAST, TINY, make_flow, same_weights, weights
+
+from toyflow.preference import (
+    METHODS,
+    LogError,
+    PreferenceInputError,
+    PreferenceSession,
+    SessionLog,
+    replay,
+    tensors_checksum,
+)
+
+
+def make_session(method: str = "reward-fm", seed: int = 0, model_seed: int = 3) -> PreferenceSession:
+    return PreferenceSession(make_flow(TINY, seed=model_seed), method=method, seed=seed, sampler_steps=4, settings=FAST)
+
+
+def optimiser_state(session: PreferenceSession) -> dict:
+    return copy.deepcopy(session.opt.state_dict())
+
+
+def same_optimiser_state(a: dict, b: dict) -> bool:
+    if a["param_groups"] != b["param_groups"] or a["state"].keys() != b["state"].keys():
+        return False
+    return all(
+        a["state"][k].keys() == b["state"][k].keys()
+        and all(torch.equal(a["state"][k][n], b["state"][k][n]) for n in a["state"][k])
+        for k in a["state"]
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_undo_puts_b_back_bit_for_bit_and_the_history_says_so(method):
+    session = make_session(method)
+    session.propose(4)
+    session.give(ticks=[0])
+    after_one, opt_one, buffer_one = weights(session.b), optimiser_state(session), list(session.buffer)
+    second = session.propose(4)
+    session.give(ticks=[1, 2])
+    assert not same_weights(weights(session.b), after_one)
+
+    snapshot = session.undo()
+    assert same_weights(weights(session.b), after_one), "B is exactly as it was before the round"
+    assert same_optimiser_state(optimiser_state(session), opt_one), "and so is its optimiser"
+    assert session.buffer == buffer_one and session.last_proposal is second
+    assert snapshot.proposal is second and snapshot.ticks == [1, 2] and snapshot.probabilities is None
+    assert [(r.round, r.action, r.undone) for r in session.history] == [
+        (1, "answer", False),
+        (2, "answer", True),
+        (2, "undo", False),
+    ]
+    assert "round 2 undone" in session.history[-1].reason
+    assert session.rounds == 1 and session.labelled_rounds == 1
+    assert [e["event"] for e in session.log.events] == ["propose", "answer", "propose", "answer", "undo"]
+    assert session.log.events[-1]["b"] == tensors_checksum(session.b) == session.log.events[1]["b"]
+
+    once = weights(session.b)
+    session.give(ticks=[1, 2])  # the same answer again: round 2 again, from the same B, gives the same B
+    redone = weights(session.b)
+    session.undo()
+    assert same_weights(weights(session.b), once)
+    session.give(ticks=[1, 2])
+    assert same_weights(weights(session.b), redone)
+
+
+def test_undo_of_a_skipped_round_and_of_nothing():
+    session = make_session()
+    with pytest.raises(PreferenceInputError, match="nothing to undo"):
+        session.undo()
+    session.propose(4)
+    before = weights(session.b)
+    session.give()  # none of these
+    session.undo()
+    assert same_weights(weights(session.b), before) and "B had not changed" in session.history[-1].reason
+    with pytest.raises(PreferenceInputError, match="nothing to undo"):
+        session.undo()
+    session.give(ticks=[3])
+    session.reset()
+    with pytest.raises(PreferenceInputError, match="nothing to undo"):
+        session.undo()
+    assert same_weights(weights(session.b), weights(session.a))
+
+
+def test_bad_input_is_neither_a_round_nor_an_event():
+    session = make_session()
+    session.propose(4)
+    with pytest.raises(PreferenceInputError):
+        session.give(ticks=[7])
+    assert session.history == [] and [e["event"] for e in session.log.events] == ["propose"]
+
+
+def play_a_session(session: PreferenceSession) -> None:
+    """Ticks, probabilities, none of these, an undo, a reset and a fine-tune: every kind of event."""
+    session.propose(4)
+    session.give(ticks=[0, 2])
+    session.propose(4)
+    session.give(probabilities=[0.1, 0.0, 0.9, 0.0])
+    session.propose(4)
+    session.give()
+    session.propose(4)
+    session.give(ticks=[3])
+    session.undo()
+    session.give(ticks=[1])  # the same proposal, another answer
+    session.finetune_fresh(1)
+    session.propose(4, seed=123)
+    session.give(ticks=[2])
+    session.reset()
+    session.propose(4)
+    session.give(ticks=[1, 3])
+    session.propose(4)
+    session.give(ticks=[0])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_logged_session_replays_bit_for_bit(method, tmp_path):
+    session = make_session(method, seed=4)
+    play_a_session(session)
+    path = session.log.write(tmp_path / "log.json")
+    assert not list(tmp_path.glob(".*.tmp")), "written atomically: no temporary file is left"
+    data = json.loads(path.read_text())
+    assert data["format"] == "toyflow-session-log" and data["method"] == method and data["seed"] == 4
+    assert data["model_a"] == tensors_checksum(session.a) and data["sampler"] == {"method": "midpoint", "steps": 4}
+    events = [e["event"] for e in data["events"]]
+    assert events.count("undo") == 1 and events.count("reset") == 1 and events.count("finetune") == 1
+    answers = [e for e in data["events"] if e["event"] == "answer"]
+    assert answers[1]["probabilities"] == [0.1, 0.0, 0.9, 0.0] and answers[2]["ticks"] is None
+
+    replayed = replay(make_flow(TINY, seed=3), path)  # another object with the same tensors as model A
+    assert replayed.exact and "bit for bit" in replayed.describe()
+    assert same_weights(weights(replayed.session.b), weights(session.b))
+    assert not same_weights(weights(replayed.session.b), weights(session.a))
+    assert replayed.session.labelled_rounds == session.labelled_rounds == 2
+    assert [e["b"] for e in replayed.session.log.events if "b" in e] == [e["b"] for e in data["events"] if "b" in e]
+
+
+def test_a_log_for_another_model_a_is_refused_before_anything_is_done(tmp_path):
+    session = make_session()
+    session.propose(4)
+    session.give(ticks=[1])
+    path = session.log.write(tmp_path / "log.json")
+    other = make_flow(TINY, seed=9)
+    with pytest.raises(LogError, match="another model A") as caught:
+        replay(other, path, name="other.safetensors")
+    assert "\n" not in str(caught.value) and "other.safetensors" in str(caught.value)
+
+
+def test_replay_says_where_b_stops_matching(tmp_path):
+    session = make_session()
+    session.propose(4)
+    session.give(ticks=[1])
+    session.propose(4)
+    session.give(ticks=[2])
+    log = SessionLog.from_json(json.loads(json.dumps(session.log.to_json())))
+    log.events[3]["b"] = "0" * 64  # as if the second update had come out otherwise elsewhere
+    replayed = replay(make_flow(TINY, seed=3), log)
+    assert not replayed.exact and replayed.diverged_at == 3 and "from event 3 on" in replayed.describe()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"format": "something else"}', "not a toyflow session log"),
+        ('{"format": "toyflow-session-log", "version": 99}', "version 99"),
+        ('{"format": "toyflow-session-log", "version": 1, "model_a": "x"}', "not a valid session log"),
+    ],
+)
+def test_unusable_logs_are_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "log.json"
+    path.write_text(content)
+    with pytest.raises(LogError, match=message) as caught:
+        SessionLog.read(path)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(LogError, match="cannot read"):
+        SessionLog.read(tmp_path / "missing.json")
+
+
+def test_the_checksum_sees_one_changed_bit():
+    model = make_flow(TINY, seed=1)
+    first = tensors_checksum(model)
+    assert first == tensors_checksum(copy.deepcopy(model)) and len(first) == 64
+    with torch.no_grad():
+        p = next(model.parameters())
+        p.view(-1)[0] = torch.nextafter(p.view(-1)[0], torch.tensor(float("inf")))
+    assert tensors_checksum(model) != first

@@ -1,0 +1,67 @@
+"""toyflow.preference.views: the teaching views measured headless, on exactly the proposals' noise and a fixed
+bank of held-out noises."""
+
+from __future__ import annotations
+
+import torch
+from conftest import FAST, SMALL, make_flow
+
+from toyflow.data import draw_noise
+from toyflow.decision import decision_curve
+from toyflow.flips import FLIP_N, FLIP_SEED, STAYED_ROLL, STAYED_S, compare
+from toyflow.judge import judge
+from toyflow.preference import PreferenceSession, ViewMeter
+
+
+def make_session() -> PreferenceSession:
+    return PreferenceSession(make_flow(SMALL, seed=3), seed=0, sampler_steps=4, settings=FAST)
+
+
+def test_same_noise_views_are_a_and_b_on_exactly_the_proposals_noise():
+    session = make_session()
+    meter = ViewMeter(session)
+    proposal = session.propose(4)
+    session.give(ticks=[0, 1])
+    views = meter.same_noise(proposal)
+    assert views.proposal_number == 1 and views.times.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert views.trajectory_a.shape == views.trajectory_b.shape == (5, 4, 400, 2)
+    assert torch.equal(views.trajectory_a[0], proposal.noise) and torch.equal(views.trajectory_b[0], proposal.noise)
+    assert torch.equal(views.trajectory_a[-1], proposal.samples), "A's last step is the proposal itself"
+    assert torch.equal(views.trajectory_b[-1], session.resample(proposal.noise)), "B's is B's tile"
+    assert torch.equal(views.p_a, decision_curve(session.a, proposal.noise, session.sampler)[1])
+    assert torch.equal(views.p_b, decision_curve(session.b, proposal.noise, session.sampler)[1])
+    assert not torch.equal(views.p_a, views.p_b), "B learned: its decision moved"
+    assert "gate" in views.reading and set(views.timing) == {"a", "b"}
+
+
+def test_a_is_computed_once_per_proposal_and_b_copied_once_per_change():
+    session = make_session()
+    meter = ViewMeter(session)
+    proposal = session.propose(4)
+    first = meter.a_side(proposal)
+    assert meter.a_side(proposal)[2] is first[2], "A is frozen: its trajectory is reused"
+    b_copy = meter.snapshot()
+    assert meter.snapshot() is b_copy and b_copy is not session.b and not b_copy.training
+    session.give(ticks=[2])
+    assert meter.snapshot() is not b_copy
+    session.undo()
+    assert meter.snapshot() is not b_copy, "B changed back: a new copy (never a stale one)"
+
+
+def test_the_flip_map_is_measured_on_the_fixed_bank():
+    session = make_session()
+    meter = ViewMeter(session)
+    bank = meter.bank()
+    noise = draw_noise(FLIP_N, seed=FLIP_SEED)
+    assert FLIP_N == 32 and torch.equal(meter.bank_noise(), noise)
+    assert torch.equal(bank.a_clouds, session.sampler.sample(session.a, noise))
+    assert torch.equal(bank.b_clouds, bank.a_clouds), "before any round B is A"
+    assert set(bank.flips.categories) <= {STAYED_ROLL, STAYED_S} and bank.flips.flipped == 0
+    session.propose(4)
+    session.give(ticks=[0])
+    after = meter.bank()
+    assert after.a_clouds is bank.a_clouds, "A's clouds of the bank are drawn once"
+    assert torch.equal(after.b_clouds, session.sampler.sample(session.b, noise))
+    expected = compare(judge(after.a_clouds), judge(after.b_clouds))
+    assert after.flips.categories == expected.categories and torch.equal(after.flips.b_clean, expected.b_clean)
+    assert sum(after.flips.counts.values()) == 32

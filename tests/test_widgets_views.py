@@ -1,0 +1,253 @@
+"""The teaching views as widgets, and labelling like a person: keys, undo, reset, save; driven through the picker
+and the app (a small random model A, cheap settings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST, SMALL, make_flow, same_weights, weights
+
+from toyflow.data import make_cloud
+from toyflow.flips import flip_map
+from toyflow.preference import PreferenceSession, replay
+from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
+from toyflow.widgets.decision import decision_png
+from toyflow.widgets.flipview import FlipMapView, flip_map_png
+from toyflow.widgets.keys import Keyboard
+from toyflow.widgets.motion import MotionView, motion_frame, motion_pngs
+
+PNG = b"\x89PNG"
+
+
+def make_app(background: bool = True, **options) -> PreferenceApp:
+    session = PreferenceSession(make_flow(SMALL, seed=3), seed=0, sampler_steps=4, settings=FAST)
+    return PreferenceApp(session, eval_n=8, background=background, **options)
+
+
+def count(widget, css_class: str) -> int:
+    return len(find_by_class(widget, css_class))
+
+
+def real(kinds: str) -> torch.Tensor:
+    names = {"s": "s_curve", "r": "swiss_roll"}
+    return torch.from_numpy(np.stack([make_cloud(names[k], seed=i) for i, k in enumerate(kinds)]))
+
+
+# ------------------------------------------------------------------------------------------------ drawing
+def test_the_pictures_are_pngs_of_the_expected_size():
+    from PIL import Image
+
+    times = torch.linspace(0, 1, 9)
+    assert decision_png(times, torch.rand(9), torch.rand(9)).startswith(PNG)
+    assert decision_png(times, torch.rand(9)).startswith(PNG)  # A alone (00_flow)
+    trajectory = torch.stack([real("srsr")] * 3)  # (3 steps, 4 clouds, 400, 2)
+    frames = motion_pngs(trajectory, trajectory, size=50)
+    assert len(frames) == 3 and all(f.startswith(PNG) for f in frames)
+    assert motion_frame(trajectory[0], trajectory[0], size=50).shape == (2 * 50 + 6, 4 * 50 + 3 * 6, 3)
+    assert motion_frame(trajectory[0], None, size=50).shape == (50, 4 * 50 + 3 * 6, 3)
+    a, b = real("srsr" * 4), real("ssrr" * 4)
+    png = flip_map_png(a, b, flip_map(a, b), size=20, columns=8)
+    import io
+
+    width, height = Image.open(io.BytesIO(png)).size
+    assert (width, height) == (8 * 50 + 7 * 5, 2 * 28 + 5)  # cells: A and B of 20 px, a frame; 8 a row
+
+
+def test_the_motion_view_swaps_precomputed_frames():
+    view = MotionView()
+    assert view.children == (view.caption,)
+    frames = [bytes([0x89]) + b"PNG" + bytes([k]) for k in range(5)]
+    view.show(frames, torch.linspace(0, 1, 5), "proposals #1")
+    assert view.slider.max == view.play.max == 4 and view.slider.value == 4 and view.image.value == frames[4]
+    assert view.image in view.children and "finished shapes" in view.caption.value
+    view.slider.value = 0
+    assert view.image.value == frames[0] and "t = 0.00 (noise)" in view.caption.value
+    view.slider.value = 2
+    assert view.image.value == frames[2] and "step 2 of 4" in view.caption.value
+    assert view._link.source == (view.play, "value") and view._link.target == (view.slider, "value")
+    view.clear("gone")
+    assert view.frames == [] and view.children == (view.caption,) and "gone" in view.caption.value
+
+
+def test_the_flip_map_view_shows_the_counts():
+    a, b = real("rrrrsr"), real("srrrss")
+    view = FlipMapView(size=20)
+    view.show(a, b, flip_map(a, b), "after round 1")
+    assert count(view, "toyflow-flipmap") == 1 and view.image.value.tobytes().startswith(PNG)
+    text = view.counts.value
+    assert "stayed a Swiss roll: <b>3</b>" in text and "flipped: roll → S curve: <b>2</b>" in text
+    assert "stayed an S curve: <b>1</b>" in text and "flipped: S curve → roll: <b>0</b>" in text
+    assert "6 held-out noises" in view.caption.value and "after round 1" in view.caption.value
+
+
+# --------------------------------------------------------------------------------------------------- keys
+def test_the_keyboard_maps_keys_to_actions():
+    done = []
+    keys = Keyboard(
+        {"1": lambda: done.append("one"), "Enter": lambda: done.append("enter"), "N": lambda: done.append("n")}
+    )
+    assert keys.press("1") and keys.press("Enter") and keys.press("n") and keys.press("N")
+    assert not keys.press("x") and not keys.press("F5")
+    keys.handle({"event": "keydown", "key": "1", "ctrlKey": True})  # Ctrl+1 belongs to the browser
+    keys.handle({"event": "keyup", "key": "1"})
+    keys.handle({"event": "keydown", "key": "1"})
+    assert done == ["one", "enter", "n", "n", "one"] and keys.pressed == ["1", "Enter", "n", "n", "1"]
+
+
+def test_keys_label_like_clicks():
+    app = make_app()
+    picker = app.picker
+    assert picker.keyboard.event is not None and picker.keyboard.event.source is picker
+    assert picker.keyboard.event.watched_events == ["keydown"]
+    assert picker.press("1") and picker.press("2")
+    assert picker.selected == [0, 1] and count(picker, "toyflow-tile-selected") == 2
+    picker.press("2")
+    assert picker.selected == [0]
+    picker.press("3")
+    picker.press("Enter")  # teach
+    assert app.session.labelled_rounds == 1 and app.session.history[-1].labels == [0.5, 0.0, 0.5, 0.0]
+    assert count(picker, "toyflow-b-tile") == 4 and picker.answered
+    picker.press("1")  # answered: ignored, like a click
+    assert picker.selected == [0, 2]
+    picker.press("n")  # next proposals
+    assert not picker.answered and picker.selected == [] and count(picker, "toyflow-b-tile") == 0
+    picker.press("0")  # none of these
+    assert app.session.rounds == 2 and app.session.labelled_rounds == 1 and picker.answered
+    assert picker.state["keys"] == ["1", "2", "2", "3", "Enter", "1", "n", "0"]
+    assert picker.wait(timeout=120)
+
+
+def test_soft_mode_has_no_digit_keys():
+    picker = ProposalPicker(soft=True)
+    assert not picker.press("1") and picker.probabilities == [0.0] * 4
+    assert picker.keyboard.event is None, "the sliders' readouts take typed numbers: no key capture"
+
+
+# --------------------------------------------------------------------------------------- the views drawn
+def test_a_round_draws_every_view_after_the_tiles():
+    app = make_app()
+    picker = app.picker
+    assert count(picker, "toyflow-decision") == 0 and app.motion.frames == []
+    picker.select([0, 3])
+    picker.submit()
+    assert count(picker, "toyflow-b-tile") == 4
+    assert picker.wait(timeout=120)
+    state = picker.state
+    assert state["decision_plots"] == 4
+    assert all(img.value.tobytes().startswith(PNG) for img in picker.results.decision.images)
+    assert "P(S curve)" in picker.results.decision.caption.value
+    assert (
+        len(app.motion.frames) == app.session.sampler.steps + 1 == 5 and app.motion.image.value == app.motion.frames[-1]
+    )
+    assert "after round 1" in app.motion.caption.value
+    flips = app.flip_map.flips
+    assert flips is not None and sum(flips.counts.values()) == 32 and app.flip_map.image.value.tobytes().startswith(PNG)
+    assert {"decision", "motion", "flip_map", "chart"} <= set(state["timing"])
+    picker.next()  # the views of the old proposals go; the flip map (about B) stays
+    assert count(picker, "toyflow-decision") == 0 and app.motion.frames == [] and app.flip_map.flips is flips
+
+
+def test_views_of_replaced_proposals_are_never_drawn():
+    app = make_app(background=False)
+    picker = app.picker
+    picker.select([1])
+    picker.submit()
+    proposal, generation = picker.proposal, app.painter.generation
+    picker.next()
+    app.painter._same_noise(generation, proposal, 1, app.painter.meter.snapshot())  # a late job of the old round
+    assert count(picker, "toyflow-decision") == 0 and app.motion.frames == []
+
+
+def test_views_can_be_switched_off():
+    app = make_app(views=False)
+    app.picker.select([0])
+    app.picker.submit()
+    assert app.picker.wait(timeout=120)
+    assert count(app.picker, "toyflow-decision") == 0 and app.motion.frames == [] and app.flip_map.flips is None
+
+
+# ------------------------------------------------------------------------------------- undo, reset, save
+def test_undo_restores_b_and_the_tiles():
+    app = make_app()
+    picker, session = app.picker, app.session
+    picker.select([0])
+    picker.submit()
+    assert picker.wait(timeout=120)
+    after_one = weights(session.b)
+    picker.next()
+    proposal = picker.proposal
+    picker.select([1, 2])
+    picker.teach_button.click()
+    assert picker.wait(timeout=120) and [p[0] for p in picker.state["chart"]] == [0, 1, 2]
+    assert not same_weights(weights(session.b), after_one)
+
+    picker.undo_button.click()
+    assert same_weights(weights(session.b), after_one), "B is exactly as before round 2"
+    assert picker.proposal is proposal and picker.selected == [1, 2] and not picker.answered
+    assert count(picker, "toyflow-tile-selected") == 2 and count(picker, "toyflow-b-tile") == 0
+    assert not any(t.hit.disabled for t in picker.tiles), "the tiles are open again"
+    assert "round 2 undone" in picker.status_text and "labelled rounds: 1" in picker.status_text
+    assert [p[0] for p in picker.state["chart"]] == [0, 1]
+    assert picker.wait(timeout=120) and app.flip_map.flips is not None
+    picker.press("u")
+    assert same_weights(weights(session.b), weights(session.a)) and "labelled rounds: 0" in picker.status_text
+    picker.press("u")
+    assert "nothing to undo" in picker.status_text and "error" in picker.status_text
+    picker.select([3])
+    picker.press("Enter")  # teach again after the undo
+    assert session.labelled_rounds == 1 and session.history[-1].round == 1
+
+
+def test_reset_and_save(tmp_path):
+    app = make_app(log_path=tmp_path / "session.json")
+    picker, session = app.picker, app.session
+    first = picker.proposal
+    picker.select([2])
+    picker.submit()
+    assert picker.wait(timeout=120)
+    picker.save_button.click()
+    saved = tmp_path / "session.json"
+    assert saved.is_file() and str(saved) in picker.status_text
+    data = json.loads(saved.read_text())
+    assert [e["event"] for e in data["events"]] == ["propose", "answer"]
+    replayed = replay(make_flow(SMALL, seed=3), saved)
+    assert replayed.exact and same_weights(weights(replayed.session.b), weights(session.b))
+
+    picker.reset_button.click()
+    assert same_weights(weights(session.b), weights(session.a)) and session.history == []
+    assert torch.equal(picker.proposal.noise, first.noise), "the session starts over from its first proposals"
+    assert "reset" in picker.status_text and "labelled rounds: 0" in picker.status_text
+    assert picker.state["chart"] == [] and count(picker, "toyflow-b-fresh") == 0
+    assert picker.wait(timeout=120)
+    assert app.save().is_file() and json.loads(saved.read_text())["events"][-2]["event"] == "reset"
+
+
+@pytest.mark.parametrize("button", ["undo_button", "reset_button", "save_button"])
+def test_session_buttons_are_ignored_while_busy(button):
+    app = make_app()
+    picker = app.picker
+    seen = []
+
+    def busy_give(*args, **kwargs):
+        getattr(picker, button).click()
+        seen.append(picker.state["ignored"])
+        raise RuntimeError("stop here")
+
+    app.session.give = busy_give
+    picker.select([0])
+    picker.submit()
+    assert seen == [1] and app.session.log.events[-1]["event"] == "propose"
+
+
+def test_undo_in_soft_mode_brings_the_probabilities_back():
+    app = make_app(soft=True)
+    picker = app.picker
+    assert picker.set_probabilities([0.2, 0.0, 0.7, 0.0])
+    picker.submit()
+    assert app.session.labelled_rounds == 1
+    picker.undo()
+    assert picker.probabilities == [0.2, 0.0, 0.7, 0.0] and not picker.answered
+    assert app.session.labelled_rounds == 0 and picker.wait(timeout=120)

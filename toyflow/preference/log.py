@@ -1,0 +1,140 @@
+"""A session's log: everything needed to replay it bit for bit, as JSON.
+
+The header names model A by the SHA-256 of its tensors (:func:`tensors_checksum`), the method and its settings,
+the seed, the sampler, the training mixture's S fraction and the device. Then one event per thing the session
+did, in order: ``propose`` (how many, from which noise seed), ``answer`` (which proposal, ticks or probabilities
+or neither), ``undo``, ``reset`` and ``finetune`` (a control). Each event that may change model B carries B's
+checksum after it, so a replay (:func:`toyflow.preference.replay.replay`) can say where it stops being exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ..atomic import atomic_write
+from .labels import PreferenceInputError
+
+if TYPE_CHECKING:
+    from .session import PreferenceSession
+
+LOG_FORMAT = "toyflow-session-log"
+LOG_VERSION = 1
+EVENTS = ("propose", "answer", "undo", "reset", "finetune")
+
+
+class LogError(PreferenceInputError):
+    """A session log that cannot be used (unreadable, of another format, or written for another model A)."""
+
+
+def tensors_checksum(model: nn.Module) -> str:
+    """SHA-256 (hex) of every tensor of ``model``'s state dict: names, dtypes, shapes and bytes, in name order.
+
+    The same weights give the same checksum on any device; one changed bit gives another.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class SessionLog:
+    """The header of a session (see the module docstring) and its ``events``, each a JSON-ready dict."""
+
+    model_a: str
+    method: str
+    settings: dict
+    seed: int
+    sampler: dict
+    s_fraction: float
+    device: str = "cpu"
+    created: str = ""
+    note: dict = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def for_session(cls, session: PreferenceSession) -> SessionLog:
+        """An empty log with ``session``'s header."""
+        return cls(
+            model_a=tensors_checksum(session.a),
+            method=session.method,
+            settings=asdict(session.settings),
+            seed=int(session.seed),
+            sampler=session.sampler.to_dict(),
+            s_fraction=float(session.s_fraction),
+            device=session.device.type,
+            created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+
+    def add(self, event: str, **fields: object) -> dict:
+        """Append one event (one of :data:`EVENTS`) with its ``fields``; returns it."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+        entry = {"event": event, **fields}
+        self.events.append(entry)
+        return entry
+
+    def count(self, event: str) -> int:
+        """How many events of kind ``event`` the log holds."""
+        return sum(e["event"] == event for e in self.events)
+
+    def to_json(self) -> dict:
+        """The log as one JSON-ready dict (the format's name and version first)."""
+        return {"format": LOG_FORMAT, "version": LOG_VERSION, **asdict(self)}
+
+    def write(self, path: str | os.PathLike) -> Path:
+        """Write the log to ``path`` atomically (:func:`~toyflow.atomic.atomic_write`)."""
+
+        def dump(tmp: Path) -> None:
+            tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+        return atomic_write(path, dump)
+
+    @classmethod
+    def from_json(cls, data: object, source: str = "the log") -> SessionLog:
+        """A log from its JSON dict; :class:`LogError` (one line naming ``source``) if it is not one."""
+        if not isinstance(data, dict) or data.get("format") != LOG_FORMAT:
+            raise LogError(f'{source} is not a toyflow session log (no "format": "{LOG_FORMAT}")')
+        if data.get("version") != LOG_VERSION:
+            found = data.get("version")
+            raise LogError(f"{source} is a session log of version {found}; this toyflow reads version {LOG_VERSION}")
+        fields = {k: v for k, v in data.items() if k not in ("format", "version")}
+        try:
+            log = cls(**fields)
+        except TypeError as e:
+            raise LogError(f"{source} is not a valid session log ({e})") from None
+        bad = [e for e in log.events if not isinstance(e, dict) or e.get("event") not in EVENTS]
+        if bad:
+            raise LogError(f"{source} holds an event toyflow does not know: {json.dumps(bad[0])[:120]}")
+        return log
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> SessionLog:
+        """Read a log written by :meth:`write`; :class:`LogError` (one line naming the file) if it cannot be used."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except OSError as e:
+            raise LogError(f"cannot read the session log {path}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise LogError(f"{path} is not JSON ({e})") from None
+        return cls.from_json(data, str(path))
+
+    def check_model(self, model_a: nn.Module, name: str = "this model A") -> None:
+        """Raise :class:`LogError` (one line) unless ``model_a`` has exactly the tensors the log was written for."""
+        found = tensors_checksum(model_a)
+        if found != self.model_a:
+            raise LogError(
+                f"the session log was written for another model A (sha256 {self.model_a[:12]}…), "
+                f"not {name} (sha256 {found[:12]}…)"
+            )

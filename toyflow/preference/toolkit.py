@@ -1,0 +1,91 @@
+"""The helpers every preference method builds its update from, as a base class of the session.
+
+:class:`MethodToolkit` gives :class:`~toyflow.preference.session.PreferenceSession` what a method's
+:meth:`~toyflow.preference.base.Method.update` calls: fresh batches of the training mixture (with noise coupled as
+in model A's training), Adam steps of B on them, one step along a given direction, B restarted from A, A's own
+pool of samples and the preference model fitted to every tick so far. It holds no state of its own: everything it
+reads and changes (``a``, ``b``, ``opt``, ``buffer``, ``settings``, ...) is the session's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from .. import coupling
+from ..data import NUM_POINTS, CloudStream, draw_noise
+from ..flow import mixture_loss
+from ..seeds import derive_seed
+from .objectives import kernel_scores
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+
+
+class MethodToolkit:
+    """The session's helpers for the methods (``fresh_batch``, ``couple``, ``fit``, ``step_along``,
+    ``restart_from_a``, ``pool``, ``preference_scores``); a base class of the session, never used alone."""
+
+    _pool: tuple[torch.Tensor, torch.Tensor] | None = None
+    _mixture: CloudStream | None = None
+
+    def fresh_batch(self, size: int, generator: torch.Generator, couple: bool = True) -> Batch:
+        """``size`` fresh clouds of the training mixture, noise for them (coupled as in A's training, or
+        independent with ``couple=False``, as the reference method draws it) and their labels: ``(x1, x0, is_s)``,
+        ``x1, x0 (size, num_points, 2)`` on B's device, ``is_s (size,)``; every draw from ``generator``."""
+        if self._mixture is None or self._mixture.batch_size != size:
+            seed = derive_seed(self.seed, "mixture")
+            self._mixture = CloudStream(size, self.s_fraction, NUM_POINTS, seed=seed, pool_size=256)
+        x1, is_s = self._mixture.next(generator)
+        x1 = x1.to(self.device)
+        x0 = torch.randn(x1.shape, generator=generator)
+        return x1, (self.couple(x0, x1, generator) if couple else x0.to(self.device)), is_s
+
+    def couple(self, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
+        matched to data clouds, then points to points (both by optimal transport). Returns ``x0`` on B's device."""
+        seed = int(torch.randint(0, 2**31, (1,), generator=generator))
+        return coupling.couple(x0.to(x1.device), x1, seed=seed).to(self.device)
+
+    def fit(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, t_max: float = 1.0) -> float:
+        """``steps`` Adam steps of B on batches ``(x1, x0, is_s)`` from ``next_batch``, times drawn from
+        ``U[0, t_max]`` with ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the
+        clouds' labels ``is_s`` are known); returns the last loss."""
+        loss = torch.tensor(float("nan"))
+        for _ in range(steps):
+            x1, x0, is_s = next_batch()
+            t = (t_max * torch.rand(x1.shape[0], generator=generator)).to(self.device)
+            loss = mixture_loss(self.b, x1, x0, t, is_s)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        return loss.item()
+
+    def step_along(self, params: list[torch.Tensor], direction: torch.Tensor) -> None:
+        """One optimiser step of B with ``direction (num_params,)`` (flat, in the order of ``params``) as gradient."""
+        offset = 0
+        for p in params:
+            k = p.numel()
+            p.grad = direction[offset : offset + k].view_as(p).clone()
+            offset += k
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+
+    def restart_from_a(self, lr: float) -> None:
+        """B takes A's weights again, with a fresh Adam optimiser of learning rate ``lr``."""
+        self.b.load_state_dict(self.a.state_dict())
+        self.opt = torch.optim.Adam(self.b.parameters(), lr=lr)
+
+    def pool(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""
+        if self._pool is None:
+            noise = draw_noise(self.settings.pool_size, NUM_POINTS, derive_seed(self.seed, "pool"), self.device)
+            self._pool = (noise, self.sampler.sample(self.a, noise))
+        return self._pool
+
+    def preference_scores(self, clouds: torch.Tensor) -> torch.Tensor:
+        """Estimated probability that each cloud ``(m, num_points, 2)`` would be ticked: ``(m,)`` in [0, 1], by
+        :func:`~toyflow.preference.objectives.kernel_scores` on every labelled proposal so far."""
+        labelled = [(item.samples, item.labels) for item in self.buffer]
+        return kernel_scores(clouds, labelled, self.settings.kernel_points)

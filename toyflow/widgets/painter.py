@@ -1,0 +1,121 @@
+"""Drawing the teaching views after B's tiles, without blocking them.
+
+:class:`ViewPainter` owns the views that are not part of the picker (:class:`~toyflow.widgets.motion.MotionView`,
+:class:`~toyflow.widgets.flipview.FlipMapView`) and one worker thread. After a round it takes a frozen copy of
+B where the round ran, then the worker measures and draws, in this order: the decision over time under the tiles,
+A and B in motion, the flip map (then the controller's chart). Each job carries a generation number: a job whose
+proposals were replaced (Next proposals, Undo, Reset) before it finished draws nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+from torch import nn
+
+from ..preference import Proposal
+from ..preference.views import ViewMeter
+from .flipview import FlipMapView
+from .motion import MotionView, motion_pngs
+from .picker import ProposalPicker
+
+
+class ViewPainter:
+    """The views of one picker's session, drawn by ``meter`` (``None``: no views) on a worker thread (or inline
+    without ``background``); ``timing`` holds the seconds each view took last (measure and draw)."""
+
+    def __init__(self, picker: ProposalPicker, meter: ViewMeter | None, background: bool = True) -> None:
+        self.picker, self.meter, self.background = picker, meter, background
+        self.motion = MotionView()
+        self.flip_map = FlipMapView()
+        self.generation = 0  # changes with the proposals shown (and with B)
+        self.b_generation = 0  # changes with B only (the flip map is about B, not the proposals)
+        self.timing: dict[str, float] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        if meter is None:
+            self.motion.clear("the teaching views are off (PreferenceApp(..., views=False))")
+        else:
+            self.motion.clear("answer the proposals above: A and B in motion appear here after the round")
+            self.flip_map.caption.value = "<b>The flip map</b><br><small>appears after the first round</small>"
+
+    def submit(self, job: Callable, *args: object) -> None:
+        """Run ``job(*args)`` on the worker thread (tracked by the picker, so ``picker.wait()`` waits for it), or
+        now without ``background``."""
+        if not self.background:
+            job(*args)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toyflow-views")
+        self.picker.track(self._executor.submit(job, *args))
+
+    def new_proposals(self) -> None:
+        """New proposals are shown: what was drawn for the old ones goes (the flip map stays: it is about B)."""
+        self.generation += 1
+        if self.meter is not None and self.motion.frames:
+            self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
+
+    def after_round(self, proposal: Proposal, round_number: int, trajectory_b: torch.Tensor | None = None) -> None:
+        """Queue the views of the round just played on ``proposal`` (``trajectory_b``: B's, from the round)."""
+        self.generation += 1
+        self.b_generation += 1
+        if self.meter is None:
+            return
+        b_model = self.meter.snapshot()
+        self.picker.results.decision.pending()
+        self.motion.pending()
+        self.flip_map.pending()
+        self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trajectory_b)
+        self.submit(self._bank, self.b_generation, round_number, b_model)
+
+    def after_undo(self) -> None:
+        """B changed without a round (undo, reset): the views of the proposals go, the flip map is drawn again."""
+        self.generation += 1
+        self.b_generation += 1
+        if self.meter is None:
+            return
+        self.motion.clear("the last round was taken back: answer the proposals again to see A and B in motion")
+        self.flip_map.pending()
+        self.submit(self._bank, self.b_generation, None, self.meter.snapshot())
+
+    def _same_noise(
+        self,
+        generation: int,
+        proposal: Proposal,
+        round_number: int,
+        b_model: nn.Module,
+        trajectory_b: torch.Tensor | None = None,
+    ) -> None:
+        try:
+            start = time.perf_counter()
+            views = self.meter.same_noise(proposal, b_model, trajectory_b)
+            if generation != self.generation:
+                return
+            measured = time.perf_counter() - start
+            self.picker.show_decision(views.times, views.p_a, views.p_b, views.reading, seconds=measured)
+            self.timing["decision"] = time.perf_counter() - start
+            start = time.perf_counter()
+            frames = motion_pngs(views.trajectory_a, views.trajectory_b)
+            if generation != self.generation:
+                return
+            what = f"proposals #{proposal.number} after round {round_number}"
+            self.motion.show(frames, views.times, what)
+            self.timing["motion"] = time.perf_counter() - start
+            self.picker.last_timing.update({k: self.timing[k] for k in ("decision", "motion")})
+        except Exception as e:  # shown, never raised: this runs on a worker thread
+            self.motion.clear(f"A and B in motion: {type(e).__name__}: {e}")
+
+    def _bank(self, generation: int, round_number: int | None, b_model: nn.Module) -> None:
+        try:
+            start = time.perf_counter()
+            bank = self.meter.bank(b_model)
+            if generation != self.b_generation:
+                return
+            title = f"after round {round_number}" if round_number is not None else "model B as it is now"
+            self.flip_map.show(bank.a_clouds, bank.b_clouds, bank.flips, title)
+            self.timing["flip_map"] = time.perf_counter() - start
+            self.picker.last_timing["flip_map"] = self.timing["flip_map"]
+        except Exception as e:  # shown, never raised: this runs on a worker thread
+            self.flip_map.failed(f"{type(e).__name__}: {e}")
