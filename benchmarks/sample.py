@@ -19,6 +19,7 @@ from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.data import draw_noise
 from toyflow.evaluation import EVAL_SEED, generate
 from toyflow.judge import judge
+from toyflow.model import noise_radius
 from toyflow.reference import ReferenceFlow, reference_noise
 from toyflow.solver import Sampler
 
@@ -36,7 +37,7 @@ def main() -> None:
     model, meta = load_checkpoint(args.checkpoint, device=dev)
     default = Sampler.from_meta(model, meta)
     reference = ReferenceFlow().to(dev).eval()  # untrained: its latency does not depend on its weights
-    noise = draw_noise(6, 400, seed=0, device=dev)
+    noise = draw_noise(6, 400, seed=0, device=dev, radius=noise_radius(model))
     ref_noise = reference_noise((6, 400, 2), torch.Generator().manual_seed(0)).to(dev)
 
     def sync() -> None:

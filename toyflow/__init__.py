@@ -28,7 +28,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import MIN_POINTS, draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
 from .judge import judge
-from .model import CloudFlow, FlowConfig
+from .model import CloudFlow, FlowConfig, noise_radius
 from .shipped import shipped_checkpoint
 from .solver import Sampler, sample
 
@@ -45,6 +45,7 @@ __all__ = [
     "SHIPPED_CHECKPOINT",
     "Sampler",
     "draw_noise",
+    "noise_radius",
     "judge",
     "load_checkpoint",
     "make_cloud",

@@ -6,12 +6,14 @@ one affine map (same scale on both axes) so that its smallest coordinate is -1 a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from sklearn.datasets import make_s_curve, make_swiss_roll
 
 from .device import make_generator
-from .validation import check_count, check_probability
+from .validation import check_count, check_positive, check_probability
 
 NUM_POINTS = 400
 # The fewest points a cloud may have. The judge must tell S curves from Swiss rolls in at least 99 % of real clouds
@@ -121,18 +123,44 @@ class CloudStream:
         return clouds, is_s
 
 
+def truncate_noise(z: torch.Tensor, radius: float = 0.0) -> torch.Tensor:
+    """Standard normal points ``z (..., 2)`` mapped, point by point, to the 2-D normal law restricted to the disk of
+    ``radius`` (``radius`` 0: ``z`` itself, unchanged). Same shape.
+
+    Each point keeps its direction; its distance ``r`` from the origin goes to the radius with the same rank under
+    the truncated law (``F_R^-1(F(r))``, ``F(r) = 1 - exp(-r^2 / 2)``), so the map is monotone, close to the
+    identity near the origin (``radius`` 2.5: points with ``r < 1`` move less than 3 %), and "the same noise" stays
+    the same noise: one seed, one standard normal draw, one point of the truncated law.
+    """
+    if radius == 0.0:
+        return z
+    check_positive("radius", radius)
+    r = torch.linalg.vector_norm(z, dim=-1, keepdim=True)
+    u = -torch.expm1(-0.5 * r * r)  # F(r): uniform in [0, 1)
+    mass = -math.expm1(-0.5 * radius * radius)  # F(radius)
+    r_new = torch.sqrt(-2.0 * torch.log1p(-u * mass))
+    return torch.where(r > 0, z * (r_new / r.clamp(min=1e-30)), z)
+
+
 def draw_noise(
     n: int,
     num_points: int = NUM_POINTS,
     seed: int | torch.Generator | None = None,
     device: str | torch.device = "cpu",
+    radius: float = 0.0,
 ) -> torch.Tensor:
-    """Standard normal noise, i.i.d. per point: float32 ``(n, num_points, 2)``, ``n >= 1`` clouds of
-    ``num_points >= MIN_POINTS`` points.
+    """The noise clouds start from: float32 ``(n, num_points, 2)``, ``n >= 1`` clouds of ``num_points >= MIN_POINTS``
+    points, i.i.d. per point, standard normal, or normal truncated at ``radius`` (:func:`truncate_noise`; a model's
+    own radius is :func:`toyflow.model.noise_radius`).
 
     Drawn on the CPU from ``seed`` and then moved, so the same seed gives the same noise on every device.
     """
     check_count("n", n)
     check_count("num_points", num_points, MIN_POINTS)
     gen = make_generator(seed)
-    return torch.randn(n, num_points, 2, generator=gen).to(device)
+    return truncate_noise(torch.randn(n, num_points, 2, generator=gen), radius).to(device)
+
+
+def noise_like(x: torch.Tensor, generator: torch.Generator, radius: float = 0.0) -> torch.Tensor:
+    """Fresh noise of ``x``'s shape ``(..., num_points, 2)`` on the CPU from ``generator``, truncated at ``radius``."""
+    return truncate_noise(torch.randn(x.shape, generator=generator), radius)

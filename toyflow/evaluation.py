@@ -7,6 +7,7 @@ from torch import nn
 
 from .data import MIN_POINTS, NUM_POINTS, draw_noise
 from .judge import judge
+from .model import noise_radius
 from .reference import is_reference, reference_noise
 from .solver import Sampler
 from .validation import check_count
@@ -35,7 +36,7 @@ def generate(
     if is_reference(model):
         noise = reference_noise((n, num_points, 2), torch.Generator().manual_seed(seed)).to(device)
     else:
-        noise = draw_noise(n, num_points, seed, device)
+        noise = draw_noise(n, num_points, seed, device, noise_radius(model))
     clouds = sampler.sample(model, noise)
     return clouds.cpu() if to_cpu else clouds
 

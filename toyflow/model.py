@@ -30,6 +30,9 @@ class FlowConfig:
     pos_freqs: int = 16  # >0: random Fourier features of each point's coordinates (fixed, seeded, saved)
     pos_scale: float = 4.0
     class_heads: bool = True  # one velocity head per class plus a gate P(S | x, t) (see the module docstring)
+    # The source law: 0 for the standard normal, R > 0 for the normal truncated at radius R (toyflow.data.
+    # truncate_noise). Part of the flow: it is drawn in training, sampling, and preference learning alike.
+    noise_radius: float = 0.0
     arch: str = field(default="cloudflow")
 
     def to_dict(self) -> dict:
@@ -127,3 +130,9 @@ class CloudFlow(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def noise_radius(model: nn.Module) -> float:
+    """The radius of ``model``'s source law (:attr:`FlowConfig.noise_radius`; 0: standard normal). Networks without
+    one (the reference method's) start from the standard normal: 0."""
+    return float(getattr(getattr(model, "config", None), "noise_radius", 0.0))

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import save_checkpoint
-from ..data import NUM_POINTS, CloudStream, draw_noise
+from ..data import CloudStream
 from ..seeds import derive_seed, stream
 from ..solver import Sampler
 from . import undo as snapshots
@@ -133,7 +133,7 @@ class PreferenceSession(MethodToolkit):
         self.proposals_drawn += 1
         if seed is None:
             seed = derive_seed(self.seed, "proposal", self.proposals_drawn)
-        noise = draw_noise(n, NUM_POINTS, seed, self.device)
+        noise = self.noise(n, seed)
         trajectory = self.sampler.sample(self.a, noise, return_trajectory=True)  # the same steps as without it
         self.last_proposal = Proposal(noise, trajectory[-1], seed, self.proposals_drawn, trajectory)
         self.log.add("propose", number=self.proposals_drawn, n=int(n), seed=int(seed))
@@ -146,11 +146,11 @@ class PreferenceSession(MethodToolkit):
 
     def sample_a(self, n: int, seed: int) -> torch.Tensor:
         """``n`` clouds of A from the noise of ``seed``: ``(n, num_points, 2)``."""
-        return self.sampler.sample(self.a, draw_noise(n, NUM_POINTS, seed, self.device))
+        return self.sampler.sample(self.a, self.noise(n, seed))
 
     def sample_b(self, n: int, seed: int) -> torch.Tensor:
         """``n`` clouds of B from the noise of ``seed``: ``(n, num_points, 2)``."""
-        return self.sampler.sample(self.b, draw_noise(n, NUM_POINTS, seed, self.device))
+        return self.sampler.sample(self.b, self.noise(n, seed))
 
     # --------------------------------------------------------------- learning
     def give(

@@ -14,8 +14,9 @@ from collections.abc import Callable
 import torch
 
 from .. import coupling
-from ..data import NUM_POINTS, CloudStream, draw_noise
+from ..data import NUM_POINTS, CloudStream, draw_noise, noise_like
 from ..flow import mixture_loss
+from ..model import noise_radius
 from ..seeds import derive_seed
 from .objectives import kernel_scores
 
@@ -29,6 +30,15 @@ class MethodToolkit:
     _pool: tuple[torch.Tensor, torch.Tensor] | None = None
     _mixture: CloudStream | None = None
 
+    @property
+    def noise_radius(self) -> float:
+        """Radius of model A's source law (0: standard normal); B shares it (:func:`toyflow.model.noise_radius`)."""
+        return noise_radius(self.a)
+
+    def noise(self, n: int, seed: int | torch.Generator) -> torch.Tensor:
+        """``n`` noise clouds ``(n, NUM_POINTS, 2)`` of model A's source law from ``seed``, on B's device."""
+        return draw_noise(n, NUM_POINTS, seed, self.device, self.noise_radius)
+
     def fresh_batch(self, size: int, generator: torch.Generator, couple: bool = True) -> Batch:
         """``size`` fresh clouds of the training mixture, noise for them (coupled as in A's training, or
         independent with ``couple=False``, as the reference method draws it) and their labels: ``(x1, x0, is_s)``,
@@ -38,7 +48,7 @@ class MethodToolkit:
             self._mixture = CloudStream(size, self.s_fraction, NUM_POINTS, seed=seed, pool_size=256)
         x1, is_s = self._mixture.next(generator)
         x1 = x1.to(self.device)
-        x0 = torch.randn(x1.shape, generator=generator)
+        x0 = noise_like(x1, generator, self.noise_radius)
         return x1, (self.couple(x0, x1, generator) if couple else x0.to(self.device)), is_s
 
     def couple(self, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -80,7 +90,7 @@ class MethodToolkit:
     def pool(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""
         if self._pool is None:
-            noise = draw_noise(self.settings.pool_size, NUM_POINTS, derive_seed(self.seed, "pool"), self.device)
+            noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
             self._pool = (noise, self.sampler.sample(self.a, noise))
         return self._pool
 

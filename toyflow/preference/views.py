@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..data import NUM_POINTS, draw_noise
 from ..decision import decision_along, reading
 from ..flips import FLIP_N, FLIP_SEED, FlipMap, compare
 from ..judge import Verdict, judge
@@ -99,7 +98,7 @@ class ViewMeter:
 
     def bank_noise(self) -> torch.Tensor:
         """The bank's noise: ``(bank_n, num_points, 2)`` from ``bank_seed``, on the session's device."""
-        return draw_noise(self.bank_n, NUM_POINTS, self.bank_seed, self.session.device)
+        return self.session.noise(self.bank_n, self.bank_seed)
 
     def bank(self, b_model: nn.Module | None = None) -> BankViews:
         """A's and ``b_model``'s (default: a snapshot of B) clouds of the bank, and the flip map."""

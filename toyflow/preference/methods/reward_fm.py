@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ...data import noise_like
 from ...flow import flow_matching_loss
 from ..base import Method, register
 from ..objectives import kernel_scores
@@ -44,7 +45,7 @@ class RewardFM(Method):
         def next_batch() -> tuple[torch.Tensor, torch.Tensor, None]:
             idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=generator).to(pool.device)
             x1 = pool[idx]
-            return x1, session.couple(torch.randn(x1.shape, generator=generator), x1, generator), None
+            return x1, session.couple(noise_like(x1, generator, session.noise_radius), x1, generator), None
 
         return {"flow_loss": session.fit(next_batch, s.steps, generator, s.t_max)}
 
