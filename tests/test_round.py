@@ -121,3 +121,23 @@ def test_chart_figures_are_the_judges_on_fixed_noises():
     clouds_b = session.sampler.sample(session.b, draw_noise(6, seed=EVAL_SEED))
     v = judge(clouds_b)
     assert (point.s_fraction_b, point.clean_b) == (v.s_fraction, v.clean_fraction)
+
+
+def test_reward_fm_pairs_its_pool_once_and_its_rounds_call_no_solver(monkeypatch):
+    from toyflow import coupling
+    from toyflow.seeds import derive_seed
+
+    session = make_session(seed=4)
+    pairs = session.pool_pairs()
+    assert session.pool_pairs() is pairs and pairs.shape == session.pool()[1].shape
+    # each cloud's noise is the stream's noise, its points reordered (paired with the cloud's points)
+    drawn = session.noise(pairs.shape[0], derive_seed(4, "pool-pairs"))
+    assert torch.equal(torch.sort(pairs.flatten(1), dim=1).values, torch.sort(drawn.flatten(1), dim=1).values)
+
+    def no_solver(*args, **kwargs):
+        raise AssertionError("a round paired noise by optimal transport again")
+
+    monkeypatch.setattr(coupling, "ot_pair", no_solver)
+    monkeypatch.setattr(coupling, "couple", no_solver)
+    result = play_round(session, Answer(ticks=[0, 1]), session.propose(4))
+    assert result.record.updated

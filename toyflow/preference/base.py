@@ -26,6 +26,9 @@ class MethodSettings:
     lr: float = 5e-4  # (the reference method always uses REFERENCE.md's 1e-3)
     steps: int = 8
     batch_size: int = 16
+    # reward-fm: pool clouds per step. 8 halves the update's time against 16 (0.13 s against 0.30 s on 2 cores) for
+    # the same S-fraction after 3 labelled rounds (issue 15)
+    pool_batch: int = 8
     pool_size: int = 128
     strength: float = 7.0
     kernel_points: int = 64

@@ -89,10 +89,12 @@ def play_round(
     timing = {"update": time.perf_counter() - start}
     say(2, "re-sampling B on the same noise…")
     t = time.perf_counter()
-    b_trajectory = session.resample(proposal.noise, return_trajectory=True).cpu()
-    b_same = b_trajectory[-1]
     seed = round_seed(session.seed, "fresh", record.round)
-    b_fresh = session.sample_b(fresh_n, seed).cpu()
+    # one batch for the proposals' noise and the fresh noise: one sampler call instead of two
+    n = proposal.noise.shape[0]
+    noise = torch.cat([proposal.noise.to(session.device), session.noise(fresh_n, seed)])
+    trajectory = session.resample(noise, return_trajectory=True).cpu()
+    b_trajectory, b_same, b_fresh = trajectory[:, :n], trajectory[-1, :n], trajectory[-1, n:]
     timing["sample"] = time.perf_counter() - t
     point = None
     if chart is not None:

@@ -66,6 +66,7 @@ class PreferenceSession(MethodToolkit):
         self.a_meta = meta or {}
         self.sampler = Sampler.from_meta(model_a, self.a_meta).with_(steps=sampler_steps)
         self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pool_pairs: torch.Tensor | None = None
         self._mixture: CloudStream | None = None
         self.b_version = 0  # changes whenever B may have changed (a cache key for what is measured on B)
         self.log = SessionLog.for_session(self)

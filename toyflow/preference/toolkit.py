@@ -23,11 +23,15 @@ from .objectives import kernel_scores
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
 
+POOL_CHUNK = 16  # clouds of the pool sampled at once
+
+
 class MethodToolkit:
     """The session's helpers for the methods (``fresh_batch``, ``couple``, ``fit``, ``step_along``,
     ``restart_from_a``, ``pool``, ``preference_scores``); a base class of the session, never used alone."""
 
     _pool: tuple[torch.Tensor, torch.Tensor] | None = None
+    _pool_pairs: torch.Tensor | None = None
     _mixture: CloudStream | None = None
 
     @property
@@ -91,8 +95,21 @@ class MethodToolkit:
         """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""
         if self._pool is None:
             noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
-            self._pool = (noise, self.sampler.sample(self.a, noise))
+            # a few clouds at a time: the same samples (each cloud is sampled on its own), a fifth of the peak memory
+            samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
+            self._pool = (noise, samples)
         return self._pool
+
+    def pool_pairs(self) -> torch.Tensor:
+        """Fresh noise for each cloud of the pool, paired with it point to point as in A's training: ``(pool_size,
+        num_points, 2)`` on B's device. Drawn and paired once per session (from the stream ``(seed, "pool-pairs")``):
+        pairing by optimal transport was half of every update when it ran at each step."""
+        if self._pool_pairs is None:
+            _, pool = self.pool()
+            seed = derive_seed(self.seed, "pool-pairs")
+            noise = self.noise(pool.shape[0], seed).cpu()
+            self._pool_pairs = coupling.ot_pair(noise, pool.cpu(), seed=seed).to(self.device)
+        return self._pool_pairs
 
     def preference_scores(self, clouds: torch.Tensor) -> torch.Tensor:
         """Estimated probability that each cloud ``(m, num_points, 2)`` would be ticked: ``(m,)`` in [0, 1], by

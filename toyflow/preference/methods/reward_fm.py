@@ -2,7 +2,8 @@
 
 A pool of A's own samples (drawn once per session) is weighted by a preference model fitted to every tick so far
 (a kernel on Chamfer distances to the ticked and unticked proposals), and B, restarted from A each round, takes a
-few flow-matching steps on that weighted pool with fresh noise coupled as in A's training, at early times only
+few flow-matching steps on that weighted pool, each cloud with its own noise paired to it as in A's training (drawn
+and paired once per session: :meth:`~toyflow.preference.toolkit.MethodToolkit.pool_pairs`), at early times only
 (``t < t_max``, where a cloud's shape is chosen; later times, which draw the shape, stay A's). The pool is A's
 clean samples, so B only moves probability between shapes A draws well.
 """
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ...data import noise_like
 from ...flow import flow_matching_loss
 from ..base import Method, register
 from ..objectives import kernel_scores
@@ -31,21 +31,21 @@ class RewardFM(Method):
     name = "reward-fm"
 
     def prepare(self, session: PreferenceSession) -> None:
-        """Draw the pool now, so that the first round is as quick as the others."""
-        session.pool()
+        """Draw the pool and pair it with noise now, so that the first round is as quick as the others."""
+        session.pool_pairs()
 
     def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
         """Restart B from A (``settings.restart``), then ``settings.steps`` steps on the weighted pool."""
         s = session.settings
         _, pool = session.pool()
+        pairs = session.pool_pairs()
         weights = torch.softmax(s.strength * session.preference_scores(pool), dim=0)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             session.restart_from_a(s.lr)
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor, None]:
-            idx = torch.multinomial(weights, s.batch_size, replacement=True, generator=generator).to(pool.device)
-            x1 = pool[idx]
-            return x1, session.couple(noise_like(x1, generator, session.noise_radius), x1, generator), None
+            idx = torch.multinomial(weights, s.pool_batch, replacement=True, generator=generator).to(pool.device)
+            return pool[idx], pairs[idx], None
 
         return {"flow_loss": session.fit(next_batch, s.steps, generator, s.t_max)}
 
