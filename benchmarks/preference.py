@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 from common import OUT, REPO, machine, table
@@ -82,6 +83,19 @@ def best_of_4(model_a, meta, n_eval: int, shape: str = "s_curve") -> dict:
     return judge(torch.stack(picks)).summary()
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB: VmHWM of /proc/self/status where there is one (Linux), else
+    ru_maxrss. (Linux keeps ru_maxrss across exec, so a subprocess of a large parent would report the parent's.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB -> MiB
+    except OSError:
+        pass
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
 def latency(method: str, checkpoint: str, device: str, rounds: int = 4) -> dict:
     """In this (fresh) process: median seconds of a round (:func:`play_round`: update, 4 same-noise + 6 fresh
     samples; then B's 10 tiles drawn as the picker draws them, 160 and 112 pixels) and peak RSS."""
@@ -101,7 +115,7 @@ def latency(method: str, checkpoint: str, device: str, rounds: int = 4) -> dict:
         compute.append(result.record.seconds)
         if len(times) >= rounds:
             break
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    peak = peak_rss_mib()
     return {"round_s": statistics.median(times), "update_s": statistics.median(compute), "peak_mib": peak}
 
 

@@ -5,7 +5,8 @@
     python docs/make_figures.py --views     # only the teaching views' pictures
 
 Writes docs/model_a_samples.png (12 samples of A, red) and docs/same_noise.png (4 proposals of A in red,
-B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B), and
+B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B),
+docs/fidelity.png (real clouds, A's and B's on a canvas wider than the data's box, stray points marked), and
 the teaching views after three rounds in which the S curves among the proposals are ticked (the judge's reading,
 clean or not): docs/decision_over_time.png, docs/motion.png and docs/flip_map.png, drawn by the same functions
 as the widgets. The picker's pictures, docs/picker.png and docs/picker_keys.png, are screenshots taken by the
@@ -24,8 +25,10 @@ import numpy as np
 matplotlib.use("Agg")
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint  # noqa: E402
+from toyflow.curves import curve_distances  # noqa: E402
+from toyflow.data import sample_mixture  # noqa: E402
 from toyflow.flips import CATEGORIES, DESCRIPTIONS  # noqa: E402
-from toyflow.judge import judge  # noqa: E402
+from toyflow.judge import calibrate, judge  # noqa: E402
 from toyflow.plotting import GREEN, RED, draw_panel, plot_clouds, save_round_figure  # noqa: E402
 from toyflow.preference import Answer, PreferenceSession, ViewMeter, oracle_answer, play_round  # noqa: E402
 from toyflow.widgets.flipview import COLORS, flip_map_png  # noqa: E402
@@ -53,6 +56,42 @@ def main() -> None:
     title = f"after {rounds} labelled rounds: A (red) and B on the same noise (green), 6 fresh samples of B"
     save_round_figure(DOCS / "same_noise.png", proposal.samples, shown.b_same, shown.b_fresh, title=title)
     print("wrote", DOCS / "same_noise.png")
+    fidelity_figure(session)
+
+
+def fidelity_figure(session: PreferenceSession, per_row: int = 6, seed: int = 7) -> None:
+    """Real clouds, A's and B's (after the session's rounds) on [-1.6, 1.6]^2: the data's box [-1, 1] dashed, each
+    stray point (farther from its class's noise-free curve than the judge's threshold) ringed in black."""
+    import matplotlib.pyplot as plt
+
+    real, _ = sample_mixture(per_row, 0.5, seed=seed)
+    rows = [
+        ("real", real, "0.4"),
+        ("A", session.sample_a(per_row, seed), RED),
+        ("B", session.sample_b(per_row, seed), GREEN),
+    ]
+    limits = calibrate().stray
+    fig, axes = plt.subplots(3, per_row, figsize=(1.9 * per_row, 6.2))
+    for (name, clouds, color), row in zip(rows, axes, strict=True):
+        v = judge(clouds)
+        dist = curve_distances(clouds, v.is_s)
+        for k, ax in enumerate(row):
+            stray = dist[k] > limits[0 if v.is_s[k] else 1]
+            ax.set_xlim(-1.6, 1.6)
+            ax.set_ylim(-1.6, 1.6)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.add_patch(plt.Rectangle((-1, -1), 2, 2, fill=False, ls="--", lw=0.6, ec="0.6"))
+            ax.scatter(clouds[k, :, 0], clouds[k, :, 1], s=2, color=color, linewidths=0)
+            ax.scatter(clouds[k, stray, 0], clouds[k, stray, 1], s=28, facecolors="none", edgecolors="k", lw=0.8)
+            verdict = ("S" if v.is_s[k] else "roll") + (", clean" if v.clean[k] else f", {int(stray.sum())} stray")
+            ax.set_title(f"{name}: {verdict}", fontsize=8)
+    fig.suptitle("real clouds, model A, model B (after 3 labelled rounds) on a canvas wider than the data's box")
+    fig.tight_layout()
+    fig.savefig(DOCS / "fidelity.png", dpi=90)
+    plt.close(fig)
+    print("wrote", DOCS / "fidelity.png")
 
 
 def teaching_views() -> None:

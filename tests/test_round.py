@@ -129,10 +129,12 @@ def test_reward_fm_pairs_its_pool_once_and_its_rounds_call_no_solver(monkeypatch
 
     session = make_session(seed=4)
     pairs = session.pool_pairs()
-    assert session.pool_pairs() is pairs and pairs.shape == session.pool()[1].shape
-    # each cloud's noise is the stream's noise, its points reordered (paired with the cloud's points)
-    drawn = session.noise(pairs.shape[0], derive_seed(4, "pool-pairs"))
-    assert torch.equal(torch.sort(pairs.flatten(1), dim=1).values, torch.sort(drawn.flatten(1), dim=1).values)
+    pool = session.pool()[1]
+    assert session.pool_pairs() is pairs and pairs.shape == (session.settings.pool_noises, *pool.shape)
+    # noise j of each cloud is the stream (seed, "pool-pairs", j)'s, its points reordered (paired with the cloud's)
+    for j in range(pairs.shape[0]):
+        drawn = session.noise(pool.shape[0], derive_seed(4, "pool-pairs", j))
+        assert torch.equal(torch.sort(pairs[j].flatten(1), dim=1).values, torch.sort(drawn.flatten(1), dim=1).values)
 
     def no_solver(*args, **kwargs):
         raise AssertionError("a round paired noise by optimal transport again")

@@ -101,14 +101,15 @@ class MethodToolkit:
         return self._pool
 
     def pool_pairs(self) -> torch.Tensor:
-        """Fresh noise for each cloud of the pool, paired with it point to point as in A's training: ``(pool_size,
-        num_points, 2)`` on B's device. Drawn and paired once per session (from the stream ``(seed, "pool-pairs")``):
-        pairing by optimal transport was half of every update when it ran at each step."""
+        """``settings.pool_noises`` fresh noise clouds for each cloud of the pool, each paired with it point to point
+        as in A's training: ``(pool_noises, pool_size, num_points, 2)`` on B's device. Noise ``j`` comes from the
+        stream ``(seed, "pool-pairs", j)``. Drawn and paired once per session: pairing by optimal transport was half
+        of every update when it ran at each step."""
         if self._pool_pairs is None:
-            _, pool = self.pool()
-            seed = derive_seed(self.seed, "pool-pairs")
-            noise = self.noise(pool.shape[0], seed).cpu()
-            self._pool_pairs = coupling.ot_pair(noise, pool.cpu(), seed=seed).to(self.device)
+            pool = self.pool()[1].cpu()
+            seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
+            paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
+            self._pool_pairs = torch.stack(paired).to(self.device)
         return self._pool_pairs
 
     def preference_scores(self, clouds: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,8 @@ class RewardFM(Method):
 
         def next_batch() -> tuple[torch.Tensor, torch.Tensor, None]:
             idx = torch.multinomial(weights, s.pool_batch, replacement=True, generator=generator).to(pool.device)
-            return pool[idx], pairs[idx], None
+            pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
+            return pool[idx], pairs[pick, idx], None
 
         return {"flow_loss": session.fit(next_batch, s.steps, generator, s.t_max)}
 
