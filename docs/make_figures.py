@@ -42,7 +42,7 @@ def main() -> None:
     session = PreferenceSession(model, meta=meta, seed=0)
     samples = session.sample_a(12, seed=0)
     v = judge(samples)
-    titles = [("S" if s else "roll") + ("" if ok else " (unclean)") for s, ok in zip(v.is_s, v.valid, strict=True)]
+    titles = [("S" if s else "roll") + (", clean" if ok else "") for s, ok in zip(v.is_s, v.clean, strict=True)]
     fig = plot_clouds(samples, RED, titles=titles, ncols=6, suptitle="model A: 12 samples (seed 0)")
     fig.savefig(DOCS / "model_a_samples.png", dpi=100)
     print("wrote", DOCS / "model_a_samples.png")
