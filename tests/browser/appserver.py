@@ -7,9 +7,7 @@ notebook when the page is requested, so readiness is the server answering a stat
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,8 +28,10 @@ class VoilaServer(LabServer):
     def url(self, path: str = "") -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def start(self, timeout: float = 90.0) -> None:
-        cmd = [
+    name = "voila"
+
+    def command(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "voila",
@@ -41,30 +41,13 @@ class VoilaServer(LabServer):
             f"--port={self.port}",
             "--show_tracebacks=True",
         ]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=self.root_dir,
-            env=self._environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"voila exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url(READY_PATH), timeout=5):
-                    return
-            except urllib.error.HTTPError:  # it answers: up, whatever it thinks of the path
-                return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"voila did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url(READY_PATH), timeout=5):
+                return True
+        except urllib.error.HTTPError:  # it answers: up, whatever it thinks of the path
+            return True
 
     def reset(self) -> None:
         """Nothing to reset: every page load gets a kernel of its own, shut down when the page goes."""

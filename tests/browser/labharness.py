@@ -212,8 +212,11 @@ class LabServer:
         env.update(self.extra_env)
         return env
 
-    def start(self, timeout: float = 90.0) -> None:
-        cmd = [
+    name = "jupyter lab"
+
+    def command(self) -> list[str]:
+        """The server's command line."""
+        return [
             sys.executable,
             "-m",
             "jupyter",
@@ -229,10 +232,18 @@ class LabServer:
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
+
+    def ready(self) -> bool:
+        """Whether the server answers yet (raises ``URLError`` or ``OSError`` while it does not)."""
+        with urllib.request.urlopen(self.url("api/status"), timeout=5) as resp:
+            return resp.status == 200
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start :meth:`command` in its own process group, logging to ``log_path``; return once :meth:`ready`."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            cmd,
+            self.command(),
             cwd=self.root_dir,
             env=self._environment(),
             stdin=subprocess.DEVNULL,
@@ -243,15 +254,14 @@ class LabServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                with urllib.request.urlopen(self.url("api/status"), timeout=5) as resp:
-                    if resp.status == 200:
-                        return
+                if self.ready():
+                    return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.5)
-        raise TimeoutError(f"jupyter lab did not answer /api/status within {timeout:.0f} s; see {self.log_path}")
+        raise TimeoutError(f"{self.name} did not answer within {timeout:.0f} s; see {self.log_path}")
 
     def api(self, method: str, path: str, timeout: float = 10) -> object:
         """Call the server's REST API; return the decoded JSON answer (None when empty)."""
