@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 
 import pytest
 
@@ -22,12 +21,8 @@ from .labharness import (
     budget_seconds,
     copy_repo,
     enforce,
-    kill_chromium_children,
+    served,
 )
-
-# After the waiting budget, this much more before the watchdog kills Chromium and JupyterLab, which
-# turns any wait that still hangs into an error (a bound for waits Playwright cannot time out).
-WATCHDOG_GRACE_S = 60.0
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -56,21 +51,8 @@ def lab(chromium_path, budget, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("jupyterlab")
     root = copy_repo(tmp / "repo")
     server = LabServer(root, tmp / "home", SHOTS / "jupyterlab.log", env={"TOYFLOW_QUICK": "1"})
-
-    def kill_everything() -> None:
-        print(f"\nbrowser tests: watchdog fired after {budget.seconds + WATCHDOG_GRACE_S:.0f} s, killing")
-        kill_chromium_children(chromium_path)
-        server.kill()
-
-    watchdog = threading.Timer(max(budget.left(), 0) + WATCHDOG_GRACE_S, kill_everything)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        server.start(timeout=min(90.0, max(budget.left(), 1.0)))
+    with served(server, budget, chromium_path, "browser tests"):
         yield server
-    finally:
-        watchdog.cancel()
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ unit-tested without a browser (see ``test_browser_gate.py``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -367,6 +369,32 @@ def budget_seconds(env=None, default: float = 300.0) -> float:
         return float(env.get("TOYFLOW_BROWSER_BUDGET_S") or default)
     except ValueError:
         return default
+
+
+# After the waiting budget, this much more before the watchdog kills Chromium and the server, which turns any wait
+# that still hangs into an error (a bound for waits Playwright cannot time out).
+WATCHDOG_GRACE_S = 60.0
+
+
+@contextlib.contextmanager
+def served(server: LabServer, budget: Budget, chromium_path: str, what: str):
+    """Start ``server`` within ``budget`` and yield it; stop it after. A watchdog kills the server and Chromium's
+    children if the tests are still running ``WATCHDOG_GRACE_S`` after the budget ran out."""
+
+    def kill_everything() -> None:
+        print(f"\n{what}: watchdog fired after {budget.seconds + WATCHDOG_GRACE_S:.0f} s, killing")
+        kill_chromium_children(chromium_path)
+        server.kill()
+
+    watchdog = threading.Timer(max(budget.left(), 0) + WATCHDOG_GRACE_S, kill_everything)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        server.start(timeout=min(90.0, max(budget.left(), 1.0)))
+        yield server
+    finally:
+        watchdog.cancel()
+        server.stop()
 
 
 def kill_chromium_children(executable: str) -> int:

@@ -10,12 +10,11 @@ stops by itself.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 
 from .appserver import VoilaServer
-from .labharness import ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, kill_chromium_children
+from .labharness import ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, served
 
 try:
     from playwright.sync_api import expect
@@ -26,7 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK = "notebooks/02_preference.ipynb"
 SELECTED = re.compile(r"(^|\s)toyflow-tile-selected(\s|$)")
-WATCHDOG_GRACE_S = 60.0
 # What source code would look like on the page: an editor or input area, or a line of the notebook's code.
 CODE_ON_PAGE_JS = """
 () => [...document.querySelectorAll('.jp-InputArea-editor, .cm-editor, .CodeMirror, .jp-InputPrompt')]
@@ -45,21 +43,8 @@ def app(chromium_path, app_budget, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("voila")
     root = copy_repo(tmp / "repo")
     server = VoilaServer(root, NOTEBOOK, tmp / "home", SHOTS / "voila.log", env={"TOYFLOW_QUICK": "1"})
-
-    def kill_everything() -> None:
-        print(f"\napp test: watchdog fired after {app_budget.seconds + WATCHDOG_GRACE_S:.0f} s, killing")
-        kill_chromium_children(chromium_path)
-        server.kill()
-
-    watchdog = threading.Timer(max(app_budget.left(), 0) + WATCHDOG_GRACE_S, kill_everything)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        server.start(timeout=min(90.0, max(app_budget.left(), 1.0)))
+    with served(server, app_budget, chromium_path, "app test"):
         yield server
-    finally:
-        watchdog.cancel()
-        server.stop()
 
 
 def test_the_app_shows_text_pictures_and_the_picker_and_teaches(browser, app, app_budget):
