@@ -109,6 +109,14 @@ class CloudFlow(nn.Module):
             raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
         return self._split(self._features(x, t))
 
+    def shape_parameters(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """``(gate, heads)``: the parameters of the gate, which chooses the shape, and of the velocity heads, which
+        draw it (the output layer). The trunk that computes the per-point features is in neither. Only for networks
+        built with ``class_heads``."""
+        if not self.config.class_heads:
+            raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
+        return list(self.gate.parameters()), list(self.out.parameters())
+
     def _features(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Normalised per-point features ``(batch, num_points, width)``."""
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])

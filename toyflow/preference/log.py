@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .session import PreferenceSession
 
 LOG_FORMAT = "toyflow-session-log"
-LOG_VERSION = 1
+# 2: reward-fm learns in the gate and heads only (settings gate_lr, head_lr): a version-1 log would not replay
+LOG_VERSION = 2
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 

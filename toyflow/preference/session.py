@@ -75,8 +75,8 @@ class PreferenceSession(MethodToolkit):
 
     # ----------------------------------------------------------------- state
     def _clear(self) -> None:
-        self.b = copy.deepcopy(self.a).requires_grad_(True).train()
-        self.opt = torch.optim.Adam(self.b.parameters(), lr=self.learner.learning_rate(self.settings))
+        self.b = copy.deepcopy(self.a).train()
+        self.opt = self.new_optimizer()
         self.buffer: list[Labelled] = []
         self.history: list[RoundRecord] = []
         self.last_proposal: Proposal | None = None
@@ -84,6 +84,15 @@ class PreferenceSession(MethodToolkit):
         self._finetunes = 0
         self._snapshots: list[snapshots.Snapshot] = []
         self.b_version += 1
+
+    def new_optimizer(self) -> torch.optim.Adam:
+        """A fresh Adam optimiser over the parameters of B that the method trains (its
+        :meth:`~toyflow.preference.base.Method.parameter_groups`); B's other parameters are frozen."""
+        groups = self.learner.parameter_groups(self.b, self.settings)
+        trained = {id(p) for group in groups for p in group["params"]}
+        for p in self.b.parameters():
+            p.requires_grad_(id(p) in trained)
+        return torch.optim.Adam(groups)
 
     def reset(self) -> None:
         """Forget everything learned: B becomes a fresh copy of A; buffer, history and counters are emptied (the

@@ -86,10 +86,10 @@ class MethodToolkit:
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
 
-    def restart_from_a(self, lr: float) -> None:
-        """B takes A's weights again, with a fresh Adam optimiser of learning rate ``lr``."""
+    def restart_from_a(self) -> None:
+        """B takes A's weights again, with a fresh optimiser (:meth:`new_optimizer`)."""
         self.b.load_state_dict(self.a.state_dict())
-        self.opt = torch.optim.Adam(self.b.parameters(), lr=lr)
+        self.opt = self.new_optimizer()
 
     def pool(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""

@@ -27,8 +27,6 @@ class Snapshot:
     ``probabilities`` the answer as given (to show the tiles again as they were)."""
 
     b_state: dict[str, torch.Tensor]
-    opt_type: type[torch.optim.Optimizer]
-    opt_defaults: dict
     opt_state: dict
     buffer: list[Labelled]
     method_state: object
@@ -48,8 +46,6 @@ def take(
     """A deep copy of what an answer to ``proposal`` may change in ``session``."""
     return Snapshot(
         b_state=copy.deepcopy(session.b.state_dict()),
-        opt_type=type(session.opt),
-        opt_defaults=dict(session.opt.defaults),
         opt_state=copy.deepcopy(session.opt.state_dict()),
         buffer=list(session.buffer),
         method_state=copy.deepcopy(session.learner.state(session)),
@@ -65,7 +61,7 @@ def restore(session: PreferenceSession, snapshot: Snapshot) -> None:
     """Put ``session`` back as it was when ``snapshot`` was taken (B bit for bit, a fresh optimiser of the same type
     holding the same state, the same buffer and method state). The snapshot stays usable."""
     session.b.load_state_dict(snapshot.b_state)
-    session.opt = snapshot.opt_type(session.b.parameters(), **snapshot.opt_defaults)
+    session.opt = session.new_optimizer()  # the same groups as when the snapshot was taken, then their state
     session.opt.load_state_dict(copy.deepcopy(snapshot.opt_state))
     session.buffer = list(snapshot.buffer)
     session.learner.load_state(session, copy.deepcopy(snapshot.method_state))
