@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from .model import has_class_heads
 from .path import Velocity, straight_path
 
 
@@ -65,6 +66,6 @@ def mixture_loss(
     :func:`class_flow_matching_loss` when the network has class heads and the clouds' labels ``is_s (batch,)``
     are known, else :func:`flow_matching_loss` on the network's velocity.
     """
-    if is_s is not None and getattr(getattr(model, "config", None), "class_heads", False):
+    if is_s is not None and has_class_heads(model):
         return class_flow_matching_loss(model, x1, x0, t, is_s, gate_weight)
     return flow_matching_loss(model, x1, x0, t)

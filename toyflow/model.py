@@ -105,17 +105,19 @@ class CloudFlow(nn.Module):
         ``x (batch, num_points, 2)`` -> ``v_S, v_roll (batch, num_points, 2)`` and the gate's logit of
         ``P(S | x, t)``, ``(batch,)``. Only for networks built with ``class_heads``.
         """
-        if not self.config.class_heads:
-            raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
+        self._require_class_heads()
         return self._split(self._features(x, t))
 
     def shape_parameters(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """``(gate, heads)``: the parameters of the gate, which chooses the shape, and of the velocity heads, which
         draw it (the output layer). The trunk that computes the per-point features is in neither. Only for networks
         built with ``class_heads``."""
+        self._require_class_heads()
+        return list(self.gate.parameters()), list(self.out.parameters())
+
+    def _require_class_heads(self) -> None:
         if not self.config.class_heads:
             raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
-        return list(self.gate.parameters()), list(self.out.parameters())
 
     def _features(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Normalised per-point features ``(batch, num_points, width)``."""
@@ -138,6 +140,12 @@ class CloudFlow(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def has_class_heads(model: nn.Module) -> bool:
+    """Whether ``model`` was built with class heads (:attr:`FlowConfig.class_heads`); networks without such a
+    configuration (the reference method's) have none."""
+    return bool(getattr(getattr(model, "config", None), "class_heads", False))
 
 
 def noise_radius(model: nn.Module) -> float:

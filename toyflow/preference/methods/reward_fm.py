@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...flow import flow_matching_loss
+from ...model import has_class_heads
 from ..base import Method, MethodSettings, register
 from ..objectives import kernel_scores
 
@@ -35,7 +36,7 @@ class RewardFM(Method):
     def parameter_groups(self, b: nn.Module, settings: MethodSettings) -> list[dict]:
         """The gate at ``settings.gate_lr`` and the velocity heads at ``settings.head_lr`` for a model with class
         heads (:meth:`~toyflow.model.CloudFlow.shape_parameters`), else the whole network at ``settings.lr``."""
-        if not getattr(getattr(b, "config", None), "class_heads", False):
+        if not has_class_heads(b):
             return super().parameter_groups(b, settings)
         gate, heads = b.shape_parameters()
         return [{"params": gate, "lr": settings.gate_lr}, {"params": heads, "lr": settings.head_lr}]
