@@ -8,7 +8,7 @@ from conftest import TINY
 
 from toyflow.checkpoint import load_checkpoint, save_checkpoint
 from toyflow.data import draw_noise
-from toyflow.device import make_generator, resolve_device
+from toyflow.device import autocast_dtype, make_generator, resolve_device
 from toyflow.solver import sample
 from toyflow.training import Recipe, train
 
@@ -31,6 +31,15 @@ def test_make_generator():
     a = torch.rand(3, generator=make_generator(5))
     assert torch.equal(a, torch.rand(3, generator=make_generator(5)))
     assert make_generator(None).initial_seed() != make_generator(None).initial_seed()
+
+
+def test_autocast_dtype():
+    assert autocast_dtype("cpu", "float32") is None
+    assert autocast_dtype("cpu", "bfloat16") is torch.bfloat16
+    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert autocast_dtype("cpu") is (torch.bfloat16 if native else None)
+    with pytest.raises(ValueError, match="unknown precision 'float16'; expected one of"):
+        autocast_dtype("cpu", "float16")
 
 
 @pytest.mark.cuda

@@ -103,6 +103,28 @@ def test_explicit_stream_and_reference_plug_ins():
     assert len(seen) == 2 and all(z.shape == (3, 32, 2) and z.min() == -1 and z.max() == 1 for z in seen)
 
 
+def test_a_pair_pool_trains_on_its_first_pairs_again():
+    stream = CloudStream(batch_size=4, s_fraction=0.5, num_points=64, seed=0, pool_size=8)
+    drawn = []
+
+    def noise_fn(x1, gen):
+        drawn.append(x1)
+        return torch.randn(x1.shape, generator=gen)
+
+    result = train(recipe=tiny_recipe(pair_pool=8), steps=6, progress=False, stream=stream, noise_fn=noise_fn)
+    assert result.steps == 6 and all(math.isfinite(loss) for loss in result.losses)
+    assert len(drawn) == 2  # two fresh batches fill the pool of 8; the four later steps draw from it
+    fresh = train(recipe=tiny_recipe(pair_pool=0), steps=6, progress=False, stream=stream, noise_fn=noise_fn)
+    assert fresh.steps == 6 and len(drawn) == 2 + 6
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_training_in_either_precision_keeps_float32_weights(precision):
+    result = train(recipe=tiny_recipe(precision=precision), steps=3, progress=False)
+    assert all(math.isfinite(loss) for loss in result.losses)
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
 def test_lr_schedule():
     assert lr_factor(0.0, 0.1) == pytest.approx(1e-3)
     assert lr_factor(0.05, 0.1) == pytest.approx(0.5)

@@ -12,7 +12,8 @@ from .training import Recipe
 
 
 def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
-    """REFERENCE.md's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA."""
+    """REFERENCE.md's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA,
+    fresh noise every step, float32."""
     return Recipe(
         config=ReferenceConfig(),  # type: ignore[arg-type]
         s_fraction=0.5,
@@ -26,7 +27,8 @@ def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
         ema=0.0,
         ot_chunk=0,
         pair_clouds=False,
-        late_points=0,
+        pair_pool=0,
+        precision="float32",
         seed=seed,
     )
 

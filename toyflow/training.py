@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -14,9 +15,10 @@ from tqdm.auto import tqdm
 
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream, noise_like
-from .device import resolve_device
+from .device import autocast_dtype, resolve_device
 from .flow import mixture_loss
 from .model import FlowConfig, noise_radius
+from .pair_pool import PairPool, Pairs
 from .validation import check_count, check_positive
 
 
@@ -29,15 +31,14 @@ class Recipe:
     # points and every point outside the data's box (issue 10).
     config: FlowConfig = field(default_factory=lambda: FlowConfig(noise_radius=2.5))
     s_fraction: float = 0.2
-    steps: int = 2000
+    steps: int = 4300
     batch_size: int = 32
     train_points: int = NUM_POINTS
-    # Late times on fewer points (an option, off by default): a batch with times in [split_time, 1] keeps only
-    # ``late_points`` points per cloud (0: all). It is 1.6x cheaper, but 100 late points starved the late field,
-    # which places each point on the curve: the clean fraction fell from 0.13 to 0.02 (issue 10).
-    late_points: int = 0
-    split_time: float = 0.4
-    lr: float = 2e-3
+    # Coupled (cloud, noise) pairs kept and trained on again at fresh times once this many are drawn (0: fresh
+    # pairs every step). Optimal transport costs more than the network's step; see toyflow.pair_pool.
+    pair_pool: int = 8192
+    precision: str = "auto"  # the network's training passes: "auto", "float32" or "bfloat16" (toyflow.device)
+    lr: float = 6e-3
     weight_decay: float = 0.0
     optimizer: str = "adamw"
     schedule: str = "cosine"
@@ -91,7 +92,9 @@ def train(
     ``callback(step, loss)`` is called after every step (e.g. for a live loss plot). The learning-rate
     schedule follows the progress through the budget (steps, or time when only ``seconds`` is given).
     With ``recipe.ema > 0`` the exponential moving average of the weights is returned (it samples
-    cleaner than the raw weights).
+    cleaner than the raw weights). With ``recipe.pair_pool`` the coupled pairs of the first steps are kept
+    (:class:`~toyflow.pair_pool.PairPool`) and, once there are that many, every later batch is drawn from them;
+    the network's passes run in ``recipe.precision`` (:func:`~toyflow.device.autocast_dtype`).
     The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from the mixture's
     labels); ``noise_fn`` and ``loss_fn`` let the reference
     method plug in its own noise and loss. ``steps`` (and ``recipe.steps`` when it is used) must be at least 1 and
@@ -121,6 +124,14 @@ def train(
     opt = optim_cls(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     ema = copy.deepcopy(model).requires_grad_(False) if recipe.ema > 0 else None
     warm = recipe.warmup / total if total else 0.03
+    amp = autocast_dtype(dev, recipe.precision)
+    pool = PairPool(recipe.pair_pool) if recipe.pair_pool else None
+
+    def fresh_pairs(step: int) -> Pairs:
+        x1, is_s = stream.next()
+        x0 = noise_fn(x1, gen) if noise_fn else noise_like(x1, gen, radius)
+        return x1, couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step), is_s
+
     losses: list[float] = []
     start = time.perf_counter()
     bar = tqdm(total=total, disable=not progress, desc="training", unit="step")
@@ -136,24 +147,19 @@ def train(
             if recipe.schedule == "cosine":
                 for g in opt.param_groups:
                     g["lr"] = recipe.lr * lr_factor(prog, warm)
-            x1, is_s = stream.next()
-            t = torch.rand(x1.shape[0], generator=gen)
-            if recipe.late_points:
-                # one coin per batch keeps t ~ U[0, 1] overall; late batches use a subset of every cloud's points
-                # (a cloud's points are i.i.d., so its first k are a random subset)
-                late = bool(torch.rand((), generator=gen) >= recipe.split_time)
-                lo, width = (recipe.split_time, 1 - recipe.split_time) if late else (0.0, recipe.split_time)
-                t = lo + width * t
-                if late:
-                    x1 = x1[:, : recipe.late_points]
-            x0 = noise_fn(x1, gen) if noise_fn else noise_like(x1, gen, radius)
-            x0 = couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step)
-            x0, t = x0.to(dev), t.to(dev)
-            x1 = x1.to(dev)
-            if loss_fn is None:
-                loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
+            if pool is not None and pool.full:
+                x1, x0, is_s = pool.draw(stream.batch_size, gen)
             else:
-                loss = loss_fn(model, x1, x0, t)
+                x1, x0, is_s = fresh_pairs(step)
+                if pool is not None:
+                    pool.add((x1, x0, is_s))
+            t = torch.rand(x1.shape[0], generator=gen)
+            x1, x0, t = x1.to(dev), x0.to(dev), t.to(dev)
+            with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+                if loss_fn is None:
+                    loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
+                else:
+                    loss = loss_fn(model, x1, x0, t)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,0 +1,50 @@
+"""toyflow.pair_pool: pairs are stored up to the capacity and drawn at random, reproducibly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from toyflow.pair_pool import PairPool
+
+
+def pairs(n: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ids = torch.arange(start, start + n, dtype=torch.float32)
+    x1 = ids[:, None, None].expand(n, 5, 2).clone()
+    return x1, -x1, ids % 2 == 0
+
+
+def test_the_pool_fills_up_to_its_capacity_and_takes_no_more():
+    pool = PairPool(7)
+    assert len(pool) == 0 and not pool.full
+    pool.add(pairs(4))
+    assert len(pool) == 4 and not pool.full
+    pool.add(pairs(4, start=4))
+    assert len(pool) == 7 and pool.full
+    pool.add(pairs(4, start=8))
+    assert len(pool) == 7
+    x1, x0, is_s = pool.draw(200, torch.Generator().manual_seed(0))
+    ids = x1[:, 0, 0]
+    assert set(ids.tolist()) == set(range(7))  # the 8th pair and the third batch were not kept
+    assert torch.equal(x0, -x1) and torch.equal(is_s, ids % 2 == 0)  # a pair stays a pair
+    assert x1.shape == (200, 5, 2) and is_s.shape == (200,)
+
+
+def test_draws_repeat_with_the_seed():
+    pool = PairPool(16)
+    pool.add(pairs(16))
+    a = pool.draw(8, torch.Generator().manual_seed(3))[0]
+    b = pool.draw(8, torch.Generator().manual_seed(3))[0]
+    c = pool.draw(8, torch.Generator().manual_seed(4))[0]
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_bad_use_is_refused():
+    with pytest.raises(ValueError, match="capacity must be at least 1, got 0"):
+        PairPool(0)
+    with pytest.raises(ValueError, match="the pair pool is empty"):
+        PairPool(4).draw(2, torch.Generator())
+    pool = PairPool(4)
+    pool.add(pairs(2))
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        pool.draw(0, torch.Generator())
