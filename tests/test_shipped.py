@@ -20,7 +20,7 @@ def test_shipped_checkpoint_is_small_and_documented():
 
 
 @pytest.mark.slow
-def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_some_of_them_clean():
+def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_most_of_them_clean():
     from toyflow.evaluation import generate
     from toyflow.judge import judge
 
@@ -30,8 +30,8 @@ def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_some_of_them_cl
     assert abs(summary["s_fraction"] - 0.2) <= 0.08, summary
     assert summary["valid"] >= 0.95, summary
     assert summary["valid_s"] >= 0.9, summary
-    # measured at 1024 clouds: clean 0.13 (S curves 0.16, rolls 0.12); the target of issue 10 (0.90) is not met
-    assert summary["clean"] >= 0.05, summary
+    # measured at 1024 clouds: clean 0.65 (S curves 0.80, rolls 0.61); the target of issue 10 (0.90) is not met
+    assert summary["clean"] >= 0.5, summary
     assert float(clouds.abs().max()) <= 1.1  # no point far outside the data's box [-1, 1]
 
 
