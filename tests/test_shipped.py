@@ -54,7 +54,8 @@ def test_two_oracle_rounds_raise_the_s_fraction_on_fixed_noises():
 @pytest.mark.slow
 def test_preferring_swiss_rolls_drives_b_to_swiss_rolls_as_clean_as_a():
     """Any preference is the person's: the simulated annotator that ticks clean Swiss rolls drives B to rolls after
-    3 labelled rounds, and B draws them as well as A does (valid and clean fractions kept within 0.05)."""
+    3 labelled rounds, and B draws them as well as A draws its own rolls (valid and clean fractions kept within 0.05
+    of those of A's rolls: A's S curves are cleaner than its rolls, so its overall fraction is not B's yardstick)."""
     from toyflow.judge import judge
     from toyflow.preference import PreferenceSession, oracle_answer, play_round
 
@@ -64,7 +65,7 @@ def test_preferring_swiss_rolls_drives_b_to_swiss_rolls_as_clean_as_a():
         proposal = session.propose(4)
         play_round(session, oracle_answer(session, proposal, shape="swiss_roll"), proposal)
     assert session.labelled_rounds == 3
-    a, b = judge(session.sample_a(128, seed=99)), judge(session.sample_b(128, seed=99))
+    a, b = judge(session.sample_a(256, seed=99)), judge(session.sample_b(256, seed=99))
     assert 1 - b.s_fraction >= 0.95, b.summary()
-    assert b.valid_fraction >= a.valid_fraction - 0.05, (a.summary(), b.summary())
-    assert b.clean_fraction >= a.clean_fraction - 0.05, (a.summary(), b.summary())
+    assert b.valid_fraction >= a.valid_fraction_of(s_curves=False) - 0.05, (a.summary(), b.summary())
+    assert b.clean_fraction >= a.clean_fraction_of(s_curves=False) - 0.05, (a.summary(), b.summary())
