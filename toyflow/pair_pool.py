@@ -28,8 +28,7 @@ class PairPool:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = check_count("capacity", capacity)
-        self._parts: list[Pairs] = []
-        self._stored: Pairs | None = None
+        self._parts: list[Pairs] = []  # the batches added, joined into one on the first draw after an add
         self._size = 0
 
     def __len__(self) -> int:
@@ -47,15 +46,13 @@ class PairPool:
         keep = min(self.capacity - self._size, pairs[0].shape[0])
         self._parts.append(tuple(p[:keep].detach().cpu() for p in pairs))  # type: ignore[arg-type]
         self._size += keep
-        self._stored = None
 
     def draw(self, batch_size: int, generator: torch.Generator) -> Pairs:
         """``batch_size`` stored pairs drawn uniformly with replacement from ``generator`` (see :data:`Pairs`)."""
         check_count("batch_size", batch_size)
         if not self._size:
             raise ValueError("the pair pool is empty: add pairs before drawing from it")
-        if self._stored is None:
-            self._stored = tuple(torch.cat(parts) for parts in zip(*self._parts, strict=True))  # type: ignore[assignment]
-            self._parts = [self._stored]  # type: ignore[list-item]
+        if len(self._parts) > 1:
+            self._parts = [tuple(torch.cat(parts) for parts in zip(*self._parts, strict=True))]  # type: ignore[misc]
         idx = torch.randint(0, self._size, (batch_size,), generator=generator)
-        return tuple(p[idx] for p in self._stored)  # type: ignore[return-value,union-attr]
+        return tuple(p[idx] for p in self._parts[0])  # type: ignore[return-value]
