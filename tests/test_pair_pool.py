@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toyflow.pair_pool import PairPool
+from toyflow.pair_pool import PairPool, random_points
 
 
 def pairs(n: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -48,3 +48,20 @@ def test_bad_use_is_refused():
     pool.add(pairs(2))
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         pool.draw(0, torch.Generator())
+
+
+def test_random_points_keep_each_point_with_its_noise():
+    x1 = torch.arange(3 * 10 * 2, dtype=torch.float32).reshape(3, 10, 2)
+    is_s = torch.tensor([True, False, True])
+    a1, a0, a_s = random_points((x1, -x1, is_s), 4, torch.Generator().manual_seed(0))
+    assert a1.shape == a0.shape == (3, 4, 2) and torch.equal(a0, -a1) and torch.equal(a_s, is_s)
+    for cloud, part in zip(x1, a1, strict=True):  # distinct points of the same cloud, whole (x, y) pairs
+        rows = {tuple(p) for p in part.tolist()}
+        assert len(rows) == 4 and rows <= {tuple(p) for p in cloud.tolist()}
+    b1 = random_points((x1, -x1, is_s), 4, torch.Generator().manual_seed(0))[0]
+    c1 = random_points((x1, -x1, is_s), 4, torch.Generator().manual_seed(1))[0]
+    assert torch.equal(a1, b1) and not torch.equal(a1, c1)
+    whole = random_points((x1, -x1, is_s), 10, torch.Generator())
+    assert whole[0] is x1  # no more points than asked: the pairs themselves
+    with pytest.raises(ValueError, match="num_points must be at least 1, got 0"):
+        random_points((x1, -x1, is_s), 0, torch.Generator())

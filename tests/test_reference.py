@@ -70,7 +70,8 @@ def test_recipe_and_sampler(reference):
     assert recipe.steps == 10 and recipe.s_fraction == 0.5 and recipe.ot_chunk == 0 and recipe.ema == 0
     assert recipe.to_dict()["config"]["arch"] == "reference"
     # every batch is whole clouds of 400 points, paired independently: the reference network needs exactly that
-    assert recipe.pair_pool == 0 and recipe.precision == "float32" and not recipe.pair_clouds
+    assert recipe.pair_pool == 0 and recipe.subset_points == 0 and not recipe.pair_clouds
+    assert recipe.precision == "float32"
     assert is_reference(reference) and not is_reference(CloudFlow())
     assert Sampler.from_meta(reference) == Sampler("euler", SAMPLER_STEPS)
 

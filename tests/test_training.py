@@ -118,6 +118,21 @@ def test_a_pair_pool_trains_on_its_first_pairs_again():
     assert fresh.steps == 6 and len(drawn) == 2 + 6
 
 
+def test_steps_before_subset_until_see_subset_points():
+    seen = []
+
+    def loss_fn(model, x1, x0, t):
+        seen.append(x1.shape[1])
+        return model(x0, t).pow(2).mean()
+
+    recipe = tiny_recipe(subset_points=16, subset_until=0.5, ema=0.0)
+    train(recipe=recipe, steps=6, progress=False, loss_fn=loss_fn)
+    assert seen == [16, 16, 16, 64, 64, 64]  # the last half of training on whole 64-point clouds
+    seen.clear()
+    train(recipe=tiny_recipe(subset_points=0, subset_until=0.5), steps=2, progress=False, loss_fn=loss_fn)
+    assert seen == [64, 64]
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_training_in_either_precision_keeps_float32_weights(precision):
     result = train(recipe=tiny_recipe(precision=precision), steps=3, progress=False)

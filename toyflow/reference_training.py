@@ -28,6 +28,7 @@ def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
         ot_chunk=0,
         pair_clouds=False,
         pair_pool=0,
+        subset_points=0,
         precision="float32",
         seed=seed,
     )

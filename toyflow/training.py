@@ -18,7 +18,7 @@ from .data import NUM_POINTS, CloudStream, noise_like
 from .device import autocast_dtype, resolve_device
 from .flow import mixture_loss
 from .model import FlowConfig, noise_radius
-from .pair_pool import PairPool, Pairs
+from .pair_pool import PairPool, Pairs, random_points
 from .validation import check_count, check_positive
 
 
@@ -31,12 +31,19 @@ class Recipe:
     # points and every point outside the data's box (issue 10).
     config: FlowConfig = field(default_factory=lambda: FlowConfig(noise_radius=2.5))
     s_fraction: float = 0.2
-    steps: int = 4300
+    steps: int = 6000
     batch_size: int = 32
     train_points: int = NUM_POINTS
     # Coupled (cloud, noise) pairs kept and trained on again at fresh times once this many are drawn (0: fresh
     # pairs every step). Optimal transport costs more than the network's step; see toyflow.pair_pool.
     pair_pool: int = 8192
+    # The steps before ``subset_until`` of training see ``subset_points`` random points of every pair (0: all). The
+    # network's step costs in proportion to the points it sees, and more steps, over more clouds, bring the points
+    # closer to their curves than whole clouds do (clean 0.75 in 177 s against 0.66). The last steps on whole clouds
+    # teach the gate the statistics of whole clouds: trained on 200-point clouds alone, it drew 12-14 % S curves
+    # from 400-point noise.
+    subset_points: int = 256
+    subset_until: float = 0.85
     precision: str = "auto"  # the network's training passes: "auto", "float32" or "bfloat16" (toyflow.device)
     lr: float = 6e-3
     weight_decay: float = 0.0
@@ -153,6 +160,8 @@ def train(
                 x1, x0, is_s = fresh_pairs(step)
                 if pool is not None:
                     pool.add((x1, x0, is_s))
+            if recipe.subset_points and prog < recipe.subset_until:
+                x1, x0, is_s = random_points((x1, x0, is_s), recipe.subset_points, gen)
             t = torch.rand(x1.shape[0], generator=gen)
             x1, x0, t = x1.to(dev), x0.to(dev), t.to(dev)
             with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
