@@ -24,7 +24,7 @@ from toyflow.reference import ReferenceFlow, reference_noise
 from toyflow.solver import Sampler
 
 SETTINGS = [("euler", 100), ("euler", 20), ("euler", 10), ("heun", 5)]
-SETTINGS += [("midpoint", 10), ("midpoint", 8), ("midpoint", 6), ("midpoint", 4)]
+SETTINGS += [("midpoint", 24), ("midpoint", 16), ("midpoint", 12), ("midpoint", 8), ("midpoint", 4)]
 
 
 def main() -> None:
