@@ -13,16 +13,19 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out"
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
+def interleaved_median_seconds(fns: Sequence[Callable[[], object]], repeats: int = 7, warmup: int = 1) -> list[float]:
+    """Median wall time of each of ``fns``, timed in turns (one call of each, ``repeats`` times, after ``warmup``
+    untimed turns), so that a slow spell of the machine falls on all of them alike instead of on one."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, ts in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) for ts in times]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import machine, median_seconds, table
+from common import interleaved_median_seconds, machine, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.data import draw_noise
@@ -44,18 +44,20 @@ def main() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
+    samplers = [Sampler(method, steps) for method, steps in SETTINGS]
+    # every latency first, timed in turns: judging clouds between two timings, or a slow spell of the machine
+    # during one setting's runs, made the medians of neighbouring settings disagree by up to 2x
+    ours = interleaved_median_seconds([lambda s=s: (s.sample(model, noise), sync()) for s in samplers])
+    refs = interleaved_median_seconds([lambda s=s: (s.sample(reference, ref_noise), sync()) for s in samplers], 3)
     rows = []
-    for method, steps in SETTINGS:
-        sampler = Sampler(method, steps)
-        t_ours = median_seconds(lambda s=sampler: (s.sample(model, noise), sync()))
-        t_ref = median_seconds(lambda s=sampler: (s.sample(reference, ref_noise), sync()), repeats=3)
+    for sampler, t_ours, t_ref in zip(samplers, ours, refs, strict=True):
         quality = ("", "", "")
         if args.n_eval:
             v = judge(generate(model, args.n_eval, EVAL_SEED, sampler=sampler))
             quality = (v.valid_fraction, v.clean_fraction, v.s_fraction)
         mark = " (default)" if sampler == default else ""
-        rows.append([f"{method} {steps}{mark}", t_ours, t_ref, *quality])
-    print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs (reference network: 3)")
+        rows.append([f"{sampler.method} {sampler.steps}{mark}", t_ours, t_ref, *quality])
+    print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs timed in turns (reference network: 3)")
     print(
         table(
             ["sampler", "toyflow (s)", "reference network (s)", "toyflow valid", "toyflow clean", "toyflow S-fraction"],
