@@ -125,7 +125,7 @@ def test_sampler_from_meta_of_toyflow_and_reference_checkpoints(tmp_path):
     ours = save_checkpoint(make_flow(TINY), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 4})
     model, meta = load_checkpoint(ours, device="cpu")
     assert Sampler.from_meta(model, meta) == Sampler("euler", 4)
-    assert Sampler.from_meta(model) == Sampler("midpoint", 12), "without metadata: toyflow's default"
+    assert Sampler.from_meta(model) == Sampler("midpoint", 8), "without metadata: toyflow's default"
     small = ReferenceConfig(hidden=8, layers=1, num_points=10)
     ref = save_checkpoint(ReferenceFlow(small), tmp_path / "r.safetensors")  # a reference file without a sampler
     model, meta = load_checkpoint(ref, device="cpu")

@@ -18,10 +18,11 @@ from .validation import check_count
 
 SAMPLERS = ("euler", "heun", "midpoint")
 DEFAULT_METHOD = "midpoint"
-# 12 midpoint steps: with model A's sharper field since issue 10, 8 steps left a tenth of its clouds unclean (1024
-# noises: clean 0.712 with 8, 0.767 with 12, 0.812 with 16, 0.838 with 24). 16 steps took 0.09-0.16 s for 6 clouds
-# on the 2-core CPU, too close to the 0.1 s target; 12 take about 0.06 s.
-DEFAULT_STEPS = 12
+# 8 midpoint steps keep sampling 6 clouds within 0.1 s on a 2-core CPU (0.04-0.10 s, depending on the machine's
+# moment). Model A's field is sharp enough since issue 10 that more steps give cleaner clouds (1024 noises: clean
+# 0.712 with 8, 0.767 with 12, 0.812 with 16, 0.838 with 24) at proportionally more time: ``Sampler(steps=...)``,
+# ``--steps``.
+DEFAULT_STEPS = 8
 
 
 def time_grid(steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
