@@ -101,7 +101,9 @@ def train(
     With ``recipe.ema > 0`` the exponential moving average of the weights is returned (it samples
     cleaner than the raw weights). With ``recipe.pair_pool`` the coupled pairs of the first steps are kept
     (:class:`~toyflow.pair_pool.PairPool`) and, once there are that many, every later batch is drawn from them;
-    the network's passes run in ``recipe.precision`` (:func:`~toyflow.device.autocast_dtype`).
+    the network's passes run in ``recipe.precision`` (:func:`~toyflow.device.autocast_dtype`). Before
+    ``recipe.subset_until`` of the progress, every batch keeps ``recipe.subset_points`` random points of each pair
+    (:func:`~toyflow.pair_pool.random_points`).
     The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from the mixture's
     labels); ``noise_fn`` and ``loss_fn`` let the reference
     method plug in its own noise and loss. ``steps`` (and ``recipe.steps`` when it is used) must be at least 1 and
