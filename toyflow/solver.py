@@ -16,13 +16,12 @@ from .path import Velocity
 from .reference import SAMPLER_STEPS, is_reference
 from .validation import check_count
 
-SAMPLERS = ("euler", "heun", "midpoint")
-DEFAULT_METHOD = "midpoint"
-# 8 midpoint steps keep sampling 6 clouds within 0.1 s on a 2-core CPU (0.04-0.10 s, depending on the machine's
-# moment). Model A's field is sharp enough since issue 10 that more steps give cleaner clouds (1024 noises: clean
-# 0.712 with 8, 0.767 with 12, 0.812 with 16, 0.838 with 24) at proportionally more time: ``Sampler(steps=...)``,
-# ``--steps``.
-DEFAULT_STEPS = 8
+SAMPLERS = ("euler", "heun", "midpoint", "multistep")
+DEFAULT_METHOD = "multistep"
+# 16 multistep steps evaluate the network 16 times, as 8 midpoint steps do, which keeps sampling 6 clouds within
+# 0.1 s on a 2-core CPU. On the shipped model A of issue 10's previous stop (1024 noises) they drew 0.814 clean
+# clouds against 0.712 for 8 midpoint steps, as many as 16 midpoint steps (0.812) at half their cost.
+DEFAULT_STEPS = 16
 
 
 def time_grid(steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -41,9 +40,9 @@ def sample(
 ) -> torch.Tensor:
     """Integrate the flow from ``noise (batch, num_points, 2)`` at t=0 to t=1 with ``steps`` steps.
 
-    ``method`` is ``"euler"`` (one velocity per step), ``"heun"`` or ``"midpoint"`` (two, second order). Returns the
-    final clouds ``(batch, num_points, 2)``, or with ``return_trajectory`` every step
-    ``(steps + 1, batch, num_points, 2)``.
+    ``method`` is ``"euler"`` (one velocity per step), ``"heun"`` or ``"midpoint"`` (two, second order), or
+    ``"multistep"`` (one, second order: see :func:`multistep_update`). Returns the final clouds ``(batch,
+    num_points, 2)``, or with ``return_trajectory`` every step ``(steps + 1, batch, num_points, 2)``.
     """
     if method not in SAMPLERS:
         raise ValueError(f"unknown sampler {method!r}; expected one of {SAMPLERS}")
@@ -51,11 +50,14 @@ def sample(
     x = noise
     traj = [x] if return_trajectory else None
     ones = torch.ones(x.shape[0], device=x.device, dtype=x.dtype)
+    previous: tuple[torch.Tensor, torch.Tensor] | None = None  # the multistep method's last (time, predicted cloud)
     for k in range(steps):
         t0, t1 = grid[k], grid[k + 1]
         dt = t1 - t0
         v0 = model(x, ones * t0)
-        if method == "euler":
+        if method == "multistep":
+            x, previous = multistep_update(x, v0, t0, t1, previous)
+        elif method == "euler":
             x = x + dt * v0
         elif method == "midpoint":  # second order without evaluating the field at t = 1
             x = x + dt * model(x + 0.5 * dt * v0, ones * (t0 + 0.5 * dt))
@@ -65,6 +67,39 @@ def sample(
         if traj is not None:
             traj.append(x)
     return torch.stack(traj) if traj is not None else x
+
+
+def predicted_cloud(x: torch.Tensor, v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """Where the straight path through ``x`` with velocity ``v`` ends: ``x + (1 - t) v``, the cloud the field
+    predicts at ``t = 1`` from ``x (batch, num_points, 2)`` at time ``t``; same shape."""
+    return x + (1 - t) * v
+
+
+def multistep_update(
+    x: torch.Tensor,
+    v: torch.Tensor,
+    t0: torch.Tensor,
+    t1: torch.Tensor,
+    previous: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """One step of the multistep sampler from ``t0`` to ``t1``: ``x (batch, num_points, 2)`` with the field's
+    velocity ``v`` there -> ``(x at t1, (t0, predicted cloud))``; pass the second item back as ``previous``.
+
+    One evaluation of the field a step. The step moves ``x`` straight towards a predicted cloud
+    (:func:`predicted_cloud`), as Euler's step does, but towards the prediction for the step's middle time,
+    extrapolated linearly from this step's prediction and ``previous`` (the first step has none and is Euler's).
+    The predicted cloud changes slowly where the velocity, near ``t = 1``, changes fast; the last step lands on
+    it. This is DPM-Solver++(2M) (Lu et al., 2022) with time ``t`` in place of the log signal-to-noise ratio, which
+    is infinite at ``t = 1``: second order in the steps before the last, and with twice the steps of the midpoint
+    rule at the same cost, closer to the exact flow than it (tests/test_solver.py).
+    """
+    predicted = predicted_cloud(x, v, t0)
+    target = predicted
+    if previous is not None:
+        t_prev, predicted_prev = previous
+        slope = (predicted - predicted_prev) / (t0 - t_prev)
+        target = predicted + 0.5 * (t1 - t0) * slope
+    return x + (t1 - t0) / (1 - t0) * (target - x), (t0, predicted)
 
 
 @dataclass(frozen=True)
