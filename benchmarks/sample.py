@@ -17,14 +17,17 @@ from common import interleaved_median_seconds, machine, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.data import draw_noise
+from toyflow.device import autocast_dtype
 from toyflow.evaluation import EVAL_SEED, generate
 from toyflow.judge import judge
 from toyflow.model import noise_radius
 from toyflow.reference import ReferenceFlow, reference_noise
 from toyflow.solver import Sampler
 
-SETTINGS = [("euler", 100), ("euler", 16), ("midpoint", 16), ("midpoint", 12), ("midpoint", 8)]
-SETTINGS += [("multistep", steps) for steps in (32, 24, 20, 16, 12, 8)]
+# (method, steps, precision of the network's evaluations); the reference network is always timed in float32
+SETTINGS = [("euler", 100, "float32"), ("midpoint", 16, "float32"), ("midpoint", 8, "float32")]
+SETTINGS += [("multistep", steps, "float32") for steps in (32, 24, 16)]
+SETTINGS += [("multistep", steps, "auto") for steps in (48, 32, 24, 16)]
 
 
 def main() -> None:
@@ -44,11 +47,13 @@ def main() -> None:
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    samplers = [Sampler(method, steps) for method, steps in SETTINGS]
+    samplers = [Sampler(method, steps, precision) for method, steps, precision in SETTINGS]
     # every latency first, timed in turns: judging clouds between two timings, or a slow spell of the machine
     # during one setting's runs, made the medians of neighbouring settings disagree by up to 2x
     ours = interleaved_median_seconds([lambda s=s: (s.sample(model, noise), sync()) for s in samplers])
-    refs = interleaved_median_seconds([lambda s=s: (s.sample(reference, ref_noise), sync()) for s in samplers], 3)
+    refs = interleaved_median_seconds(
+        [lambda s=s: (s.with_(precision="float32").sample(reference, ref_noise), sync()) for s in samplers], 3
+    )
     rows = []
     for sampler, t_ours, t_ref in zip(samplers, ours, refs, strict=True):
         quality = ("", "", "")
@@ -56,7 +61,8 @@ def main() -> None:
             v = judge(generate(model, args.n_eval, EVAL_SEED, sampler=sampler))
             quality = (v.valid_fraction, v.clean_fraction, v.s_fraction)
         mark = " (default)" if sampler == default else ""
-        rows.append([f"{sampler.method} {sampler.steps}{mark}", t_ours, t_ref, *quality])
+        precision = {"float32": "", "auto": ", bfloat16" if autocast_dtype(dev) else ", float32 (auto)"}
+        rows.append([f"{sampler.method} {sampler.steps}{precision[sampler.precision]}{mark}", t_ours, t_ref, *quality])
     print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs timed in turns (reference network: 3)")
     print(
         table(

@@ -16,7 +16,7 @@ def test_shipped_checkpoint_is_small_and_documented():
     assert meta["steps"] == meta["recipe"]["steps"]
     for key in ("s_fraction", "valid", "valid_s", "valid_roll", "clean", "clean_s", "clean_roll"):
         assert 0.0 <= meta["evaluation"][key] <= 1.0
-    assert set(meta["sampler"]) == {"method", "steps"}
+    assert set(meta["sampler"]) == {"method", "steps", "precision"}
 
 
 @pytest.mark.slow

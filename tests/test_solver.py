@@ -162,9 +162,13 @@ def test_sampler_samples_like_the_function_and_keeps_the_models_mode(noise):
     from conftest import make_flow
 
     model = make_flow().train()
-    sampler = Sampler("heun", 3)
+    sampler = Sampler("heun", 3, "float32")
     out = sampler.sample(model, noise)
     assert model.training, "the model's mode is restored"
+    # in bfloat16 only the network's evaluations are rounded: the clouds stay float32 and close to float32's
+    low = Sampler("heun", 3, "bfloat16").sample(model, noise)
+    assert low.dtype == torch.float32 and not torch.equal(low, out) and model.training
+    torch.testing.assert_close(low, out, atol=0.05, rtol=0)
     torch.testing.assert_close(out, sample(model.eval(), noise, steps=3, method="heun"), atol=0, rtol=0)
     assert sampler.sample(model, noise, return_trajectory=True).shape == (4, B, N, 2)
     c = torch.tensor([0.5, -1.0])
@@ -179,14 +183,20 @@ def test_sampler_from_meta_of_toyflow_and_reference_checkpoints(tmp_path):
 
     ours = save_checkpoint(make_flow(TINY), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 4})
     model, meta = load_checkpoint(ours, device="cpu")
-    assert Sampler.from_meta(model, meta) == Sampler("euler", 4)
-    assert Sampler.from_meta(model) == Sampler("multistep", 16), "without metadata: toyflow's default"
+    assert Sampler.from_meta(model, meta) == Sampler("euler", 4, "float32"), "saved before the precision: float32"
+    assert Sampler.from_meta(model) == Sampler("multistep", 32, "auto"), "without metadata: toyflow's default"
+    saved = save_checkpoint(make_flow(TINY), tmp_path / "b.safetensors", sampler=Sampler("midpoint", 5).to_dict())
+    assert Sampler.from_meta(*load_checkpoint(saved, device="cpu")) == Sampler("midpoint", 5, "auto")
     small = ReferenceConfig(hidden=8, layers=1, num_points=10)
     ref = save_checkpoint(ReferenceFlow(small), tmp_path / "r.safetensors")  # a reference file without a sampler
     model, meta = load_checkpoint(ref, device="cpu")
     assert "sampler" not in meta
-    assert Sampler.from_meta(model, meta) == Sampler("euler", SAMPLER_STEPS)
-    assert Sampler.from_meta(model, meta).to_dict() == {"method": "euler", "steps": SAMPLER_STEPS}
+    assert Sampler.from_meta(model, meta) == Sampler("euler", SAMPLER_STEPS, "float32")
+    assert Sampler.from_meta(model, meta).to_dict() == {
+        "method": "euler",
+        "steps": SAMPLER_STEPS,
+        "precision": "float32",
+    }
 
 
 def test_sampler_replaces_settings_and_rejects_bad_ones():
@@ -194,7 +204,10 @@ def test_sampler_replaces_settings_and_rejects_bad_ones():
     assert base.with_(steps=4) == Sampler("midpoint", 4)
     assert base.with_(method="euler") == Sampler("euler", 8)
     assert base.with_() == base
+    assert base.with_(precision="float32") == Sampler("midpoint", 8, "float32")
     with pytest.raises(ValueError, match="rk4"):
         Sampler("rk4", 4)
+    with pytest.raises(ValueError, match="precision 'float16'"):
+        Sampler("euler", 4, "float16")
     with pytest.raises(ValueError, match="steps"):
         Sampler("euler", 0)

@@ -34,7 +34,8 @@ def autocast_dtype(device: str | torch.device, precision: str = "auto") -> torch
     """The lower precision the network's training passes run in on ``device`` under ``torch.autocast``, or ``None``
     for plain float32. ``precision``: ``"float32"``, ``"bfloat16"``, or ``"auto"``: bfloat16 on a CUDA GPU that has
     it and on a CPU with bfloat16 kernels (oneDNN's, on AVX-512 processors; 1.6 times as fast a step on the
-    benchmark's 2-core CPU), float32 elsewhere. Weights, optimiser and sampling stay float32."""
+    benchmark's 2-core CPU), float32 elsewhere. Weights, optimiser and the sampled clouds stay float32 (a
+    :class:`~toyflow.solver.Sampler` runs only the network's evaluations in this precision)."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     if precision == "float32":
