@@ -71,9 +71,9 @@ def test_recipe_and_sampler(reference):
     assert recipe.to_dict()["config"]["arch"] == "reference"
     # every batch is whole clouds of 400 points, paired independently: the reference network needs exactly that
     assert recipe.pair_pool == 0 and recipe.subset_points == 0 and not recipe.pair_clouds
-    assert recipe.precision == "float32"
+    assert recipe.precision == "float32" and recipe.time_law.kind == "uniform"
     assert is_reference(reference) and not is_reference(CloudFlow())
-    assert Sampler.from_meta(reference) == Sampler("euler", SAMPLER_STEPS)
+    assert Sampler.from_meta(reference) == Sampler("euler", SAMPLER_STEPS, "float32")
 
 
 @pytest.mark.slow

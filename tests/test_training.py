@@ -133,6 +133,23 @@ def test_steps_before_subset_until_see_subset_points():
     assert seen == [64, 64]
 
 
+def test_training_times_follow_the_recipes_time_law():
+    from toyflow.time_law import TimeLaw
+
+    seen = []
+
+    def loss_fn(model, x1, x0, t):
+        seen.append(t)
+        return model(x0, t).pow(2).mean()
+
+    narrow = TimeLaw("logit-normal", mean=2.0, std=0.01)  # every time within 0.01 of sigmoid(2) = 0.881
+    train(recipe=tiny_recipe(time_law=narrow), steps=3, progress=False, loss_fn=loss_fn)
+    times = torch.cat(seen)
+    assert times.shape == (12,) and (times - torch.sigmoid(torch.tensor(2.0))).abs().max() < 0.01
+    assert Recipe().time_law == TimeLaw("logit-normal", mean=0.3, std=1.0, uniform_share=0.1)
+    assert Recipe().to_dict()["time_law"] == {"kind": "logit-normal", "mean": 0.3, "std": 1.0, "uniform_share": 0.1}
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_training_in_either_precision_keeps_float32_weights(precision):
     result = train(recipe=tiny_recipe(precision=precision), steps=3, progress=False)

@@ -8,12 +8,13 @@ from collections.abc import Callable
 import torch
 
 from .reference import ReferenceConfig, reference_loss, reference_noise
+from .time_law import TimeLaw
 from .training import Recipe
 
 
 def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
     """REFERENCE.md's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA,
-    fresh noise every step, float32."""
+    fresh noise every step, uniform times, float32."""
     return Recipe(
         config=ReferenceConfig(),  # type: ignore[arg-type]
         s_fraction=0.5,
@@ -29,6 +30,7 @@ def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
         pair_clouds=False,
         pair_pool=0,
         subset_points=0,
+        time_law=TimeLaw("uniform"),
         precision="float32",
         seed=seed,
     )
