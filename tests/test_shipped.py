@@ -20,7 +20,7 @@ def test_shipped_checkpoint_is_small_and_documented():
 
 
 @pytest.mark.slow
-def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_most_of_them_clean():
+def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_nearly_all_clean():
     from toyflow.evaluation import generate
     from toyflow.judge import judge
 
@@ -30,8 +30,10 @@ def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_most_of_them_cl
     assert abs(summary["s_fraction"] - 0.2) <= 0.08, summary
     assert summary["valid"] >= 0.95, summary
     assert summary["valid_s"] >= 0.9, summary
-    # measured at 1024 clouds: clean 0.65 (S curves 0.80, rolls 0.61); the target of issue 10 (0.90) is not met
-    assert summary["clean"] >= 0.5, summary
+    # measured at 1024 clouds: clean 0.911 (S curves 0.969, rolls 0.898); issue 10's target: 0.90, 0.85 per class.
+    # 256 clouds leave a sampling error of about 0.02, so the bounds sit three of them below the measured figures
+    assert summary["clean"] >= 0.85, summary
+    assert summary["clean_s"] >= 0.85 and summary["clean_roll"] >= 0.82, summary
     assert float(clouds.abs().max()) <= 1.1  # no point far outside the data's box [-1, 1]
 
 
