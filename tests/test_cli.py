@@ -63,7 +63,7 @@ def test_train_writes_a_checkpoint_with_metadata(checkpoint):
     assert meta["mixture"] == {"s_fraction": 0.2}
     assert meta["recipe"]["s_fraction"] == 0.2
     assert meta["evaluation"]["n"] == 8
-    assert set(meta["sampler"]) == {"method", "steps"}
+    assert set(meta["sampler"]) == {"method", "steps", "precision"}
     assert meta["config"]["arch"] == "cloudflow"
 
 
@@ -246,7 +246,7 @@ def test_train_for_a_time_budget_writes_a_loadable_checkpoint(tmp_path):
     assert meta["steps"] > 0 and 15 <= meta["train_seconds"] <= 40
     assert meta["seed"] == 0 and meta["mixture"] == {"s_fraction": 0.2}
     assert meta["recipe"]["config"] == meta["config"]
-    assert meta["evaluation"]["n"] == 16 and set(meta["sampler"]) == {"method", "steps"}
+    assert meta["evaluation"]["n"] == 16 and set(meta["sampler"]) == {"method", "steps", "precision"}
 
 
 def run_prefer_answering(monkeypatch, text: str, *args: str) -> tuple[int, str, str]:
