@@ -47,7 +47,7 @@ class Recipe:
     subset_until: float = 0.85
     # The training times (toyflow.time_law): logit-normal, fewer near t = 0 and 1 than uniform ones (clean 0.90-0.91
     # against 0.85-0.87 with uniform times, 11000 steps, two seeds each); a tenth still uniform, without which the
-    # gate, trained on few early times, drew 15-17 % S curves from the 20 % mixture.
+    # gate, trained on few early times, drew 14.6-17.8 % S curves from the 20 % mixture.
     time_law: TimeLaw = field(default_factory=lambda: TimeLaw("logit-normal", mean=0.3, std=1.0, uniform_share=0.1))
     precision: str = "auto"  # the network's training passes: "auto", "float32" or "bfloat16" (toyflow.device)
     lr: float = 6e-3
