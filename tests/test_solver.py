@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from toyflow.solver import Sampler, multistep_update, predicted_cloud, sample, time_grid
+from toyflow.path import predicted_cloud
+from toyflow.solver import Sampler, multistep_update, sample, time_grid
 
 B, N = 3, 7
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .judge import judge
-from .path import Velocity
+from .path import Velocity, predicted_cloud
 from .solver import Sampler, time_grid
 
 
@@ -46,8 +46,7 @@ def p_s(model: Velocity, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     try:
         if has_gate(model):
             return torch.sigmoid(model.class_parts(x_t, t)[2]).float().cpu()
-        endpoint = x_t + (1 - t)[:, None, None] * model(x_t, t)
-        return judge(endpoint).is_s.float()
+        return judge(predicted_cloud(x_t, model(x_t, t), t)).is_s.float()
     finally:
         if was_training:
             model.train()

@@ -21,3 +21,11 @@ def straight_path(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> tuple[
     """
     tt = t.reshape(-1, *([1] * (x0.dim() - 1)))
     return tt * x1 + (1 - tt) * x0, x1 - x0
+
+
+def predicted_cloud(x: torch.Tensor, v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+    """Where the straight path through ``x`` with velocity ``v`` ends: ``x + (1 - t) v``, the cloud a field
+    predicts at ``t = 1`` from ``x (batch, num_points, 2)`` at time ``t`` (a float, a scalar or one time per cloud
+    ``(batch,)``); same shape as ``x``."""
+    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    return x + (1 - t.reshape(-1, 1, 1) if t.dim() else 1 - t) * v

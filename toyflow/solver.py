@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .device import PRECISIONS, autocast_dtype
-from .path import Velocity
+from .path import Velocity, predicted_cloud
 from .reference import SAMPLER_STEPS, is_reference
 from .validation import check_count
 
@@ -72,12 +72,6 @@ def sample(
         if traj is not None:
             traj.append(x)
     return torch.stack(traj) if traj is not None else x
-
-
-def predicted_cloud(x: torch.Tensor, v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-    """Where the straight path through ``x`` with velocity ``v`` ends: ``x + (1 - t) v``, the cloud the field
-    predicts at ``t = 1`` from ``x (batch, num_points, 2)`` at time ``t``; same shape."""
-    return x + (1 - t) * v
 
 
 def multistep_update(
@@ -155,17 +149,20 @@ class Sampler:
         num_points, 2)``, or every step ``(steps + 1, batch, num_points, 2)``. The network's evaluations run under
         ``torch.autocast`` in the sampler's precision (:func:`toyflow.device.autocast_dtype`). A module is sampled
         in eval mode and left in the mode it was in."""
-        module = model if isinstance(model, nn.Module) else None
-        param = next(module.parameters(), None) if module is not None else None
+        if not isinstance(model, nn.Module):
+            return self._integrate(model, noise, return_trajectory)
+        param = next(model.parameters(), None)
         if param is not None:
             noise = noise.to(param.device)
-        amp = autocast_dtype(noise.device, self.precision)
-        was_training = module is not None and module.training
-        if module is not None:
-            module.eval()
+        was_training = model.training
+        model.eval()
         try:
-            with torch.autocast(noise.device.type, dtype=amp) if amp is not None else contextlib.nullcontext():
-                return sample(model, noise, self.steps, self.method, return_trajectory)
+            return self._integrate(model, noise, return_trajectory)
         finally:
-            if module is not None:
-                module.train(was_training)
+            model.train(was_training)
+
+    def _integrate(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool) -> torch.Tensor:
+        """:func:`sample` with the network's evaluations under autocast in this sampler's precision."""
+        amp = autocast_dtype(noise.device, self.precision)
+        with torch.autocast(noise.device.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+            return sample(model, noise, self.steps, self.method, return_trajectory)
