@@ -1,22 +1,26 @@
 """Does model B learn the person's taste? Every preference method against controls, over several seeds.
 
-    python benchmarks/preference.py [--seeds 5] [--n-eval 1024] [--device cpu] [--skip-latency] [--plot PATH]
-                                    [--oracle-shape {s_curve,swiss_roll}]
+    python benchmarks/preference.py [--checkpoint PATH] [--seeds 5] [--n-eval 1024] [--device cpu] [--skip-latency]
+                                    [--plot PATH] [--oracle-shape {s_curve,swiss_roll}] [--after 1,2,3,5]
 
 For each method (and the controls: A itself, fine-tuning on fresh data with no preference for the same number
 of steps, best-of-4 of A) and each seed, the simulated annotator ticks the clean S curves among 4 proposals of
 A, round after round; after 1, 2, 3 and 5 *labelled* rounds (rounds with at least one tick and not all four)
 B is judged on fixed noises: S-fraction and clean fraction (every figure in the JSON dump). Then the same with an
-annotator that flips each
-tick with probability 0.1. Finally, in a fresh process per method (so that memory is that of one session),
-the latency of a round (update + 4 same-noise + 6 fresh samples) and the peak memory.
+annotator that flips each tick with probability 0.1, and with the placebo: an annotator that ticks each proposal
+with probability 1/2, blind to its shape (its row always gives the S-fraction: what B does with random clicks is
+drift, not learning). Finally, in a fresh process per method (so that memory is that of one session), the latency
+of a round (update + 4 same-noise + 6 fresh samples) and the peak memory.
+
+``--checkpoint`` takes a checkpoint's path or a shipped model A's name (``model_a``, ``model_a_label_free``).
 
 With ``--oracle-shape swiss_roll`` the annotator ticks the clean Swiss rolls instead (any preference is the
 person's), and the table reports B's roll fraction beside its clean fraction.
 
-Targets (SPEC.md): after 3 and after 5 labelled rounds median S-fraction >= 0.95 with clean >= 0.90; a round
-<= 0.3 s with the tiles drawn; peak memory <= 500 MiB (reference: 5.25 s, 2.1 GB). Preferring Swiss rolls: after 3
-rounds roll fraction >= 0.95 with clean >= 0.90.
+Targets: after 3 and after 5 labelled rounds median preferred fraction >= 0.95 with clean >= 0.90 (S curves or Swiss
+rolls preferred); the placebo's S-fraction within 0.05 of A's (median) and 0.15 (every seed); no figure after 5
+rounds more than 0.05 below after 3; a round <= 0.3 s with the tiles drawn; peak memory <= 500 MiB (the original's
+method: 5.25 s, 2.1 GB).
 """
 
 from __future__ import annotations
@@ -37,17 +41,27 @@ from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
 from toyflow.judge import judge, oracle_ticks
 from toyflow.plotting import GREEN, cloud_png
-from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round
+from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round, random_answer
+from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
 CHECKPOINTS = (1, 2, 3, 5)
 MAX_PROPOSALS = 40
 CONTROL_FINETUNE = "fine-tune, no preference"
+PLACEBO = "random ticks"  # the annotator's name in the flip column of the placebo's row
 
 
 def run_rounds(
-    model_a, meta, method: str, seed: int, flip: float, n_eval: int, shape: str = "s_curve"
+    model_a,
+    meta,
+    method: str,
+    seed: int,
+    flip: float | str,
+    n_eval: int,
+    shape: str = "s_curve",
+    checkpoints: tuple[int, ...] = CHECKPOINTS,
 ) -> dict[int, dict]:
-    """Oracle rounds until 5 labelled ones; the judge's summary of B after each labelled round in CHECKPOINTS.
+    """Annotated rounds until ``max(checkpoints)`` labelled ones; the judge's summary of B after each labelled round
+    in ``checkpoints``. ``flip``: the oracle's flip probability, or :data:`PLACEBO` for random ticks.
 
     The control CONTROL_FINETUNE instead fine-tunes B on fresh mixture data, as many steps per round as the
     default method takes, with no ticks at all.
@@ -55,20 +69,24 @@ def run_rounds(
     if method == CONTROL_FINETUNE:
         session = PreferenceSession(model_a, seed=seed, meta=meta)
         results = {}
-        for labelled in range(1, max(CHECKPOINTS) + 1):
+        for labelled in range(1, max(checkpoints) + 1):
             session.finetune_fresh(session.settings.steps)
-            if labelled in CHECKPOINTS:
+            if labelled in checkpoints:
                 results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
         return results
     session = PreferenceSession(model_a, method=method, seed=seed, meta=meta)
     results = {}
     for _ in range(MAX_PROPOSALS):
         proposal = session.propose(4)
-        record = play_round(session, oracle_answer(session, proposal, flip, shape=shape), proposal).record
+        if flip == PLACEBO:
+            answer = random_answer(session, proposal)
+        else:
+            answer = oracle_answer(session, proposal, float(flip), shape=shape)
+        record = play_round(session, answer, proposal).record
         labelled = session.labelled_rounds
-        if record.updated and labelled in CHECKPOINTS:
+        if record.updated and labelled in checkpoints:
             results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
-        if labelled >= max(CHECKPOINTS):
+        if labelled >= max(checkpoints):
             break
     return results
 
@@ -131,7 +149,9 @@ def cell(shape: str, s_fraction: float, clean: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    shipped = " / ".join(SHIPPED_MODELS)
+    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT), help=f"a path, or {shipped}")
+    parser.add_argument("--after", default="1,2,3,5", help="labelled rounds after which B is judged (comma-separated)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-eval", type=int, default=1024)
     parser.add_argument("--flip", type=float, default=0.1, help="flip probability of the noisy annotator")
@@ -153,6 +173,9 @@ def main() -> None:
         return
 
     methods = [m for m in args.methods.split(",") if m]
+    if args.checkpoint in SHIPPED_MODELS:
+        args.checkpoint = str(shipped_checkpoint(args.checkpoint))
+    checkpoints = tuple(int(c) for c in args.after.split(","))
     model_a, meta = load_checkpoint(args.checkpoint, device=args.device)
     print(f"preference benchmark; {machine()}; model A: {args.checkpoint}; {args.seeds} seeds; {args.n_eval} clouds")
     curves: dict[str, list[float]] = {}
@@ -161,25 +184,34 @@ def main() -> None:
         a = evaluate_model(model_a, n=args.n_eval, meta=meta)
         bo4 = best_of_4(model_a, meta, args.n_eval, shape)
         a_cell = cell(shape, a["s_fraction"], a["clean"])
-        rows = [["A itself (no update)", "-", *[a_cell] * len(CHECKPOINTS)]]
+        rows = [["A itself (no update)", "-", *[a_cell] * len(checkpoints)]]
         bo4_cell = cell(shape, bo4["s_fraction"], bo4["clean"])
-        rows.append(["best-of-4 of A (oracle picks)", "-", *[bo4_cell] * len(CHECKPOINTS)])
+        rows.append(["best-of-4 of A (oracle picks)", "-", *[bo4_cell] * len(checkpoints)])
         raw: dict = {"A": a, "best_of_4": bo4}
+        placebo_seeds: dict[str, list[str]] = {}
         for method in [*methods, CONTROL_FINETUNE]:
-            for flip in (0.0, args.flip) if method != CONTROL_FINETUNE else (0.0,):
+            for flip in (0.0, args.flip, PLACEBO) if method != CONTROL_FINETUNE else (0.0,):
                 t0 = time.perf_counter()
-                per_seed = [run_rounds(model_a, meta, method, s, flip, args.n_eval, shape) for s in range(args.seeds)]
+                per_seed = [
+                    run_rounds(model_a, meta, method, s, flip, args.n_eval, shape, checkpoints)
+                    for s in range(args.seeds)
+                ]
                 cells = []
-                for c in CHECKPOINTS:
+                for c in checkpoints:
                     got = [r.get(c) for r in per_seed]
                     s_med, c_med = median_of(got, "s_fraction"), median_of(got, "clean")
-                    cells.append(cell(shape, s_med, c_med))
+                    if flip == PLACEBO:  # the placebo's row gives the S-fraction, whatever the oracle prefers
+                        cells.append(f"{s_med:.2f} / {c_med:.2f}")
+                        seeds = " ".join(f"{r['s_fraction']:.2f}" if r else "-" for r in got)
+                        placebo_seeds.setdefault(method, []).append(f"after {c}: {seeds}")
+                    else:
+                        cells.append(cell(shape, s_med, c_med))
                     if flip == 0.0:
                         curves.setdefault(method, []).append(s_med if shape == "s_curve" else 1 - s_med)
-                rows.append([method, f"{flip:.1f}", *cells])
+                rows.append([method, flip if flip == PLACEBO else f"{flip:.1f}", *cells])
                 print("  row:", " | ".join(rows[-1]), flush=True)
                 raw[f"{method} flip={flip}"] = per_seed
-                print(f"  {method} (flip {flip}): {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+                print(f"  {method} ({flip}): {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         if shape == "s_curve":
             print("\nS-fraction / clean fraction of B on fixed noises, median over seeds, after N labelled rounds")
         else:
@@ -187,15 +219,17 @@ def main() -> None:
                 "\nthe annotator prefers Swiss rolls: roll fraction / clean fraction of B on fixed noises, median over"
             )
             print("seeds, after N labelled rounds")
-        print(table(["method", "flip", *[f"after {c}" for c in CHECKPOINTS]], rows))
-        if shape == "s_curve":
-            print("targets: after 3 and after 5 rounds S-fraction >= 0.95 / clean >= 0.90")
-        else:
-            print("target: after 3 rounds roll fraction >= 0.95 with clean >= 0.90")
+        print(table(["method", "annotator's flips", *[f"after {c}" for c in checkpoints]], rows))
+        print(f"'{PLACEBO}' rows: S-fraction / clean of B whatever the preferred shape; per seed, S-fraction:")
+        for method, lines in placebo_seeds.items():
+            print(f"  {method}: " + "; ".join(lines))
+        preferred = "S-fraction" if shape == "s_curve" else "roll fraction"
+        print(f"targets: after 3 and after 5 rounds {preferred} >= 0.95 / clean >= 0.90; {PLACEBO}: S-fraction within")
+        print(f"0.05 of A's {a['s_fraction']:.2f} (median), 0.15 (every seed); no figure after 5 over 0.05 below 3")
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "preference.json").write_text(json.dumps(raw, indent=1, default=float))
         if args.plot and shape == "s_curve":  # the README's plot is of S curves; rolls: the table says it
-            plot(curves, a["s_fraction"], args.plot)
+            plot(curves, a["s_fraction"], args.plot, checkpoints)
     if not args.skip_latency:
         rows = []
         for method in methods:
@@ -208,7 +242,7 @@ def main() -> None:
         print("targets: round <= 0.3 s with drawing, peak <= 500 MiB (reference method as published: 5.25 s, 2.1 GB)")
 
 
-def plot(curves: dict[str, list[float]], a_fraction: float, path: str) -> None:
+def plot(curves: dict[str, list[float]], a_fraction: float, path: str, checkpoints: tuple[int, ...]) -> None:
     """S-fraction of B against labelled rounds, one line per method; A's level dashed."""
     import matplotlib
 
@@ -217,7 +251,7 @@ def plot(curves: dict[str, list[float]], a_fraction: float, path: str) -> None:
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for method, ys in curves.items():
-        ax.plot([0, *CHECKPOINTS], [a_fraction, *ys], marker="o", label=method)
+        ax.plot([0, *checkpoints], [a_fraction, *ys], marker="o", label=method)
     ax.axhline(a_fraction, color="grey", ls="--", lw=1, label="model A")
     ax.axhline(0.6, color="tab:green", ls=":", lw=1)
     ax.axhline(0.8, color="tab:green", ls=":", lw=1)

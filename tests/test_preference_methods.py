@@ -178,5 +178,5 @@ def test_reward_fm_learns_in_the_gate_and_heads_and_keeps_a_trunk():
 
 def test_reward_fm_trains_a_network_without_class_heads_whole():
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
-    assert [g["lr"] for g in session.opt.param_groups] == [FAST.lr]
+    assert [g["lr"] for g in session.opt.param_groups] == [FAST.whole_lr]
     assert all(p.requires_grad for p in session.b.parameters())

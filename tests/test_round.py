@@ -15,6 +15,7 @@ from toyflow.preference import (
     PreferenceSession,
     oracle_answer,
     play_round,
+    random_answer,
     round_seed,
 )
 from toyflow.preference.round import FRESH_N
@@ -143,3 +144,19 @@ def test_reward_fm_pairs_its_pool_once_and_its_rounds_call_no_solver(monkeypatch
     monkeypatch.setattr(coupling, "couple", no_solver)
     result = play_round(session, Answer(ticks=[0, 1]), session.propose(4))
     assert result.record.updated
+
+
+def test_the_placebo_ticks_at_random_blind_to_shape_and_reproducibly():
+    session = make_session(seed=4)
+    proposal = session.propose(4)
+    ticks = random_answer(session, proposal).ticks
+    assert ticks == random_answer(session, proposal).ticks  # the stream (seed, "random-ticks", proposal number)
+    coins = torch.rand(4, generator=stream(4, "random-ticks", proposal.number))
+    assert ticks == [i for i in range(4) if coins[i] < 0.5]
+    assert random_answer(session, proposal, tick_prob=0.0).ticks == []
+    assert random_answer(session, proposal, tick_prob=1.0).ticks == [0, 1, 2, 3]
+    # blind to shape: the same coins whatever the clouds are
+    swapped = type(proposal)(proposal.noise, proposal.samples.flip(0), proposal.seed, proposal.number)
+    assert random_answer(session, swapped).ticks == ticks
+    with pytest.raises(ValueError, match="tick_prob must lie in"):
+        random_answer(session, proposal, tick_prob=1.5)

@@ -173,8 +173,8 @@ def test_replay_says_where_b_stops_matching(tmp_path):
         ("not json", "not JSON"),
         ('{"format": "something else"}', "not a toyflow session log"),
         ('{"format": "toyflow-session-log", "version": 99}', "version 99"),
-        ('{"format": "toyflow-session-log", "version": 2, "model_a": "x"}', "not a valid session log"),
-        ('{"format": "toyflow-session-log", "version": 1}', "version 1; this toyflow reads version 2"),
+        ('{"format": "toyflow-session-log", "version": 3, "model_a": "x"}', "not a valid session log"),
+        ('{"format": "toyflow-session-log", "version": 2}', "version 2; this toyflow reads version 3"),
     ],
 )
 def test_unusable_logs_are_one_clear_error(tmp_path, content, message):

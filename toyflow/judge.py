@@ -40,11 +40,20 @@ def chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 0.5 * (d.min(dim=2).values.mean(dim=1) + d.min(dim=1).values.mean(dim=1))
 
 
-def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Chamfer distance between every cloud of ``a (n, p, 2)`` and of ``b (m, q, 2)``: ``(n, m)``."""
-    out = torch.empty(a.shape[0], b.shape[0])
-    for j in range(b.shape[0]):
-        out[:, j] = chamfer(a, b[j])
+def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor, max_elements: int = 1 << 22) -> torch.Tensor:
+    """Chamfer distance between every cloud of ``a (n, p, 2)`` and of ``b (m, q, 2)``: ``(n, m)``.
+
+    Every point of a few clouds of ``a`` against every point of ``b`` in one distance matrix, at most about
+    ``max_elements`` distances at a time."""
+    n, p, _ = a.shape
+    m, q, _ = b.shape
+    out = torch.empty(n, m, dtype=torch.result_type(a, b))
+    rows = max(1, max_elements // max(1, p * m * q))
+    flat_b = b.reshape(m * q, 2)
+    for i in range(0, n, rows):
+        part = a[i : i + rows]
+        d = torch.cdist(part.reshape(-1, 2), flat_b).view(part.shape[0], p, m, q)
+        out[i : i + rows] = 0.5 * (d.amin(dim=3).mean(dim=1) + d.amin(dim=1).mean(dim=2))
     return out
 
 

@@ -25,7 +25,7 @@ from .labels import Answer, PreferenceInputError, labels_from, parse_answer
 from .log import LogError, SessionLog, tensors_checksum
 from .objectives import barrier_direction, straight_path_errors
 from .replay import Replayed, replay
-from .round import ChartMeter, ChartPoint, RoundResult, oracle_answer, play_round, round_seed
+from .round import ChartMeter, ChartPoint, RoundResult, oracle_answer, play_round, random_answer, round_seed
 from .session import Labelled, PreferenceSession, Proposal, RoundRecord
 from .views import BankViews, SameNoiseViews, ViewMeter
 
@@ -55,6 +55,7 @@ __all__ = [
     "oracle_answer",
     "parse_answer",
     "play_round",
+    "random_answer",
     "register",
     "replay",
     "round_seed",

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import nn
 
+from .belief import BeliefSettings
+
 if TYPE_CHECKING:
     from .session import PreferenceSession, Proposal
 
@@ -24,32 +26,52 @@ DEFAULT_METHOD = "reward-fm"  # chosen by benchmarks/preference.py
 class MethodSettings:
     """Knobs of the preference methods (defaults are the measured best); each method reads the ones it needs."""
 
-    lr: float = 5e-4  # (the reference method always uses REFERENCE.md's 1e-3)
+    lr: float = 5e-4  # dpo's learning rate (the reference method always uses the original's 1e-3)
     # reward-fm, for a model with class heads: B learns which shape to draw in the gate (gate_lr) and how to draw it
-    # only in the velocity heads (head_lr); the trunk stays A's. Learning the whole network at lr cost B half of A's
-    # clean clouds, and with the annotator that prefers Swiss rolls up to 80 % of its valid ones (issue 12). The
-    # model A trained 4300 steps at lr 6e-3 has a surer gate: at 1e-2 B drew only 0.51 S curves after 3 rounds, at
-    # 3e-2 0.98-1.00 (2 seeds, 256 noises; issue 10). The model A trained on logit-normal times is surer still: at
-    # 3e-2 0.78-0.82 S curves after 3 rounds, at 1e-1 0.99-1.00, clean 0.94-0.98; with the annotator that prefers
-    # Swiss rolls 0.99-1.00 rolls, clean 0.87-0.94 against A's rolls' 0.90 (3 seeds, 256 noises).
-    gate_lr: float = 1e-1
+    # only in the velocity heads (head_lr); the trunk stays A's. Learning the whole network cost B half of A's clean
+    # clouds. Every learning rate of reward-fm is scaled by the preference model's certainty. The gate's, with A's
+    # own reading of each pool cloud as its soft label (3 seeds, 256 noises, S curves / rolls preferred): at 1e-1
+    # 0.97 S curves after 3 rounds, but rolls' clean fell from 0.89 to 0.77 from 3 to 5 rounds; at 6e-2 0.82 S curves
+    # after 3; at 8e-2 0.93 / 1.00 S curves after 3 / 5 rounds (clean 0.96), 0.94 / 0.99 rolls (clean 0.91 / 0.89).
+    gate_lr: float = 8e-2
     head_lr: float = 3e-4
+    # reward-fm, for a network without class heads (a model A that never saw a label): the whole network learns, at
+    # every time. With 5e-4 at early times only, B plateaued at 0.84-0.88 S curves however many rounds (restarted
+    # from A, 8 small steps could not bend the whole field further); with 1e-3 at all times 0.96 after 5 rounds with
+    # clean 0.92 (3 seeds, 256 noises). 2e-3 reached 1.00 but cost clean (0.88).
+    whole_lr: float = 1e-3
     steps: int = 8
     batch_size: int = 16
     # reward-fm: pool clouds per step. 8 halves the update's time against 16 (0.13 s against 0.30 s on 2 cores);
-    # B's S-fraction after 3 rounds is the same, its clean fraction 0.084 against 0.094 (issue 15)
+    # B's S-fraction after 3 rounds is the same
     pool_batch: int = 8
     # reward-fm: noise clouds paired with each pool cloud once per session, a step draws one of them. With 1, B drew
     # 7 % of its clouds with a point outside [-1.1, 1.1]; with 4, 0.7 % (fresh noise at every step: 0 %)
     pool_noises: int = 4
     pool_size: int = 128
-    strength: float = 7.0
+    # reward-fm: B's pool is weighted by softmax(strength * certainty * tick rate); a sure belief (certainty 1)
+    # weighs a cloud rated 0.9 e^(14 * 0.8) times one rated 0.1
+    strength: float = 14.0
     kernel_points: int = 64
+    # reward-fm's preference model (toyflow.preference.belief): kernel width in Chamfer units, pseudo-labels of the
+    # prior, the chance that a tick is a slip, and the prior log odds that the ticks follow the clouds at all. At
+    # -2 (certainty 0.12 before any evidence) random ticks moved B of the gated model A from 0.16 to 0.04-0.37 S
+    # curves; at -3 (0.05) to 0.13-0.20, while 3 consistent rounds (about 3 nats) make it 0.45-0.68 sure.
+    belief_width: float = 0.1
+    prior_labels: float = 2.0
+    lapse: float = 0.05
+    prior_log_odds: float = -3.0
     temperature: float = 0.05
     time_samples: int = 4
     fm_batch: int = 128
-    t_max: float = 0.5  # reward-fm: train on times in [0, t_max] (the shape is chosen early; late times draw it)
+    # reward-fm, with class heads: train on times in [0, t_max] (the gate chooses the shape early; late times draw
+    # it). Without class heads every time learns: the field that draws the shape must follow the new choice.
+    t_max: float = 0.5
     restart: bool = True  # reward-fm: every round starts again from A, with every tick so far
+
+    def belief_settings(self) -> BeliefSettings:
+        """The preference model's knobs among these settings (:class:`~toyflow.preference.belief.BeliefSettings`)."""
+        return BeliefSettings(self.kernel_points, self.belief_width, self.prior_labels, self.lapse, self.prior_log_odds)
 
 
 class Method(ABC):

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 LOG_FORMAT = "toyflow-session-log"
 # 2: reward-fm learns in the gate and heads only (settings gate_lr, head_lr): a version-1 log would not replay
-LOG_VERSION = 2
+# 3: reward-fm weighs by a preference model that knows its certainty (new settings): a version-2 log would not replay
+LOG_VERSION = 3
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 

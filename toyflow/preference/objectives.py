@@ -1,12 +1,11 @@
-"""The pieces the preference methods are built from: straight-path errors, the preference cross entropy, the
-dynamic barrier between two objectives, and a kernel model of which clouds a person ticks."""
+"""The pieces the preference methods are built from: straight-path errors, the preference cross entropy and the
+dynamic barrier between two objectives (what the person's taste is believed to be: :mod:`.belief`)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ..judge import pairwise_chamfer
 from ..path import Velocity, straight_path
 
 
@@ -51,24 +50,6 @@ def barrier_direction(grad_main: torch.Tensor, grad_pref: torch.Tensor, phi: flo
         return grad_main, 0.0
     lam = torch.clamp((phi - grad_main.dot(grad_pref)) / sq, min=0.0)
     return grad_main + lam * grad_pref, float(lam)
-
-
-def kernel_scores(
-    clouds: torch.Tensor, labelled_sets: list[tuple[torch.Tensor, torch.Tensor]], kernel_points: int
-) -> torch.Tensor:
-    """Estimated probability that each cloud ``(m, num_points, 2)`` would be ticked: ``(m,)`` in [0, 1].
-
-    A kernel regression on labelled proposals ``[(samples (n, num_points, 2), labels (n,)), ...]`` (a label above
-    0 counts as a tick): weights ``exp(-d / h)`` of the Chamfer distance ``d`` on the first ``kernel_points`` points,
-    ``h`` the median distance divided by 10.
-    """
-    k = kernel_points
-    labelled = torch.cat([samples for samples, _ in labelled_sets])[:, :k].cpu()
-    targets = torch.cat([(labels > 0).float() for _, labels in labelled_sets]).cpu()
-    d = pairwise_chamfer(clouds[:, :k].cpu(), labelled)
-    h = d.median().clamp(min=1e-6) / 10
-    w = torch.exp(-(d - d.min(dim=1, keepdim=True).values) / h)
-    return (w * targets).sum(1) / w.sum(1)
 
 
 def trainable(model: nn.Module) -> list[torch.Tensor]:

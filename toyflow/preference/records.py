@@ -24,7 +24,10 @@ class Proposal:
 class RoundRecord:
     """What one call of :meth:`~toyflow.preference.session.PreferenceSession.give` did (``action="answer"``), or
     what :meth:`~toyflow.preference.session.PreferenceSession.undo` took back (``action="undo"``, ``round`` the
-    round undone). An answer that was later undone keeps its record, with ``undone=True``."""
+    round undone). An answer that was later undone keeps its record, with ``undone=True``. The figures a method
+    reports (any may be ``None``): ``preference_loss``, ``flow_loss``, ``barrier`` (the original's), ``certainty``
+    (the preference model's probability that the ticks follow the clouds), ``evidence`` (its log Bayes factor, in
+    nats) and ``effective_samples`` (how many of A's pool clouds B effectively learned from)."""
 
     round: int
     labels: list[float] | None
@@ -33,6 +36,9 @@ class RoundRecord:
     preference_loss: float | None = None
     flow_loss: float | None = None
     barrier: float | None = None
+    certainty: float | None = None
+    evidence: float | None = None
+    effective_samples: float | None = None
     seconds: float = 0.0
     action: str = "answer"
     undone: bool = False

@@ -25,6 +25,7 @@ from torch import nn
 from ..evaluation import EVAL_SEED, evaluate_model
 from ..judge import oracle_ticks
 from ..seeds import derive_seed, stream
+from ..validation import check_probability
 from .labels import Answer, PreferenceInputError
 from .session import PreferenceSession, Proposal, RoundRecord
 
@@ -113,6 +114,14 @@ def oracle_answer(
     ``(seed, "flips", proposal.number)``."""
     flips = stream(session.seed, "flips", proposal.number)
     return Answer(ticks=oracle_ticks(proposal.samples, flip_prob, flips, shape=shape))
+
+
+def random_answer(session: PreferenceSession, proposal: Proposal, tick_prob: float = 0.5) -> Answer:
+    """The placebo annotator's answer: each proposal ticked with probability ``tick_prob``, blind to its shape, from
+    the session's stream ``(seed, "random-ticks", proposal.number)``. What B does with these is drift, not learning."""
+    check_probability("tick_prob", tick_prob)
+    coins = torch.rand(proposal.samples.shape[0], generator=stream(session.seed, "random-ticks", proposal.number))
+    return Answer(ticks=[int(i) for i in torch.nonzero(coins < tick_prob).flatten()])
 
 
 class ChartMeter:

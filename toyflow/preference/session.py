@@ -42,7 +42,7 @@ class PreferenceSession(MethodToolkit):
 
     ``method`` names a registered :class:`~toyflow.preference.base.Method` (default: ``reward-fm``); the
     methods call the helpers of :class:`~toyflow.preference.toolkit.MethodToolkit` (``fresh_batch``, ``couple``,
-    ``fit``, ``step_along``, ``restart_from_a``, ``pool``, ``preference_scores``).
+    ``fit``, ``step_along``, ``restart_from_a``, ``pool``, ``belief``).
     """
 
     def __init__(
@@ -67,6 +67,7 @@ class PreferenceSession(MethodToolkit):
         self.sampler = Sampler.from_meta(model_a, self.a_meta).with_(steps=sampler_steps)
         self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
         self._pool_pairs: torch.Tensor | None = None
+        self._pool_classes: torch.Tensor | None = None
         self._mixture: CloudStream | None = None
         self.b_version = 0  # changes whenever B may have changed (a cache key for what is measured on B)
         self.log = SessionLog.for_session(self)

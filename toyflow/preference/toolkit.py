@@ -3,8 +3,8 @@
 :class:`MethodToolkit` gives :class:`~toyflow.preference.session.PreferenceSession` what a method's
 :meth:`~toyflow.preference.base.Method.update` calls: fresh batches of the training mixture (with noise coupled as
 in model A's training), Adam steps of B on them, one step along a given direction, B restarted from A, A's own
-pool of samples and the preference model fitted to every tick so far. It holds no state of its own: everything it
-reads and changes (``a``, ``b``, ``opt``, ``buffer``, ``settings``, ...) is the session's.
+pool of samples and the preference model fitted to every tick so far (:meth:`belief`). It holds no state of its
+own: everything it reads and changes (``a``, ``b``, ``opt``, ``buffer``, ``settings``, ...) is the session's.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import torch
 from .. import coupling
 from ..data import NUM_POINTS, CloudStream, draw_noise, noise_like
 from ..flow import mixture_loss
-from ..model import noise_radius
+from ..model import has_class_heads, noise_radius
 from ..seeds import derive_seed
-from .objectives import kernel_scores
+from .belief import Belief, fit_belief
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
 
@@ -28,10 +28,11 @@ POOL_CHUNK = 16  # clouds of the pool sampled at once
 
 class MethodToolkit:
     """The session's helpers for the methods (``fresh_batch``, ``couple``, ``fit``, ``step_along``,
-    ``restart_from_a``, ``pool``, ``preference_scores``); a base class of the session, never used alone."""
+    ``restart_from_a``, ``pool``, ``belief``); a base class of the session, never used alone."""
 
     _pool: tuple[torch.Tensor, torch.Tensor] | None = None
     _pool_pairs: torch.Tensor | None = None
+    _pool_classes: torch.Tensor | None = None
     _mixture: CloudStream | None = None
 
     @property
@@ -91,6 +92,11 @@ class MethodToolkit:
         self.b.load_state_dict(self.a.state_dict())
         self.opt = self.new_optimizer()
 
+    def scale_learning_rates(self, scale: float) -> None:
+        """Set every learning rate of B's optimiser to ``scale`` times the method's own (0: B does not move)."""
+        for group in self.opt.param_groups:
+            group["lr"] = group.setdefault("base_lr", group["lr"]) * scale
+
     def pool(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""
         if self._pool is None:
@@ -99,6 +105,19 @@ class MethodToolkit:
             samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
             self._pool = (noise, samples)
         return self._pool
+
+    def pool_classes(self) -> torch.Tensor | None:
+        """Model A's own reading of each cloud of its pool, ``P_A(S | x, t = 1)`` from its gate: ``(pool_size,)`` on
+        B's device, or ``None`` for a network without class heads. B's gate learns these as soft labels of the
+        (weighted) pool, so that on an unweighted pool A's gate is already the optimum and B does not drift."""
+        if not has_class_heads(self.a):
+            return None
+        if self._pool_classes is None:
+            samples = self.pool()[1]
+            with torch.no_grad():
+                logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
+            self._pool_classes = torch.sigmoid(logits).float().to(self.device)
+        return self._pool_classes
 
     def pool_pairs(self) -> torch.Tensor:
         """``settings.pool_noises`` fresh noise clouds for each cloud of the pool, each paired with it point to point
@@ -112,8 +131,8 @@ class MethodToolkit:
             self._pool_pairs = torch.stack(paired).to(self.device)
         return self._pool_pairs
 
-    def preference_scores(self, clouds: torch.Tensor) -> torch.Tensor:
-        """Estimated probability that each cloud ``(m, num_points, 2)`` would be ticked: ``(m,)`` in [0, 1], by
-        :func:`~toyflow.preference.objectives.kernel_scores` on every labelled proposal so far."""
+    def belief(self) -> Belief:
+        """The preference model fitted to every labelled proposal so far (:func:`~toyflow.preference.belief.
+        fit_belief`): how likely a tick is for any cloud, and how sure the labels make it."""
         labelled = [(item.samples, item.labels) for item in self.buffer]
-        return kernel_scores(clouds, labelled, self.settings.kernel_points)
+        return fit_belief(labelled, self.settings.belief_settings())

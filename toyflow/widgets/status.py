@@ -23,7 +23,8 @@ def fmt(value: float | None, spec: str = ".3f") -> str:
 
 def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> str:
     """One line about a :class:`~toyflow.preference.session.RoundRecord`: what B learned from (or why it did
-    not), the losses, and how long the update and the whole round took."""
+    not), the quantities the method in use reported (its certainty, losses, ...: only those it has), and how long
+    the update and the whole round took."""
     if record.updated:
         labels = record.labels or []
         what = "model B learned from " + (
@@ -33,13 +34,17 @@ def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> st
         )
     else:
         what = record.reason or "B unchanged"
-    parts = [
-        what,
-        f"preference loss {fmt(record.preference_loss)}",
-        f"flow loss {fmt(record.flow_loss)}",
-        f"barrier {fmt(record.barrier)}",
-        f"update {record.seconds:.2f} s, round {total_seconds:.2f} s",
+    quantities = [
+        ("certainty", record.certainty, ".2f", ""),
+        ("evidence", record.evidence, ".1f", " nats"),
+        ("B learned from", record.effective_samples, ".0f", " of A's clouds"),
+        ("preference loss", record.preference_loss, ".3f", ""),
+        ("flow loss", record.flow_loss, ".3f", ""),
+        ("barrier", record.barrier, ".3f", ""),
     ]
+    parts = [what]
+    parts += [f"{name} {fmt(value, spec)}{unit}" for name, value, spec, unit in quantities if value is not None]
+    parts.append(f"update {record.seconds:.2f} s, round {total_seconds:.2f} s")
     return " · ".join(parts) + " · press Next proposals for more"
 
 

@@ -1,12 +1,18 @@
-"""``reward-fm`` (the default, chosen by ``benchmarks/preference.py``): reward-weighted flow matching.
+"""``reward-fm`` (the default, chosen by ``benchmarks/preference.py``): reward-weighted flow matching, as far as the
+evidence warrants.
 
-A pool of A's own samples (drawn once per session) is weighted by a preference model fitted to every tick so far
-(a kernel on Chamfer distances to the ticked and unticked proposals), and B, restarted from A each round, takes a
-few flow-matching steps on that weighted pool, each cloud with its own noise paired to it as in A's training (drawn
-and paired once per session: :meth:`~toyflow.preference.toolkit.MethodToolkit.pool_pairs`), at early times only
-(``t < t_max``, where a cloud's shape is chosen; later times, which draw the shape, stay A's). In a model with class
-heads B learns only in the gate, which chooses the shape, and a little in the velocity heads; the trunk stays A's,
-so B moves probability between the shapes A draws and draws them as well as A does.
+A pool of A's own samples (drawn once per session) is weighted by what B believes about the person's taste
+(:mod:`~toyflow.preference.belief`: each cloud's tick rate, and the certainty that the ticks follow the clouds at
+all), and B, restarted from A each round, takes a few flow-matching steps on that weighted pool, each cloud with its
+own noise paired to it as in A's training (drawn and paired once per session:
+:meth:`~toyflow.preference.toolkit.MethodToolkit.pool_pairs`). The certainty scales both the weighting and the
+learning rates: with no evidence (random ticks, a single round) B stays A; with a dozen consistent ticks B becomes
+A tilted towards the clouds the person ticks.
+
+In a model with class heads B learns in the gate, which chooses the shape, at early times only (``t < t_max``),
+with A's own reading of each pool cloud as the gate's soft label (so an unweighted pool leaves A's gate optimal),
+and a little in the velocity heads; the trunk stays A's. In a model that never saw a label there is no gate to move:
+B bends its whole field, at every time.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ...flow import flow_matching_loss
+from ...flow import mixture_loss
 from ...model import has_class_heads
 from ..base import Method, MethodSettings, register
-from ..objectives import kernel_scores
+from ..belief import Belief, fit_belief
 
 if TYPE_CHECKING:
     from ..session import PreferenceSession, Proposal
@@ -35,9 +41,9 @@ class RewardFM(Method):
 
     def parameter_groups(self, b: nn.Module, settings: MethodSettings) -> list[dict]:
         """The gate at ``settings.gate_lr`` and the velocity heads at ``settings.head_lr`` for a model with class
-        heads (:meth:`~toyflow.model.CloudFlow.shape_parameters`), else the whole network at ``settings.lr``."""
+        heads (:meth:`~toyflow.model.CloudFlow.shape_parameters`), else the whole network at ``settings.whole_lr``."""
         if not has_class_heads(b):
-            return super().parameter_groups(b, settings)
+            return [{"params": list(b.parameters()), "lr": settings.whole_lr}]
         gate, heads = b.shape_parameters()
         return [{"params": gate, "lr": settings.gate_lr}, {"params": heads, "lr": settings.head_lr}]
 
@@ -46,30 +52,50 @@ class RewardFM(Method):
         session.pool_pairs()
 
     def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
-        """Restart B from A (``settings.restart``), then ``settings.steps`` steps on the weighted pool."""
+        """Fit the preference model to every tick so far (:meth:`~toyflow.preference.toolkit.MethodToolkit.belief`),
+        restart B from A (``settings.restart``), then ``settings.steps`` steps on the pool weighted by
+        ``softmax(strength * certainty * rate)``, at learning rates scaled by the certainty: without evidence that the
+        ticks follow the clouds, B stays A."""
         s = session.settings
         _, pool = session.pool()
         pairs = session.pool_pairs()
-        weights = torch.softmax(s.strength * session.preference_scores(pool), dim=0)
+        classes = session.pool_classes()
+        belief = session.belief()
+        weights = pool_weights(belief, pool, s.strength)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             session.restart_from_a()
+        session.scale_learning_rates(belief.certainty)
 
-        def next_batch() -> tuple[torch.Tensor, torch.Tensor, None]:
+        def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
             idx = torch.multinomial(weights, s.pool_batch, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
-            return pool[idx], pairs[pick, idx], None
+            return pool[idx], pairs[pick, idx], None if classes is None else classes[idx]
 
-        return {"flow_loss": session.fit(next_batch, s.steps, generator, s.t_max)}
+        return {
+            "flow_loss": session.fit(next_batch, s.steps, generator, s.t_max if has_class_heads(session.b) else 1.0),
+            "certainty": belief.certainty,
+            "evidence": belief.evidence,
+            "effective_samples": float(1.0 / weights.pow(2).sum()),
+        }
 
     def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
-        """B's flow-matching loss on the pool weighted by a preference model fitted to these labels, at fixed times,
-        each pool cloud with the first of the noises paired with it (what :meth:`update` trains on)."""
+        """B's flow-matching loss (A's training loss, with A's reading of each pool cloud as its class where the
+        network has class heads) on the pool weighted by the preference model of these labels alone, at fixed
+        times, each pool cloud with the first of the noises paired with it (what :meth:`update` trains on)."""
         _, pool = session.pool()
         noise = session.pool_pairs()[0]
-        scores = kernel_scores(pool, [(proposal.samples, labels)], session.settings.kernel_points)
-        weights = torch.softmax(session.settings.strength * scores, 0)
+        classes = session.pool_classes()
+        belief = fit_belief([(proposal.samples, labels)], session.settings.belief_settings())
+        weights = pool_weights(belief, pool, session.settings.strength)
         total = 0.0
         for t in OBJECTIVE_TIMES:
             tt = torch.full((pool.shape[0],), t, device=session.device)
-            total += float(flow_matching_loss(session.b, pool, noise, tt, weights=weights))
+            total += float(mixture_loss(session.b, pool, noise, tt, classes, weights=weights))
         return total / len(OBJECTIVE_TIMES)
+
+
+def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.Tensor:
+    """How often B sees each cloud of A's ``pool (m, num_points, 2)``: ``softmax(strength * certainty * rate)``,
+    ``(m,)`` summing to 1 on the pool's device. Uniform (A's own law) when the belief is not sure at all."""
+    rate = belief.rates(pool).mean
+    return torch.softmax(strength * belief.certainty * rate, dim=0).to(pool.device)

@@ -1,0 +1,73 @@
+"""The preference model: how likely a tick is for a cloud, and how sure the labels so far make it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from toyflow.data import sample_mixture
+from toyflow.preference.belief import BeliefSettings, fit_belief, kernel, prequential_evidence, soft_ticks
+
+
+def _rounds(clouds: torch.Tensor, ticks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Clouds ``(4 r, p, 2)`` and ticks ``(4 r,)`` as labelled rounds of 4 (labels summing to 1, as rounds give;
+    a round without a tick is skipped, as a session skips it)."""
+    return [(c, t / t.sum()) for c, t in zip(clouds.split(4), ticks.split(4), strict=True) if t.sum() > 0]
+
+
+@pytest.fixture(scope="module")
+def mixture() -> tuple[torch.Tensor, torch.Tensor]:
+    return sample_mixture(40, 0.3, num_points=64, seed=5)
+
+
+def test_soft_ticks_read_a_round_s_labels_as_ticks():
+    assert soft_ticks(torch.tensor([0.5, 0.0, 0.5, 0.0])).tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert soft_ticks(torch.tensor([0.2, 0.8, 0.0, 0.0])).tolist() == pytest.approx([0.25, 1.0, 0.0, 0.0])
+    assert soft_ticks(torch.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_kernel_is_one_at_zero_distance_and_falls_with_the_width():
+    d = torch.tensor([0.0, 0.1, 0.2])
+    assert kernel(d, 0.1).tolist() == pytest.approx([1.0, math.exp(-1), math.exp(-4)])
+
+
+def test_evidence_of_two_labels_on_the_same_cloud_is_exact():
+    # the second tick, predicted from the first: Laplace's rule says 2/3; the kernel model (weight 1, two prior
+    # pseudo-labels at 2/3) says (2 * 2/3 + 1) / 3 = 7/9, and with a lapse of 0.05, 0.05 + 0.9 * 7/9 = 0.75
+    s = BeliefSettings()
+    cloud = torch.rand(1, 64, 2, generator=torch.Generator().manual_seed(0))
+    evidence = prequential_evidence(torch.cat([cloud, cloud]), torch.tensor([1.0, 1.0]), s)
+    assert evidence == pytest.approx(math.log(0.75) - math.log(2 / 3), abs=1e-6)
+
+
+def test_one_label_is_no_evidence_so_certainty_is_the_prior():
+    belief = fit_belief([(torch.rand(1, 64, 2), torch.tensor([1.0]))])
+    assert belief.evidence == 0.0
+    assert belief.certainty == pytest.approx(1 / (1 + math.exp(3.0)))  # prior log odds -3
+    assert belief.count == 1
+
+
+def test_consistent_ticks_make_it_sure_and_rate_the_ticked_shape_higher(mixture):
+    clouds, is_s = mixture
+    belief = fit_belief(_rounds(clouds[:24], is_s[:24].float()))  # ticks where S: 6 rounds of 4
+    assert belief.evidence > 3.0 and belief.certainty > 0.5
+    rates = belief.rates(clouds[24:])
+    assert rates.mean[is_s[24:]].min() > 0.7 > 0.3 > rates.mean[~is_s[24:]].max()
+    assert (rates.spread > 0).all() and (rates.spread < 0.5).all()
+
+
+def test_random_ticks_earn_no_evidence(mixture):
+    clouds, _ = mixture
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        ticks = (torch.rand(24, generator=gen) < 0.5).float()
+        ticks[::4] = 1.0  # every round has a tick, like a labelled round
+        belief = fit_belief(_rounds(clouds[:24], ticks))
+        assert belief.evidence < 1.5 and belief.certainty < 0.15, belief.evidence
+
+
+def test_no_labels_is_refused():
+    with pytest.raises(ValueError, match="at least one labelled proposal"):
+        fit_belief([])

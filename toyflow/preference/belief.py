@@ -1,0 +1,122 @@
+"""What B believes about the person's taste: a preference model that knows how sure a handful of ticks make it.
+
+Every labelled proposal so far is a cloud with a tick (1), no tick (0), or a soft label in between. The model
+answers two questions:
+
+- **How likely is a tick for this cloud?** A kernel on Chamfer distances pools the labels of similar clouds into a
+  Beta posterior: ``Beta(k p0 + sum_j w_j y_j, k (1 - p0) + sum_j w_j (1 - y_j))`` with kernel weights
+  ``w_j = exp(-(d_j / width)^2)`` and a prior of ``k`` pseudo-labels at the pooled tick rate ``p0``. Its mean is
+  the rate, its standard deviation how unsure the model is about that cloud.
+- **Do the ticks depend on the cloud at all?** The labels are predicted one by one, each from those before it
+  (in the order they were given), once by the kernel model and once by a model in which every cloud has the same
+  tick rate (Laplace's rule). The sum of the log-likelihood differences is the evidence, in nats, that the ticks
+  follow the clouds: the log of a Bayes factor. With the prior log odds ``prior_log_odds`` it gives the posterior
+  probability of "the ticks follow the clouds", the :attr:`Belief.certainty`. Ticks at random, blind to shape, earn
+  no evidence however many there are; a dozen consistent ticks earn about 5 nats.
+
+A method scales what B learns by the certainty (:mod:`~toyflow.preference.methods.reward_fm`): B moves as far as the
+evidence warrants, and stays A when there is none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..judge import pairwise_chamfer
+
+
+@dataclass(frozen=True)
+class BeliefSettings:
+    """The preference model's knobs (defaults measured with ``benchmarks/preference.py``)."""
+
+    kernel_points: int = 64  # points of each cloud the Chamfer distances read
+    width: float = 0.1  # kernel width in Chamfer units (same shape: 0.05-0.07 apart on 64 points, S to roll: ~0.21)
+    prior_labels: float = 2.0  # pseudo-labels of the prior at the pooled tick rate
+    lapse: float = 0.05  # the kernel model's chance of any tick being the other way (people slip)
+    prior_log_odds: float = -3.0  # before any label: odds of e^-3 (1 in 20) that the ticks follow the clouds
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The posterior tick rate of each cloud: ``mean (m,)`` in [0, 1] and its standard deviation ``spread (m,)``."""
+
+    mean: torch.Tensor
+    spread: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Belief:
+    """The preference model fitted to the labelled clouds ``clouds (n, kernel_points, 2)`` with labels ``labels (n,)``
+    in [0, 1]: the evidence (nats) that the ticks follow the clouds, the posterior probability of that
+    (``certainty``), and the pooled tick rate. :meth:`rates` reads the tick rate of any clouds."""
+
+    clouds: torch.Tensor
+    labels: torch.Tensor
+    evidence: float
+    certainty: float
+    tick_rate: float
+    settings: BeliefSettings
+
+    @property
+    def count(self) -> int:
+        """Number of labelled clouds."""
+        return int(self.labels.shape[0])
+
+    def rates(self, clouds: torch.Tensor) -> Rates:
+        """Posterior tick rate of each of ``clouds (m, num_points, 2)``: :class:`Rates` with ``(m,)`` tensors."""
+        s = self.settings
+        w = kernel(pairwise_chamfer(clouds[:, : s.kernel_points].cpu(), self.clouds), s.width)
+        a = s.prior_labels * self.tick_rate + w @ self.labels
+        b = s.prior_labels * (1 - self.tick_rate) + w @ (1 - self.labels)
+        mean = a / (a + b)
+        return Rates(mean, (mean * (1 - mean) / (a + b + 1)).sqrt())
+
+
+def kernel(distances: torch.Tensor, width: float) -> torch.Tensor:
+    """Kernel weights ``exp(-(d / width)^2)`` of Chamfer distances ``d`` (any shape), in (0, 1]."""
+    return torch.exp(-((distances / width) ** 2))
+
+
+def soft_ticks(labels: torch.Tensor) -> torch.Tensor:
+    """A round's labels ``(n,)`` (summing to 1) as ticks in [0, 1]: each divided by the largest, so a ticked proposal
+    is 1 and an unticked one 0, and soft probabilities keep their ratios."""
+    top = labels.max()
+    return labels / top if top > 0 else torch.zeros_like(labels)
+
+
+def fit_belief(labelled: list[tuple[torch.Tensor, torch.Tensor]], settings: BeliefSettings | None = None) -> Belief:
+    """The preference model of labelled proposals ``[(samples (n, num_points, 2), labels (n,)), ...]``, oldest
+    first (labels as a round gives them, summing to 1; :func:`soft_ticks` reads them as ticks)."""
+    s = settings or BeliefSettings()
+    if not labelled:
+        raise ValueError("the preference model needs at least one labelled proposal")
+    clouds = torch.cat([samples[:, : s.kernel_points] for samples, _ in labelled]).detach().cpu().float()
+    y = torch.cat([soft_ticks(labels.detach().cpu().float()) for _, labels in labelled])
+    evidence = prequential_evidence(clouds, y, s)
+    certainty = 1.0 / (1.0 + math.exp(-(evidence + s.prior_log_odds)))
+    tick_rate = float((y.sum() + 1) / (y.shape[0] + 2))
+    return Belief(clouds, y, evidence, certainty, tick_rate, s)
+
+
+def prequential_evidence(clouds: torch.Tensor, y: torch.Tensor, settings: BeliefSettings) -> float:
+    """Log Bayes factor (nats) of "the ticks follow the clouds" against "every cloud has the same tick rate":
+    ``sum_j log p_kernel(y_j | y_<j) - log p_same(y_j | y_<j)`` over labelled ``clouds (n, k, 2)``, ``y (n,)``."""
+    s = settings
+    w = kernel(pairwise_chamfer(clouds, clouds), s.width)
+    total = 0.0
+    for j in range(1, y.shape[0]):
+        before = y[:j]
+        same = float((before.sum() + 1) / (j + 2))  # Laplace's rule of succession
+        a = s.prior_labels * same + float(w[j, :j] @ before)
+        b = s.prior_labels * (1 - same) + float(w[j, :j] @ (1 - before))
+        follows = s.lapse + (1 - 2 * s.lapse) * a / (a + b)
+        total += bernoulli_log_likelihood(float(y[j]), follows) - bernoulli_log_likelihood(float(y[j]), same)
+    return total
+
+
+def bernoulli_log_likelihood(y: float, p: float) -> float:
+    """``y log p + (1 - y) log(1 - p)`` for a (soft) label ``y`` in [0, 1] and a probability ``p`` in (0, 1)."""
+    return y * math.log(p) + (1 - y) * math.log(1 - p)
