@@ -134,6 +134,7 @@ def test_make_app_serves_the_preference_notebook_on_localhost():
     ("path", "ignored"),
     [
         ("checkpoints/model_a.safetensors", False),
+        ("checkpoints/model_a_label_free.safetensors", False),
         ("checkpoints/model_b.safetensors", True),
         ("toyflow/_shipped/model_a.safetensors", True),  # a build's copy of model A: git keeps only checkpoints/'s
         ("setup.py", False),

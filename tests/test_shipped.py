@@ -1,22 +1,41 @@
-"""The shipped model A: loads, is small, and still draws what the tutorial needs (a fast regression guard)."""
+"""The shipped model A's: load, are small, and still draw what the tutorial needs (a fast regression guard)."""
 
 from __future__ import annotations
 
 import pytest
 
-from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow import LABEL_FREE_CHECKPOINT, SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.checkpoint import read_metadata
+from toyflow.model import has_class_heads
 
 
-def test_shipped_checkpoint_is_small_and_documented():
-    assert SHIPPED_CHECKPOINT.stat().st_size < 5 * 1024 * 1024
-    meta = read_metadata(SHIPPED_CHECKPOINT)
+@pytest.mark.parametrize("path", [SHIPPED_CHECKPOINT, LABEL_FREE_CHECKPOINT], ids=["gated", "label-free"])
+def test_shipped_checkpoint_is_small_and_documented(path):
+    assert path.stat().st_size < 5 * 1024 * 1024
+    meta = read_metadata(path)
     assert meta["mixture"]["s_fraction"] == pytest.approx(0.2)
     assert meta["recipe"]["seed"] == meta["seed"] == 0
     assert meta["steps"] == meta["recipe"]["steps"]
     for key in ("s_fraction", "valid", "valid_s", "valid_roll", "clean", "clean_s", "clean_roll"):
         assert 0.0 <= meta["evaluation"][key] <= 1.0
     assert set(meta["sampler"]) == {"method", "steps", "precision"}
+    assert meta["saw_labels"] is (path == SHIPPED_CHECKPOINT)  # the label-free one never saw a label
+    assert meta["config"]["class_heads"] is meta["saw_labels"]
+
+
+@pytest.mark.slow
+def test_shipped_label_free_model_a_has_no_class_heads_and_draws_clean_clouds():
+    from toyflow.evaluation import generate
+    from toyflow.judge import judge
+
+    model, meta = load_checkpoint(LABEL_FREE_CHECKPOINT, device="cpu")
+    assert not has_class_heads(model) and not hasattr(model, "gate")
+    clouds = generate(model, 256, seed=1234, meta=meta)
+    summary = judge(clouds).summary()
+    # measured at 1024 clouds: clean 0.901 (S curves 0.960, rolls 0.889), S-fraction 0.170
+    assert 0.10 <= summary["s_fraction"] <= 0.30, summary
+    assert summary["clean"] >= 0.85, summary
+    assert float(clouds.abs().max()) <= 1.1
 
 
 @pytest.mark.slow
@@ -37,20 +56,51 @@ def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_nearly_all_clea
     assert float(clouds.abs().max()) <= 1.1  # no point far outside the data's box [-1, 1]
 
 
-@pytest.mark.slow
-def test_two_oracle_rounds_raise_the_s_fraction_on_fixed_noises():
+def _rounds(path, annotate, labelled: int, seed: int = 0):
+    """A session on the model A at ``path`` after ``labelled`` labelled rounds of ``annotate(session, proposal)``;
+    returns it with the judge's verdicts on 256 fixed noises of A and of B."""
     from toyflow.judge import judge
-    from toyflow.preference import PreferenceSession, oracle_answer, play_round
+    from toyflow.preference import PreferenceSession, play_round
 
-    model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
-    session = PreferenceSession(model, meta=meta, seed=0)
-    while session.labelled_rounds < 2 and session.proposals_drawn < 20:
+    model, meta = load_checkpoint(path, device="cpu")
+    session = PreferenceSession(model, meta=meta, seed=seed)
+    while session.labelled_rounds < labelled and session.proposals_drawn < 40:
         proposal = session.propose(4)
-        play_round(session, oracle_answer(session, proposal), proposal)
-    assert session.labelled_rounds == 2
-    a, b = judge(session.sample_a(64, seed=99)), judge(session.sample_b(64, seed=99))
-    assert b.s_fraction >= a.s_fraction + 0.3, (a.summary(), b.summary())
-    assert b.valid_fraction >= 0.8, b.summary()
+        play_round(session, annotate(session, proposal), proposal)
+    assert session.labelled_rounds == labelled
+    return session, judge(session.sample_a(256, seed=99)), judge(session.sample_b(256, seed=99))
+
+
+@pytest.mark.slow
+def test_three_oracle_rounds_on_the_gated_model_a_make_b_draw_s_curves_as_clean_as_a():
+    from toyflow.preference import oracle_answer
+
+    session, a, b = _rounds(SHIPPED_CHECKPOINT, oracle_answer, 3)
+    assert b.s_fraction >= 0.9, (a.summary(), b.summary())
+    assert b.clean_fraction >= a.clean_fraction - 0.05, (a.summary(), b.summary())
+    assert session.history[-1].certainty > 0.3  # three consistent rounds are evidence
+
+
+@pytest.mark.slow
+def test_oracle_rounds_on_the_label_free_model_a_make_b_draw_s_curves_as_clean_as_a():
+    """Without a gate, B bends A's whole field: after 5 labelled rounds (3 give 0.45-0.87 S curves over seeds, as
+    the preference model is 0.45-0.68 sure of them: see the benchmark) B draws S curves, as clean as A's clouds."""
+    from toyflow.preference import oracle_answer
+
+    session, a, b = _rounds(LABEL_FREE_CHECKPOINT, oracle_answer, 5)
+    assert b.s_fraction >= 0.9, (a.summary(), b.summary())
+    assert b.clean_fraction >= a.clean_fraction - 0.05, (a.summary(), b.summary())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [SHIPPED_CHECKPOINT, LABEL_FREE_CHECKPOINT], ids=["gated", "label-free"])
+def test_random_ticks_leave_b_drawing_what_a_draws(path):
+    """The placebo: 3 rounds of ticks at random, blind to shape, are no evidence; B's S-fraction stays A's."""
+    from toyflow.preference import random_answer
+
+    session, a, b = _rounds(path, random_answer, 3)
+    assert abs(b.s_fraction - a.s_fraction) <= 0.15, (a.summary(), b.summary())
+    assert session.history[-1].certainty < 0.2
 
 
 @pytest.mark.slow
@@ -58,16 +108,9 @@ def test_preferring_swiss_rolls_drives_b_to_swiss_rolls_as_clean_as_a():
     """Any preference is the person's: the simulated annotator that ticks clean Swiss rolls drives B to rolls after
     3 labelled rounds, and B draws them as well as A draws its own rolls (valid and clean fractions kept within 0.05
     of those of A's rolls: A's S curves are cleaner than its rolls, so its overall fraction is not B's yardstick)."""
-    from toyflow.judge import judge
-    from toyflow.preference import PreferenceSession, oracle_answer, play_round
+    from toyflow.preference import oracle_answer
 
-    model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
-    session = PreferenceSession(model, meta=meta, seed=0)
-    while session.labelled_rounds < 3 and session.proposals_drawn < 30:
-        proposal = session.propose(4)
-        play_round(session, oracle_answer(session, proposal, shape="swiss_roll"), proposal)
-    assert session.labelled_rounds == 3
-    a, b = judge(session.sample_a(256, seed=99)), judge(session.sample_b(256, seed=99))
-    assert 1 - b.s_fraction >= 0.95, b.summary()
+    _, a, b = _rounds(SHIPPED_CHECKPOINT, lambda s, p: oracle_answer(s, p, shape="swiss_roll"), 3)
+    assert 1 - b.s_fraction >= 0.9, b.summary()
     assert b.valid_fraction >= a.valid_fraction_of(s_curves=False) - 0.05, (a.summary(), b.summary())
     assert b.clean_fraction >= a.clean_fraction_of(s_curves=False) - 0.05, (a.summary(), b.summary())

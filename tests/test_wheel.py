@@ -23,7 +23,9 @@ import toyflow.shipped
 from toyflow.shipped import shipped_checkpoint
 
 MODEL_A = REPO / "checkpoints" / "model_a.safetensors"
+LABEL_FREE = REPO / "checkpoints" / "model_a_label_free.safetensors"
 IN_PACKAGE = "toyflow/_shipped/model_a.safetensors"
+LABEL_FREE_IN_PACKAGE = "toyflow/_shipped/model_a_label_free.safetensors"
 COPY_IGNORE = shutil.ignore_patterns(
     ".venv", ".git", "__pycache__", "*.egg-info", "build", "dist", "artifacts", ".pytest_cache", ".ruff_cache", "out"
 )
@@ -34,14 +36,22 @@ def test_a_checkout_finds_its_own_model_a():
     assert not (REPO / IN_PACKAGE).exists()  # the one copy is in checkpoints/; git ignores a stray second one
 
 
-def test_the_package_copy_comes_first_when_there_is_one(tmp_path, monkeypatch):
-    packaged, checkout = tmp_path / "pkg" / "model_a.safetensors", tmp_path / "checkout" / "model_a.safetensors"
-    monkeypatch.setattr(toyflow.shipped, "PACKAGED", packaged)
-    monkeypatch.setattr(toyflow.shipped, "IN_CHECKOUT", checkout)
-    assert shipped_checkpoint() == checkout  # neither exists: the checkout's path, for a clear "no such file"
+def test_a_checkout_finds_its_label_free_model_a_too():
+    assert toyflow.LABEL_FREE_CHECKPOINT == LABEL_FREE and LABEL_FREE.is_file()
+    assert shipped_checkpoint("model_a_label_free") == LABEL_FREE
+    with pytest.raises(ValueError, match="no shipped model A is called 'model_b'"):
+        shipped_checkpoint("model_b")
+
+
+@pytest.mark.parametrize("name", toyflow.SHIPPED_MODELS)
+def test_the_package_copy_comes_first_when_there_is_one(name, tmp_path, monkeypatch):
+    packaged, checkout = tmp_path / "pkg" / f"{name}.safetensors", tmp_path / "checkout" / f"{name}.safetensors"
+    monkeypatch.setattr(toyflow.shipped, "PACKAGED_DIR", packaged.parent)
+    monkeypatch.setattr(toyflow.shipped, "CHECKOUT_DIR", checkout.parent)
+    assert shipped_checkpoint(name) == checkout  # neither exists: the checkout's path, for a clear "no such file"
     packaged.parent.mkdir()
     packaged.write_bytes(b"x")
-    assert shipped_checkpoint() == packaged
+    assert shipped_checkpoint(name) == packaged
 
 
 def _pip(*args: str, cwd: Path) -> None:
@@ -80,11 +90,13 @@ def test_an_installed_wheel_carries_and_samples_model_a(tmp_path):
     (tree_wheel,) = (tmp_path / "tree-dist").glob("toyflow-*.whl")
     with zipfile.ZipFile(tree_wheel) as whl:
         assert whl.read(IN_PACKAGE) == MODEL_A.read_bytes()
+        assert whl.read(LABEL_FREE_IN_PACKAGE) == LABEL_FREE.read_bytes()
 
     # the source distribution carries it too, and a wheel built from that (as `python -m build` does) as well
     sdist = _build_sdist(src, tmp_path / "sdist")
     with tarfile.open(sdist) as tar:
         assert any(name.endswith("/checkpoints/model_a.safetensors") for name in tar.getnames())
+        assert any(name.endswith("/checkpoints/model_a_label_free.safetensors") for name in tar.getnames())
         safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.11.4 / 3.10.12
         tar.extractall(tmp_path / "unpacked", **safe)
     (unpacked,) = (tmp_path / "unpacked").iterdir()
@@ -93,6 +105,7 @@ def test_an_installed_wheel_carries_and_samples_model_a(tmp_path):
     with zipfile.ZipFile(wheel) as whl:
         names = whl.namelist()
         assert IN_PACKAGE in names and whl.read(IN_PACKAGE) == MODEL_A.read_bytes()
+        assert whl.read(LABEL_FREE_IN_PACKAGE) == LABEL_FREE.read_bytes()
         assert not any(name.startswith("checkpoints/") for name in names)
 
     # installed into a fresh folder outside the checkout, it finds and samples its own model A

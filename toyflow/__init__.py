@@ -29,20 +29,23 @@ from .data import MIN_POINTS, draw_noise, make_cloud, sample_mixture
 from .device import resolve_device
 from .judge import judge
 from .model import CloudFlow, FlowConfig, noise_radius
-from .shipped import shipped_checkpoint
+from .shipped import SHIPPED_MODELS, shipped_checkpoint
 from .solver import Sampler, sample
 
 __version__ = "0.1.0"
 
-# the shipped model A: inside an installed package, or checkpoints/model_a.safetensors of a checkout
+# the shipped model A's: inside an installed package, or checkpoints/ of a checkout
 SHIPPED_CHECKPOINT = shipped_checkpoint()
+LABEL_FREE_CHECKPOINT = shipped_checkpoint("model_a_label_free")
 
 __all__ = [
     "CheckpointError",
     "CloudFlow",
     "FlowConfig",
+    "LABEL_FREE_CHECKPOINT",
     "MIN_POINTS",
     "SHIPPED_CHECKPOINT",
+    "SHIPPED_MODELS",
     "Sampler",
     "draw_noise",
     "noise_radius",
@@ -53,4 +56,5 @@ __all__ = [
     "sample",
     "sample_mixture",
     "save_checkpoint",
+    "shipped_checkpoint",
 ]

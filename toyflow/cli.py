@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--seconds", type=types.positive, default=None, help="stop after this many seconds of training")
     p.add_argument("--seed", type=types.seed, default=0, help="seed of the data, noise and weights (0 to 2**63 - 1)")
     p.add_argument("--reference", action="store_true", help="train the reference network and recipe instead")
+    p.add_argument(
+        "--label-free",
+        action="store_true",
+        help="a model A that never sees a label: one velocity head, no gate (the default has a head per class and a "
+        "gate trained on the mixture's labels)",
+    )
     p.add_argument("--eval-n", type=types.count(0), default=1024, help="clouds judged after training (0 to skip)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_device(p)
@@ -134,11 +141,16 @@ def print_summary(summary: dict, as_json: bool = False) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     """`toyflow train`: train a model A (or the reference) and save it with its metadata; returns the exit status."""
     from .evaluation import evaluate_model
+    from .model import has_class_heads
     from .reference_training import reference_plug, reference_recipe
     from .solver import Sampler
     from .training import Recipe, train
 
+    if args.reference and args.label_free:
+        raise Refused("--label-free", "the reference network never sees a label already; drop --label-free")
     recipe = reference_recipe(seed=args.seed) if args.reference else Recipe(seed=args.seed)
+    if args.label_free:
+        recipe.config = replace(recipe.config, class_heads=False)
     if args.s_fraction is not None:
         recipe.s_fraction = args.s_fraction
     if args.steps is not None:
@@ -154,6 +166,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     meta = {
         "recipe": recipe.to_dict(),
         "mixture": {"s_fraction": recipe.s_fraction},
+        # only a network with class heads learns from the mixture's labels (its gate); any other never sees one
+        "saw_labels": has_class_heads(result.model),
         "seed": args.seed,
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
