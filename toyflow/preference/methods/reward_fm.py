@@ -86,7 +86,7 @@ class RewardFM(Method):
         noise = session.pool_pairs()[0]
         classes = session.pool_classes()
         belief = fit_belief([(proposal.samples, labels)], session.settings.belief_settings())
-        weights = pool_weights(belief, pool, session.settings.strength)
+        weights = pool_weights(belief, pool, session.settings.strength).to(session.device)
         total = 0.0
         for t in OBJECTIVE_TIMES:
             tt = torch.full((pool.shape[0],), t, device=session.device)
@@ -96,6 +96,7 @@ class RewardFM(Method):
 
 def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.Tensor:
     """How often B sees each cloud of A's ``pool (m, num_points, 2)``: ``softmax(strength * certainty * rate)``,
-    ``(m,)`` summing to 1 on the pool's device. Uniform (A's own law) when the belief is not sure at all."""
+    ``(m,)`` summing to 1, on the CPU (where the session's generators draw from it). Uniform (A's own law) when the
+    belief is not sure at all."""
     rate = belief.rates(pool).mean
-    return torch.softmax(strength * belief.certainty * rate, dim=0).to(pool.device)
+    return torch.softmax(strength * belief.certainty * rate, dim=0)
