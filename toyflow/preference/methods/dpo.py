@@ -1,7 +1,10 @@
 """``dpo``: Flow-DPO style, with frozen A as the reference inside the logits.
 
 Logits ``-(e_B - e_A) / temperature`` of the straight-path errors, every earlier round replayed, several steps
-per round on a few sampled grid times, the dynamic barrier protecting the flow-matching loss on fresh data.
+per round on a few sampled grid times, the dynamic barrier protecting the flow-matching loss on fresh data. Like
+``reward-fm``, B restarts from A every round (``settings.restart``): it learns from every tick so far, and the steps
+of earlier rounds do not pile up (without it B's clean fraction fell from 0.34 after 3 rounds to 0.11 after 5, with
+Swiss rolls preferred).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ class FlowDPO(Method):
     name = "dpo"
 
     def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
-        """``settings.steps`` steps, each on ``settings.time_samples`` grid times and a fresh batch."""
+        """Restart B from A (``settings.restart``), then ``settings.steps`` steps, each on ``settings.time_samples``
+        grid times and a fresh batch."""
         s = session.settings
+        if s.restart:
+            session.restart_from_a()
         params = trainable(session.b)
         grid = time_grid(session.sampler.steps, session.device)[:-1]
         stats: dict[str, float | None] = {}
