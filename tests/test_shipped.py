@@ -83,8 +83,8 @@ def test_three_oracle_rounds_on_the_gated_model_a_make_b_draw_s_curves_as_clean_
 
 @pytest.mark.slow
 def test_oracle_rounds_on_the_label_free_model_a_make_b_draw_s_curves_as_clean_as_a():
-    """Without a gate, B bends A's whole field: after 5 labelled rounds (3 give 0.45-0.87 S curves over seeds, as
-    the preference model is 0.45-0.68 sure of them: see the benchmark) B draws S curves, as clean as A's clouds."""
+    """Without a gate, B bends A's whole field: after 5 labelled rounds (3 give 0.66-0.91 S curves over 5 seeds, as
+    the preference model is 0.69-0.85 sure of them: see docs/preference.md) B draws S curves, as clean as A's."""
     from toyflow.preference import oracle_answer
 
     session, a, b = _rounds(LABEL_FREE_CHECKPOINT, oracle_answer, 5)
@@ -100,7 +100,7 @@ def test_random_ticks_leave_b_drawing_what_a_draws(path):
 
     session, a, b = _rounds(path, random_answer, 3)
     assert abs(b.s_fraction - a.s_fraction) <= 0.15, (a.summary(), b.summary())
-    assert session.history[-1].certainty < 0.2
+    assert session.history[-1].certainty < 0.3  # measured 0.07-0.13 after 3 random rounds (5 seeds)
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ class BeliefSettings:
     width: float = 0.1  # kernel width in Chamfer units (same shape: 0.05-0.07 apart on 64 points, S to roll: ~0.21)
     prior_labels: float = 2.0  # pseudo-labels of the prior at the pooled tick rate
     lapse: float = 0.05  # the kernel model's chance of any tick being the other way (people slip)
-    prior_log_odds: float = -3.0  # before any label: odds of e^-3 (1 in 20) that the ticks follow the clouds
+    prior_log_odds: float = -2.0  # before any label: odds of e^-2 (about 1 in 7) that the ticks follow the clouds
 
 
 @dataclass(frozen=True)
