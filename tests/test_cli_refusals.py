@@ -183,3 +183,67 @@ def test_evaluate_of_a_checkpoint_that_draws_nan(tmp_path):
         f"toyflow evaluate: the samples of {path}: 3 of 3 clouds have non-finite values "
         "(2400 of 2400 values are NaN or infinite); the judge cannot read them"
     )
+
+
+# ---------------------------------------------------------------------------------- where files are written
+def test_an_output_that_is_a_folder_or_cannot_be_made_is_one_line_and_writes_nothing(model_a, tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    cases = [
+        (["sample", str(model_a), "--n", "2", "--seed", "0", "--out", str(folder)], f"{folder} is a folder"),
+        (
+            ["sample", str(model_a), "--n", "2", "--seed", "0", "--out", str(blocker / "x.npy")],
+            "cannot make the folder",
+        ),
+        (["train", "--steps", "1", "--eval-n", "0", "--quiet", "--out", str(folder)], f"{folder} is a folder"),
+    ]
+    for args, problem in cases:
+        code, out, err = run_main(*args)
+        assert code == 2, (args, err)
+        command = f"toyflow {args[0]}: "
+        assert err.strip().splitlines() == [f"{command}{err.strip()[len(command) :]}"] and problem in err, err
+        assert "Traceback" not in err
+    assert list(folder.iterdir()) == [] and blocker.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "out"]  # no temporary file left beside them
+
+
+# ----------------------------------------------------------------------------------------- session logs
+def _log(model_a, tmp_path) -> dict:
+    import json
+
+    log = tmp_path / "log.json"
+    b = tmp_path / "b.safetensors"
+    code, _, err = run_main("prefer", str(model_a), "--oracle", "--rounds", "1", "--out", str(b), "--log", str(log))
+    assert code == 0, err
+    return json.loads(log.read_text())
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (
+            lambda d: d["events"].append({"event": "answer", "proposal": 1, "ticks": [7], "probabilities": None}),
+            "event 2 of the session log (answer) cannot be replayed: proposal index 7 is out of range 0..3",
+        ),
+        (lambda d: d.update(method="evil"), "names the method 'evil', which toyflow does not know"),
+        (lambda d: d.pop("seed"), "is not a valid session log: it has no 'seed'"),
+        (lambda d: d.update(colour="blue"), "toyflow does not know its colour"),
+        (lambda d: d["events"][0].pop("seed"), "event 0 of the session log (propose) cannot be replayed: no 'seed'"),
+    ],
+)
+def test_a_log_that_cannot_be_replayed_is_one_line_naming_the_event_and_writes_nothing(
+    model_a, tmp_path, change, problem
+):
+    import json
+
+    data = _log(model_a, tmp_path)
+    change(data)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    out = tmp_path / "replayed.safetensors"
+    code, _, err = run_main("prefer", str(model_a), "--replay", str(bad), "--out", str(out))
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and problem in err and "Traceback" not in err, err
+    assert not out.exists()

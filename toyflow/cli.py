@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from . import cli_args as types
+from .atomic import UnwritableTarget
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .cli_args import Parser, Refused
 from .cloud_files import CloudFileError, NonFiniteClouds, check_finite, load_clouds, save_clouds
@@ -330,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except Refused as e:
         return _fail(f"{command}: error: {e}", 2)
-    except (CheckpointError, CloudFileError) as e:
+    except (CheckpointError, CloudFileError, UnwritableTarget) as e:
         return _fail(f"{command}: {e}", 2)
     except NonFiniteClouds as e:
         return _fail(f"{command}: {e}", 1)

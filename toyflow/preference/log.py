@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,11 +111,16 @@ class SessionLog:
         if data.get("version") != LOG_VERSION:
             found = data.get("version")
             raise LogError(f"{source} is a session log of version {found}; this toyflow reads version {LOG_VERSION}")
-        fields = {k: v for k, v in data.items() if k not in ("format", "version")}
-        try:
-            log = cls(**fields)
-        except TypeError as e:
-            raise LogError(f"{source} is not a valid session log ({e})") from None
+        given = {k: v for k, v in data.items() if k not in ("format", "version")}
+        known = {f.name: f for f in fields(cls)}
+        missing = [name for name, f in known.items() if name not in given and f.default is MISSING]
+        missing = [name for name in missing if known[name].default_factory is MISSING]
+        if missing:
+            raise LogError(f"{source} is not a valid session log: it has no {', '.join(repr(m) for m in missing)}")
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise LogError(f"{source} is not a valid session log: toyflow does not know its {', '.join(unknown)}")
+        log = cls(**given)
         bad = [e for e in log.events if not isinstance(e, dict) or e.get("event") not in EVENTS]
         if bad:
             raise LogError(f"{source} holds an event toyflow does not know: {json.dumps(bad[0])[:120]}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import torch
 from torch import nn
 
-from .base import MethodSettings
+from .base import METHODS, MethodSettings
 from .log import LogError, SessionLog
 from .records import Proposal
 from .session import PreferenceSession
@@ -60,6 +60,9 @@ def session_for(
     unknown = sorted(set(log.settings) - known)
     if unknown:
         raise LogError(f"the session log has settings this toyflow does not know: {', '.join(unknown)}")
+    if log.method not in METHODS:
+        choices = ", ".join(repr(m) for m in METHODS)
+        raise LogError(f"the session log names the method {log.method!r}, which toyflow does not know ({choices})")
     return PreferenceSession(
         model_a,
         method=log.method,
@@ -88,21 +91,33 @@ def replay(
     diverged = None
     for i, event in enumerate(log.events):
         kind = event["event"]
-        if kind == "propose":
-            proposal = session.propose(int(event["n"]), seed=int(event["seed"]))
-            proposals[proposal.number] = proposal
-        elif kind == "answer":
-            if event["proposal"] not in proposals:
-                raise LogError(f"event {i} of the session log answers proposal {event['proposal']}, never proposed")
-            session.give(event.get("ticks"), event.get("probabilities"), proposal=proposals[event["proposal"]])
-        elif kind == "undo":
-            session.undo()
-        elif kind == "reset":
-            session.reset()
-            proposals.clear()
-        elif kind == "finetune":
-            session.finetune_fresh(int(event["steps"]))
+        try:
+            replay_event(session, proposals, i, event)
+        except LogError:
+            raise
+        except (KeyError, TypeError, ValueError) as e:  # a missing field, a wrong type, an answer out of range
+            problem = f"no {e}" if isinstance(e, KeyError) else str(e)
+            raise LogError(f"event {i} of the session log ({kind}) cannot be replayed: {problem}") from None
         replayed = session.log.events[-1] if session.log.events else {}
         if diverged is None and "b" in event and replayed.get("b") != event["b"]:
             diverged = i
     return Replayed(session, len(log.events), diverged)
+
+
+def replay_event(session: PreferenceSession, proposals: dict[int, Proposal], i: int, event: dict) -> None:
+    """Do event ``i`` of a log again on ``session`` (``proposals`` by number, updated here)."""
+    kind = event["event"]
+    if kind == "propose":
+        proposal = session.propose(int(event["n"]), seed=int(event["seed"]))
+        proposals[proposal.number] = proposal
+    elif kind == "answer":
+        if event["proposal"] not in proposals:
+            raise LogError(f"event {i} of the session log answers proposal {event['proposal']}, never proposed")
+        session.give(event.get("ticks"), event.get("probabilities"), proposal=proposals[event["proposal"]])
+    elif kind == "undo":
+        session.undo()
+    elif kind == "reset":
+        session.reset()
+        proposals.clear()
+    elif kind == "finetune":
+        session.finetune_fresh(int(event["steps"]))
