@@ -4,7 +4,7 @@ chosen by measurement).
 
     python benchmarks/sample.py [--checkpoint PATH] [--device cpu] [--n-eval 1024]
 
-Target (SPEC.md): sample 6 clouds of 400 points in <= 0.10 s on a 2-core CPU with the default sampler;
+Target: sample 6 clouds of 400 points in <= 0.10 s on a 2-core CPU with the default sampler;
 reference: 0.60 s (100 Euler steps).
 """
 

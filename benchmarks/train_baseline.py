@@ -3,7 +3,7 @@
     python benchmarks/train_baseline.py [--budgets 60,120,180] [--device cpu] [--n-eval 1024]
 
 For each budget and recipe: steps done, final loss, and the judge's figures on 1024 fixed noises at 400 points
-(S-fraction, valid and clean fractions overall and per class). Target (SPEC.md): clean >= 0.90 overall and >= 0.85
+(S-fraction, valid and clean fractions overall and per class). Target: clean >= 0.90 overall and >= 0.85
 in each class, S-fraction within 0.05 of the mixture's, in <= 180 s on a 2-core CPU. Reference: 150k steps x 0.67 s.
 """
 
@@ -20,7 +20,7 @@ from toyflow.training import Recipe, train
 
 
 def meets_target(summary: dict, mixture: float) -> bool:
-    """The SPEC's target for model A."""
+    """The target for model A."""
     return (
         summary["clean"] >= 0.90
         and min(summary["clean_s"], summary["clean_roll"]) >= 0.85

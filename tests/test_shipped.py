@@ -49,7 +49,7 @@ def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_nearly_all_clea
     assert abs(summary["s_fraction"] - 0.2) <= 0.08, summary
     assert summary["valid"] >= 0.95, summary
     assert summary["valid_s"] >= 0.9, summary
-    # measured at 1024 clouds: clean 0.911 (S curves 0.969, rolls 0.898); issue 10's target: 0.90, 0.85 per class.
+    # measured at 1024 clouds: clean 0.911 (S curves 0.969, rolls 0.898); the target: 0.90, 0.85 per class.
     # 256 clouds leave a sampling error of about 0.02, so the bounds sit three of them below the measured figures
     assert summary["clean"] >= 0.85, summary
     assert summary["clean_s"] >= 0.85 and summary["clean_roll"] >= 0.82, summary

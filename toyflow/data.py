@@ -17,7 +17,7 @@ from .validation import check_count, check_positive, check_probability
 
 NUM_POINTS = 400
 # The fewest points a cloud may have. The judge must tell S curves from Swiss rolls in at least 99 % of real clouds
-# (SPEC): on 3 x 1000 real clouds it classifies 99.3-99.6 % right at 16 points, 99.7-100 % at 20 and every one from
+# (99 %): on 3 x 1000 real clouds it classifies 99.3-99.6 % right at 16 points, 99.7-100 % at 20 and every one from
 # 32 on; and only from about 24 points can a clean cloud's noise-free curve be fitted (real Swiss rolls' stray
 # threshold is 0.36 at 16 points, 0.075 at 20, 0.044 at 32, 0.042 at 400). 32 leaves a margin on both.
 MIN_POINTS = 32

@@ -4,7 +4,7 @@ Coupling noise with data by optimal transport (:mod:`toyflow.coupling`) costs mo
 step on a CPU. Model A's training therefore fills a pool with fresh coupled pairs for its first steps (one batch a
 step, trained on as it is drawn) and, once the pool is full, trains on random batches of it, each pair at a fresh
 time ``t``. A step then costs less than half as much (with bfloat16, a quarter), and more steps, more than fresh
-pairs, are what bring the flow's points onto their curves (issue 10). :func:`random_points` takes part of every
+pairs, are what bring the flow's points onto their curves. :func:`random_points` takes part of every
 pair's points, which halves a step again for most of the training (``Recipe.subset_points``).
 """
 

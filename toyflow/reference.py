@@ -1,4 +1,4 @@
-"""The reference method of the original research code (REFERENCE.md), kept faithfully for comparison: its network,
+"""The reference method of the original research code (docs/original.md), kept faithfully for comparison: its network,
 its noise and its loss (its training recipe is in :mod:`toyflow.reference_training`).
 
 Its network is a per-point MLP whose LayerNorms span the whole cloud (normalised shape
@@ -23,7 +23,7 @@ SAMPLER_STEPS = 100
 
 @dataclass(frozen=True)
 class ReferenceConfig:
-    """Size of the reference network (REFERENCE.md: 3 hidden layers of 256, 4-dim time embedding)."""
+    """Size of the reference network (docs/original.md: 3 hidden layers of 256, 4-dim time embedding)."""
 
     hidden: int = 256
     layers: int = 3

@@ -1,5 +1,5 @@
-"""Training the reference network as REFERENCE.md does: its recipe, and the noise and loss it plugs into
-:func:`toyflow.training.train`."""
+"""Training the reference network as the original does (docs/original.md): its recipe, and the noise and loss it
+plugs into :func:`toyflow.training.train`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .training import Recipe
 
 
 def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
-    """REFERENCE.md's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA,
+    """The original's settings: 50/50 mixture, Adam lr 1e-3 with weight decay 1e-3, batch 128, constant lr, no EMA,
     fresh noise every step, uniform times, float32."""
     return Recipe(
         config=ReferenceConfig(),  # type: ignore[arg-type]

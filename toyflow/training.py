@@ -29,7 +29,7 @@ class Recipe:
 
     # or a ReferenceConfig. The source law is the normal truncated at radius 2.5 (see toyflow.data.truncate_noise):
     # with the untruncated normal, the 1 % of noise points beyond 2.5 produced a third of the Swiss rolls' stray
-    # points and every point outside the data's box (issue 10).
+    # points and every point outside the data's box.
     config: FlowConfig = field(default_factory=lambda: FlowConfig(noise_radius=2.5))
     s_fraction: float = 0.2
     steps: int = 10000

@@ -3,9 +3,10 @@
 - :mod:`~toyflow.preference.labels`: what a person says (:class:`Answer`), checked and turned into labels;
 - :mod:`~toyflow.preference.base`: the :class:`Method` interface, :class:`MethodSettings` and the registry;
 - :mod:`~toyflow.preference.methods`: one module per method, each registered by name:
-  ``reference`` (REFERENCE.md, faithfully), ``dpo`` (Flow-DPO against frozen A) and ``reward-fm`` (the
-  default: reward-weighted flow matching on A's own samples);
-- :mod:`~toyflow.preference.objectives`: straight-path errors, the barrier, the kernel preference model;
+  ``reference`` (the original's, faithfully: docs/original.md), ``dpo`` (Flow-DPO against frozen A) and
+  ``reward-fm`` (the default: reward-weighted flow matching on A's own samples);
+- :mod:`~toyflow.preference.objectives`: straight-path errors, the barrier;
+- :mod:`~toyflow.preference.belief`: what B believes about the person's taste, and how sure it is;
 - :mod:`~toyflow.preference.records`: :class:`Proposal`, :class:`RoundRecord`, :class:`Labelled`;
 - :mod:`~toyflow.preference.toolkit`: the helpers the methods build their updates from;
 - :mod:`~toyflow.preference.undo`: snapshots that take a round back exactly;

@@ -1,4 +1,4 @@
-"""``reference``: the original method of REFERENCE.md, faithfully.
+"""``reference``: the original method (docs/original.md), faithfully.
 
 Straight-path errors of B on the newest round's proposals over the 100 Euler grid times, cross entropy of
 ``softmax(-e)`` with the labels, combined with the flow-matching loss on fresh training data (independent noise,
@@ -19,18 +19,19 @@ from ..objectives import barrier_direction, flat_grad, preference_cross_entropy,
 if TYPE_CHECKING:
     from ..session import PreferenceSession, Proposal
 
-REFERENCE_LR = 1e-3  # REFERENCE.md: one Adam step of lr 1e-3 per round
-REFERENCE_GRID = 100  # REFERENCE.md: straight-path errors over the 100 Euler grid times
+REFERENCE_LR = 1e-3  # the original: one Adam step of lr 1e-3 per round
+REFERENCE_GRID = 100  # the original: straight-path errors over the 100 Euler grid times
 
 
 @register
 class Reference(Method):
-    """REFERENCE.md steps 1, 3, 5, 6: one dynamic-barrier Adam step on the newest round only."""
+    """The original round's steps 1, 3, 5, 6 (docs/original.md): one dynamic-barrier Adam step on the newest round
+    only."""
 
     name = "reference"
 
     def learning_rate(self, settings: MethodSettings) -> float:
-        """Always REFERENCE.md's 1e-3."""
+        """Always the original's 1e-3."""
         return REFERENCE_LR
 
     def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
