@@ -113,8 +113,8 @@ class SessionLog:
             raise LogError(f"{source} is a session log of version {found}; this toyflow reads version {LOG_VERSION}")
         given = {k: v for k, v in data.items() if k not in ("format", "version")}
         known = {f.name: f for f in fields(cls)}
-        missing = [name for name, f in known.items() if name not in given and f.default is MISSING]
-        missing = [name for name in missing if known[name].default_factory is MISSING]
+        required = [name for name, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in given]
         if missing:
             raise LogError(f"{source} is not a valid session log: it has no {', '.join(repr(m) for m in missing)}")
         unknown = sorted(set(given) - set(known))
