@@ -48,8 +48,10 @@ class RewardFM(Method):
         return [{"params": gate, "lr": settings.gate_lr}, {"params": heads, "lr": settings.head_lr}]
 
     def prepare(self, session: PreferenceSession) -> None:
-        """Draw the pool and pair it with noise now, so that the first round is as quick as the others."""
+        """Draw the pool, pair it with noise and read A's classes of it now, so that the first round is as quick as
+        the others."""
         session.pool_pairs()
+        session.pool_classes()
 
     def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
         """Fit the preference model to every tick so far (:meth:`~toyflow.preference.toolkit.MethodToolkit.belief`),
