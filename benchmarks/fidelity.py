@@ -53,7 +53,7 @@ def model_b_clouds(model_a, meta, seeds: int, rounds: int, n_eval: int) -> tuple
         b = generate(session.b, per_seed, EVAL_SEED + seed, meta=meta)
         clouds.append(b)
         s_curves = b[judge(b).is_s]
-        _, pool = session.pool()
+        pool = session.pool().samples
         if len(s_curves):
             copy_distances.append(float(nearest_pool_distance(s_curves, pool).median()))
     return torch.cat(clouds), copy_distances
@@ -80,7 +80,7 @@ def main() -> None:
 
     # copies: A's S curves drawn from other noises than the pool's, against the pool of session 0
     session = PreferenceSession(model_a, seed=0, meta=meta)
-    _, pool = session.pool()
+    pool = session.pool().samples
     a_s = a[judge(a).is_s]
     fresh = float(nearest_pool_distance(a_s, pool).median()) if len(a_s) else float("nan")
     print(

@@ -41,7 +41,7 @@ from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
 from toyflow.judge import judge, oracle_ticks
 from toyflow.plotting import GREEN, cloud_png
-from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round, random_answer
+from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round, play_until, random_answer
 from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
 CHECKPOINTS = (1, 2, 3, 5)
@@ -76,18 +76,17 @@ def run_rounds(
         return results
     session = PreferenceSession(model_a, method=method, seed=seed, meta=meta)
     results = {}
-    for _ in range(MAX_PROPOSALS):
-        proposal = session.propose(4)
+
+    def annotate(session: PreferenceSession, proposal):
         if flip == PLACEBO:
-            answer = random_answer(session, proposal)
-        else:
-            answer = oracle_answer(session, proposal, float(flip), shape=shape)
-        record = play_round(session, answer, proposal).record
-        labelled = session.labelled_rounds
-        if record.updated and labelled in checkpoints:
-            results[labelled] = evaluate_model(session.b, n=n_eval, meta=meta)
-        if labelled >= max(checkpoints):
-            break
+            return random_answer(session, proposal)
+        return oracle_answer(session, proposal, float(flip), shape=shape)
+
+    def judge_b(result) -> None:
+        if result.record.updated and session.labelled_rounds in checkpoints:
+            results[session.labelled_rounds] = evaluate_model(session.b, n=n_eval, meta=meta)
+
+    play_until(session, annotate, max(checkpoints), MAX_PROPOSALS, after=judge_b)
     return results
 
 

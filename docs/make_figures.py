@@ -7,11 +7,8 @@
 Writes docs/model_a_samples.png (12 samples of A, red) and docs/same_noise.png (4 proposals of A in red,
 B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B),
 docs/fidelity.png (real clouds, A's and B's on a canvas wider than the data's box, stray points marked), and
-the teaching views after three rounds in which the S curves among the proposals are ticked (the judge's reading,
-clean or not): docs/decision_over_time.png, docs/motion.png and docs/flip_map.png, drawn by the same functions
-as the widgets. The picker's pictures, docs/picker.png and docs/picker_keys.png, are screenshots taken by the
-browser tests (tests/artifacts/browser/02_preference-5-taught-element.png and -9-decision-element.png), copied
-here by hand.
+the teaching views after three rounds of the simulated annotator: docs/decision_over_time.png, docs/motion.png and
+docs/flip_map.png, drawn by the same functions as the widgets.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ from toyflow.data import sample_mixture  # noqa: E402
 from toyflow.flips import CATEGORIES, DESCRIPTIONS  # noqa: E402
 from toyflow.judge import calibrate, judge  # noqa: E402
 from toyflow.plotting import GREEN, RED, draw_panel, plot_clouds, save_round_figure  # noqa: E402
-from toyflow.preference import Answer, PreferenceSession, ViewMeter, oracle_answer, play_round  # noqa: E402
+from toyflow.preference import Answer, PreferenceSession, ViewMeter, oracle_answer, play_round, play_until  # noqa: E402
 from toyflow.widgets.flipview import COLORS, flip_map_png  # noqa: E402
 from toyflow.widgets.motion import motion_frame  # noqa: E402
 
@@ -47,9 +44,7 @@ def main() -> None:
     fig.savefig(DOCS / "model_a_samples.png", dpi=100)
     print("wrote", DOCS / "model_a_samples.png")
 
-    while session.labelled_rounds < 3 and session.proposals_drawn < 40:
-        proposal = session.propose(4)
-        play_round(session, oracle_answer(session, proposal), proposal)
+    play_until(session, oracle_answer, 3)
     proposal = session.propose(4)  # fresh proposals, not taught on: "None of these" shows B on their noise
     shown = play_round(session, Answer(), proposal)
     rounds = session.labelled_rounds
@@ -101,12 +96,7 @@ def teaching_views() -> None:
 
     model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
     session = PreferenceSession(model, meta=meta, seed=0)
-    while session.labelled_rounds < 3 and session.proposals_drawn < 40:
-        proposal = session.propose(4)
-        v = judge(proposal.samples)
-        ticks = [i for i in range(4) if v.is_s[i] and v.valid[i]]
-        if 0 < len(ticks) < 4:
-            play_round(session, Answer(ticks=ticks), proposal)
+    play_until(session, oracle_answer, 3)
     rounds = session.labelled_rounds
     meter = ViewMeter(session)
     proposal = session.propose(4)  # fresh proposals, never taught on

@@ -21,6 +21,7 @@ from toyflow.preference import (
     straight_path_errors,
 )
 from toyflow.preference.base import DEFAULT_METHOD
+from toyflow.preference.records import UpdateStats
 from toyflow.solver import time_grid
 
 
@@ -49,11 +50,11 @@ def test_a_new_method_is_one_registered_class(monkeypatch):
     class Nudge(Method):
         name = "nudge"
 
-        def update(self, session, generator):
+        def update(self, bench, generator):
             calls.append(torch.rand(1, generator=generator).item())
-            return {"flow_loss": session.finetune_fresh(1)}
+            return UpdateStats(flow_loss=bench.fit(lambda: bench.fresh_batch(2, generator), 1, generator))
 
-        def objective(self, session, proposal, labels):
+        def objective(self, bench, proposal, labels):
             return 0.0
 
     assert base.METHODS["nudge"] is Nudge
@@ -113,8 +114,8 @@ def test_each_method_lowers_its_own_preference_loss(method):
         # times, with enough steps that the fall is no coin flip (FAST's 2 steps at t < 0.5: about 6 seeds in 8), and
         # one learning rate for gate and heads, 2e-3 (made for the trained model A, the gate's 1e-2 overshoots on a
         # random network and the heads' 3e-4 crawls: 4 session seeds in 6 then, 8 in 8 here).
-        session.settings = replace(FAST, steps=16, t_max=1.0, gate_lr=2e-3, head_lr=2e-3)
-        session.restart_from_a()
+        session.bench.settings = replace(FAST, steps=16, t_max=1.0, gate_lr=2e-3, head_lr=2e-3)
+        session.bench.restart_from_a()
     proposal = session.propose(4, seed=5)
     before = session.preference_objective(proposal, torch.tensor([0.5, 0.5, 0.0, 0.0]))
     for _ in range(3):

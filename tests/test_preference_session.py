@@ -56,7 +56,7 @@ def test_replay_buffer_history_and_reset():
     assert [r.updated for r in session.history] == [True, False, True]
     assert session.labelled_rounds == 2
     rec = session.history[2]
-    assert math.isfinite(rec.preference_loss) and math.isfinite(rec.flow_loss) and rec.barrier >= 0
+    assert math.isfinite(rec.stats.preference_loss) and math.isfinite(rec.stats.flow_loss) and rec.stats.barrier >= 0
     assert rec.seconds > 0
     session.reset()
     assert session.buffer == [] and session.history == [] and same_weights(weights(session.a), weights(session.b))

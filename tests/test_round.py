@@ -129,9 +129,9 @@ def test_reward_fm_pairs_its_pool_once_and_its_rounds_call_no_solver(monkeypatch
     from toyflow.seeds import derive_seed
 
     session = make_session(seed=4)
-    pairs = session.pool_pairs()
-    pool = session.pool()[1]
-    assert session.pool_pairs() is pairs and pairs.shape == (session.settings.pool_noises, *pool.shape)
+    pairs = session.bench.pool_pairs()
+    pool = session.pool().samples
+    assert session.bench.pool_pairs() is pairs and pairs.shape == (session.settings.pool_noises, *pool.shape)
     # noise j of each cloud is the stream (seed, "pool-pairs", j)'s, its points reordered (paired with the cloud's)
     for j in range(pairs.shape[0]):
         drawn = session.noise(pool.shape[0], derive_seed(4, "pool-pairs", j))

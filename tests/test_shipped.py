@@ -60,14 +60,11 @@ def _rounds(path, annotate, labelled: int, seed: int = 0):
     """A session on the model A at ``path`` after ``labelled`` labelled rounds of ``annotate(session, proposal)``;
     returns it with the judge's verdicts on 256 fixed noises of A and of B."""
     from toyflow.judge import judge
-    from toyflow.preference import PreferenceSession, play_round
+    from toyflow.preference import PreferenceSession, play_until
 
     model, meta = load_checkpoint(path, device="cpu")
     session = PreferenceSession(model, meta=meta, seed=seed)
-    while session.labelled_rounds < labelled and session.proposals_drawn < 40:
-        proposal = session.propose(4)
-        play_round(session, annotate(session, proposal), proposal)
-    assert session.labelled_rounds == labelled
+    assert play_until(session, annotate, labelled) == labelled
     return session, judge(session.sample_a(256, seed=99)), judge(session.sample_b(256, seed=99))
 
 
@@ -78,7 +75,7 @@ def test_three_oracle_rounds_on_the_gated_model_a_make_b_draw_s_curves_as_clean_
     session, a, b = _rounds(SHIPPED_CHECKPOINT, oracle_answer, 3)
     assert b.s_fraction >= 0.9, (a.summary(), b.summary())
     assert b.clean_fraction >= a.clean_fraction - 0.05, (a.summary(), b.summary())
-    assert session.history[-1].certainty > 0.3  # three consistent rounds are evidence
+    assert session.history[-1].stats.certainty > 0.3  # three consistent rounds are evidence
 
 
 @pytest.mark.slow
@@ -100,7 +97,7 @@ def test_random_ticks_leave_b_drawing_what_a_draws(path):
 
     session, a, b = _rounds(path, random_answer, 3)
     assert abs(b.s_fraction - a.s_fraction) <= 0.15, (a.summary(), b.summary())
-    assert session.history[-1].certainty < 0.3  # measured 0.07-0.13 after 3 random rounds (5 seeds)
+    assert session.history[-1].stats.certainty < 0.3  # measured 0.07-0.13 after 3 random rounds (5 seeds)
 
 
 @pytest.mark.slow

@@ -1,82 +1,28 @@
-"""The interface every preference method implements, the settings they share, and the registry of methods by name.
+"""The interface every preference method implements, and the registry of methods by name.
 
-A method is a class with a ``name``, an :meth:`~Method.update` (B learns from the session's labelled proposals)
-and an :meth:`~Method.objective` (its own preference loss, to measure), registered with :func:`register`.
-Adding a method means adding one module to :mod:`toyflow.preference.methods` (every module there is imported).
+A method is a class with a ``name``, an :meth:`~Method.update` (B learns from the labelled proposals on the
+:class:`~toyflow.preference.workbench.Workbench`) and an :meth:`~Method.objective` (its own preference loss, to
+measure), registered with :func:`register`. Adding a method means adding one module to
+:mod:`toyflow.preference.methods` (every module there is imported).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from .belief import BeliefSettings
+from .records import Proposal, UpdateStats
+from .settings import MethodSettings
+from .workbench import Workbench
 
-if TYPE_CHECKING:
-    from .session import PreferenceSession, Proposal
-
-DEFAULT_METHOD = "reward-fm"  # chosen by benchmarks/preference.py
-
-
-@dataclass
-class MethodSettings:
-    """Knobs of the preference methods (defaults are the measured best); each method reads the ones it needs."""
-
-    lr: float = 5e-4  # dpo's learning rate (the reference method always uses the original's 1e-3)
-    # reward-fm, for a model with class heads: B learns which shape to draw in the gate (gate_lr) and how to draw it
-    # only in the velocity heads (head_lr); the trunk stays A's. Learning the whole network cost B half of A's clean
-    # clouds. Every learning rate of reward-fm is scaled by the preference model's certainty. The gate's, with A's
-    # own reading of each pool cloud as its soft label (3 seeds, 256 noises, S curves / rolls preferred): at 1e-1
-    # 0.97 S curves after 3 rounds, but rolls' clean fell from 0.89 to 0.77 from 3 to 5 rounds; at 6e-2 0.82 S curves
-    # after 3; at 8e-2 0.93 / 1.00 S curves after 3 / 5 rounds (clean 0.96), 0.94 / 0.99 rolls (clean 0.91 / 0.89).
-    gate_lr: float = 8e-2
-    head_lr: float = 3e-4
-    # reward-fm, for a network without class heads (a model A that never saw a label): the whole network learns, at
-    # every time. With 5e-4 at early times only, B plateaued at 0.84-0.88 S curves however many rounds (restarted
-    # from A, 8 small steps could not bend the whole field further); with 1e-3 at all times 0.96 after 5 rounds with
-    # clean 0.92 (3 seeds, 256 noises). 2e-3 reached 1.00 but cost clean (0.88).
-    whole_lr: float = 1e-3
-    steps: int = 8
-    batch_size: int = 16
-    # reward-fm: pool clouds per step. 8 halves the update's time against 16 (0.13 s against 0.30 s on 2 cores);
-    # B's S-fraction after 3 rounds is the same
-    pool_batch: int = 8
-    # reward-fm: noise clouds paired with each pool cloud once per session, a step draws one of them. With 1, B drew
-    # 7 % of its clouds with a point outside [-1.1, 1.1]; with 4, 0.7 % (fresh noise at every step: 0 %)
-    pool_noises: int = 4
-    pool_size: int = 128
-    # reward-fm: B's pool is weighted by softmax(strength * certainty * tick rate); a sure belief (certainty 1)
-    # weighs a cloud rated 0.9 e^(14 * 0.8) times one rated 0.1
-    strength: float = 14.0
-    kernel_points: int = 64
-    # reward-fm's preference model (toyflow.preference.belief): kernel width in Chamfer units, pseudo-labels of the
-    # prior, the chance that a tick is a slip, and the prior log odds that the ticks follow the clouds at all
-    # (5 seeds, 1024 noises, on an H200): at -2 (certainty 0.12 before any evidence) 3 consistent rounds gave
-    # 0.98 / 0.87 S curves (gated / label-free model A) and random ticks 0.16-0.24 / 0.20-0.21 (A: 0.19 / 0.17); at
-    # -3 (0.05) 0.92 / 0.65 and 0.18-0.21 / 0.17-0.18.
-    belief_width: float = 0.1
-    prior_labels: float = 2.0
-    lapse: float = 0.05
-    prior_log_odds: float = -2.0
-    temperature: float = 0.05
-    time_samples: int = 4
-    fm_batch: int = 128
-    # reward-fm, with class heads: train on times in [0, t_max] (the gate chooses the shape early; late times draw
-    # it). Without class heads every time learns: the field that draws the shape must follow the new choice.
-    t_max: float = 0.5
-    restart: bool = True  # reward-fm and dpo: every round starts again from A, with every tick so far
-
-    def belief_settings(self) -> BeliefSettings:
-        """The preference model's knobs among these settings (:class:`~toyflow.preference.belief.BeliefSettings`)."""
-        return BeliefSettings(self.kernel_points, self.belief_width, self.prior_labels, self.lapse, self.prior_log_odds)
+DEFAULT_METHOD = "reward-fm"  # the preference method a session runs unless told; chosen by benchmarks/preference.py
 
 
 class Method(ABC):
-    """One way for model B to learn from ticks. Stateless: everything it changes lives in the session."""
+    """One way for model B to learn from ticks. Stateless: everything it changes lives on the workbench."""
 
     name: ClassVar[str] = ""
 
@@ -86,29 +32,28 @@ class Method(ABC):
 
     def parameter_groups(self, b: nn.Module, settings: MethodSettings) -> list[dict]:
         """Which parameters of ``b`` this method trains, at which learning rate: Adam's parameter groups
-        (``[{"params": [...], "lr": ...}, ...]``). All of them at :meth:`learning_rate` by default; the session
+        (``[{"params": [...], "lr": ...}, ...]``). All of them at :meth:`learning_rate` by default; the workbench
         freezes the others."""
         return [{"params": list(b.parameters()), "lr": self.learning_rate(settings)}]
 
-    def prepare(self, session: PreferenceSession) -> None:  # noqa: B027  (an optional hook: nothing by default)
-        """Called once when ``session`` is built (e.g. to draw what every round reuses)."""
+    def prepare(self, bench: Workbench) -> None:  # noqa: B027  (an optional hook: nothing by default)
+        """Called once when a session is built (e.g. to draw what every round reuses)."""
 
-    def state(self, session: PreferenceSession) -> object:
-        """What this method keeps between rounds outside the session (none by default: methods are stateless), so
+    def state(self, bench: Workbench) -> object:
+        """What this method keeps between rounds outside the workbench (none by default: methods are stateless), so
         that :meth:`~toyflow.preference.session.PreferenceSession.undo` can restore it exactly."""
         return None
 
-    def load_state(self, session: PreferenceSession, state: object) -> None:  # noqa: B027  (optional hook)
+    def load_state(self, bench: Workbench, state: object) -> None:  # noqa: B027  (optional hook)
         """Restore what :meth:`state` returned (nothing by default)."""
 
     @abstractmethod
-    def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
-        """Update ``session.b`` from ``session.buffer`` (the newest labelled proposals last), drawing every random
-        number from ``generator``. Returns the round's figures: ``preference_loss``, ``flow_loss``, ``barrier``
-        (any of them may be left out)."""
+    def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
+        """Update ``bench.b`` from ``bench.buffer`` (the newest labelled proposals last), drawing every random number
+        from ``generator``. Returns the figures this method reports."""
 
     @abstractmethod
-    def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
+    def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """This method's own preference loss of B for ``proposal`` with ``labels (n,)``: deterministic, so it is
         comparable before and after an update. Called without gradients."""
 

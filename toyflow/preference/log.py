@@ -15,16 +15,13 @@ import os
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..atomic import atomic_write
 from .labels import PreferenceInputError
-
-if TYPE_CHECKING:
-    from .session import PreferenceSession
+from .workbench import Workbench
 
 LOG_FORMAT = "toyflow-session-log"
 # 2: reward-fm learns in the gate and heads only (settings gate_lr, head_lr): a version-1 log would not replay
@@ -66,16 +63,16 @@ class SessionLog:
     events: list[dict] = field(default_factory=list)
 
     @classmethod
-    def for_session(cls, session: PreferenceSession) -> SessionLog:
-        """An empty log with ``session``'s header."""
+    def for_session(cls, bench: Workbench, method: str) -> SessionLog:
+        """An empty log with the header of a session of ``method`` on ``bench``."""
         return cls(
-            model_a=tensors_checksum(session.a),
-            method=session.method,
-            settings=asdict(session.settings),
-            seed=int(session.seed),
-            sampler=session.sampler.to_dict(),
-            s_fraction=float(session.s_fraction),
-            device=session.device.type,
+            model_a=tensors_checksum(bench.a),
+            method=method,
+            settings=asdict(bench.settings),
+            seed=int(bench.seed),
+            sampler=bench.sampler.to_dict(),
+            s_fraction=float(bench.s_fraction),
+            device=bench.device.type,
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
 

@@ -20,8 +20,8 @@ def straight_path_errors(
     z = noise.repeat(k, 1, 1)
     x = samples.repeat(k, 1, 1)
     t = times.repeat_interleave(n)
-    x_t, u_t = straight_path(z, x, t)
-    err = (model(x_t, t) - u_t).pow(2).sum(-1).mean(-1)
+    path = straight_path(z, x, t)
+    err = (model(path.x_t, t) - path.u_t).pow(2).sum(-1).mean(-1)
     return err.view(k, n).mean(0)
 
 

@@ -1,10 +1,13 @@
-"""What a preference session keeps: proposals of model A, labelled proposals, and a record of every round."""
+"""The named things that cross the preference layers: proposals of model A, labelled proposals, a training batch of
+B, an update's statistics, the record of every round and the chart's points."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import torch
+
+PROPOSALS = 4  # proposals of model A shown in a round
 
 
 @dataclass
@@ -20,25 +23,39 @@ class Proposal:
     trajectory: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class UpdateStats:
+    """The figures one update of B reports; each method fills those it has (the others stay ``None``).
+
+    ``flow_loss``: the flow-matching loss of B's last step; ``preference_loss`` and ``barrier``: the original's
+    preference cross entropy and the dynamic barrier's coefficient; ``certainty``: the preference model's
+    probability that the ticks follow the clouds at all; ``evidence``: its log Bayes factor, in nats;
+    ``effective_samples``: how many of A's pool clouds B effectively learned from."""
+
+    flow_loss: float | None = None
+    preference_loss: float | None = None
+    barrier: float | None = None
+    certainty: float | None = None
+    evidence: float | None = None
+    effective_samples: float | None = None
+
+    def reported(self) -> dict[str, float]:
+        """The figures the method filled, by field name, in field order."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
 @dataclass
 class RoundRecord:
     """What one call of :meth:`~toyflow.preference.session.PreferenceSession.give` did (``action="answer"``), or
     what :meth:`~toyflow.preference.session.PreferenceSession.undo` took back (``action="undo"``, ``round`` the
-    round undone). An answer that was later undone keeps its record, with ``undone=True``. The figures a method
-    reports (any may be ``None``): ``preference_loss``, ``flow_loss``, ``barrier`` (the original's), ``certainty``
-    (the preference model's probability that the ticks follow the clouds), ``evidence`` (its log Bayes factor, in
-    nats) and ``effective_samples`` (how many of A's pool clouds B effectively learned from)."""
+    round undone). An answer that was later undone keeps its record, with ``undone=True``; ``stats`` are what the
+    method's update reported."""
 
     round: int
     labels: list[float] | None
     updated: bool
     reason: str = ""
-    preference_loss: float | None = None
-    flow_loss: float | None = None
-    barrier: float | None = None
-    certainty: float | None = None
-    evidence: float | None = None
-    effective_samples: float | None = None
+    stats: UpdateStats = field(default_factory=UpdateStats)
     seconds: float = 0.0
     action: str = "answer"
     undone: bool = False
@@ -56,3 +73,32 @@ class Labelled:
     noise: torch.Tensor
     samples: torch.Tensor
     labels: torch.Tensor
+
+
+@dataclass
+class Pool:
+    """Model A's own samples that a method learns from: ``noise`` and ``samples``, ``(pool_size, num_points, 2)``."""
+
+    noise: torch.Tensor
+    samples: torch.Tensor
+
+
+@dataclass
+class Batch:
+    """A training batch of B: ``clouds`` and the ``noise`` paired with them, ``(batch, num_points, 2)``, and
+    ``is_s (batch,)``, each cloud's probability of being an S curve (``None``: unknown)."""
+
+    clouds: torch.Tensor
+    noise: torch.Tensor
+    is_s: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    """The chart's figures after round ``round``: S-fraction and clean fraction of A and of B on fixed noises."""
+
+    round: int
+    s_fraction_a: float
+    s_fraction_b: float
+    clean_a: float
+    clean_b: float

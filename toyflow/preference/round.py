@@ -13,11 +13,9 @@ round together, so :class:`ChartMeter` can also measure them later, on a frozen 
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -25,29 +23,21 @@ from torch import nn
 from ..evaluation import EVAL_SEED, evaluate_model
 from ..judge import oracle_ticks
 from ..seeds import derive_seed, stream
-from ..validation import check_probability
+from ..validation import check_count, check_probability
 from .labels import Answer, PreferenceInputError
-from .session import PreferenceSession, Proposal, RoundRecord
+from .records import PROPOSALS, ChartPoint, Proposal, RoundRecord
+from .session import PreferenceSession
 
 FRESH_N = 6  # fresh samples of B shown after a round
-EVAL_CLOUDS = 64  # clouds per model behind the chart's figures (fixed noises: EVAL_SEED)
+CHART_CLOUDS = 64  # clouds per model behind the chart's figures (fixed noises: EVAL_SEED)
 
 Progress = Callable[[int, str], None]
+Annotator = Callable[[PreferenceSession, Proposal], Answer]  # who answers: a simulated person, or the placebo
 
 
 def round_seed(seed: int, purpose: str, round_number: int) -> int:
     """The seed a round draws for ``purpose`` (``"fresh"``, ...): fixed by the session's ``seed`` and the round."""
     return derive_seed(seed, purpose, round_number)
-
-
-class ChartPoint(NamedTuple):
-    """The chart's figures after a round: S-fraction and clean fraction of A and of B on fixed noises."""
-
-    round: int
-    s_fraction_a: float
-    s_fraction_b: float
-    clean_a: float
-    clean_b: float
 
 
 @dataclass
@@ -106,6 +96,25 @@ def play_round(
     return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, b_trajectory)
 
 
+def play_until(
+    session: PreferenceSession,
+    annotate: Annotator,
+    labelled: int,
+    max_proposals: int = 40,
+    after: Callable[[RoundResult], None] | None = None,
+) -> int:
+    """Rounds of ``annotate(session, proposal)`` on fresh proposals until the session has ``labelled`` labelled
+    rounds (rounds that taught B), or ``max_proposals`` proposals were drawn; ``after(result)`` is called after each
+    round. Returns the labelled rounds reached."""
+    check_count("labelled", labelled)
+    while session.labelled_rounds < labelled and session.proposals_drawn < max_proposals:
+        proposal = session.propose(PROPOSALS)
+        result = play_round(session, annotate(session, proposal), proposal)
+        if after is not None:
+            after(result)
+    return session.labelled_rounds
+
+
 def oracle_answer(
     session: PreferenceSession, proposal: Proposal, flip_prob: float = 0.0, shape: str = "s_curve"
 ) -> Answer:
@@ -133,7 +142,7 @@ class ChartMeter:
     one for the round before, where B was still A.
     """
 
-    def __init__(self, session: PreferenceSession, eval_n: int = EVAL_CLOUDS, eval_seed: int = EVAL_SEED) -> None:
+    def __init__(self, session: PreferenceSession, eval_n: int = CHART_CLOUDS, eval_seed: int = EVAL_SEED) -> None:
         self.session, self.eval_n, self.eval_seed = session, eval_n, eval_seed
         self.points: list[ChartPoint] = []
         self._a: tuple[float, float] | None = None
@@ -147,7 +156,7 @@ class ChartMeter:
         if version == self._b_version:
             return None
         self._b_version = version
-        return copy.deepcopy(self.session.b).eval().requires_grad_(False)
+        return self.session.frozen_b()
 
     def figures(self, model: nn.Module) -> tuple[float, float]:
         """``(S-fraction, clean fraction)`` of ``eval_n`` clouds of ``model`` from the fixed noises."""

@@ -26,23 +26,24 @@ import torch
 from torch import nn
 
 from ..checkpoint import save_checkpoint
-from ..data import CloudStream
 from ..seeds import derive_seed, stream
 from ..solver import Sampler
 from . import undo as snapshots
-from .base import DEFAULT_METHOD, MethodSettings, get_method
+from .base import DEFAULT_METHOD, get_method
+from .belief import Belief
 from .labels import PreferenceInputError, labels_from
 from .log import SessionLog, tensors_checksum
-from .records import Labelled, Proposal, RoundRecord
-from .toolkit import MethodToolkit
+from .records import PROPOSALS, Labelled, Pool, Proposal, RoundRecord
+from .settings import MethodSettings
+from .workbench import Workbench
 
 
-class PreferenceSession(MethodToolkit):
-    """Model A (frozen), model B (learning), the optimiser, the replay buffer and the history.
+class PreferenceSession:
+    """A person teaching model B: proposals of model A, answers, the history of rounds, undo and the log.
 
-    ``method`` names a registered :class:`~toyflow.preference.base.Method` (default: ``reward-fm``); the
-    methods call the helpers of :class:`~toyflow.preference.toolkit.MethodToolkit` (``fresh_batch``, ``couple``,
-    ``fit``, ``step_along``, ``restart_from_a``, ``pool``, ``belief``).
+    ``method`` names a registered :class:`~toyflow.preference.base.Method` (default: ``reward-fm``). Models A and
+    B, B's optimiser and the labelled proposals live on the session's :attr:`bench`
+    (:class:`~toyflow.preference.workbench.Workbench`), which is all a method sees.
     """
 
     def __init__(
@@ -58,42 +59,84 @@ class PreferenceSession(MethodToolkit):
     ) -> None:
         self.learner = get_method(method)
         self.method = self.learner.name
-        self.settings = settings or MethodSettings()
-        self.seed = seed
-        self.s_fraction = s_fraction
-        self.device = torch.device(device) if device is not None else next(model_a.parameters()).device
-        self.a = model_a.to(self.device).eval().requires_grad_(False)
+        settings = settings or MethodSettings()
+        device = torch.device(device) if device is not None else next(model_a.parameters()).device
         self.a_meta = meta or {}
-        self.sampler = Sampler.from_meta(model_a, self.a_meta).with_(steps=sampler_steps)
-        self._pool: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._pool_pairs: torch.Tensor | None = None
-        self._pool_classes: torch.Tensor | None = None
-        self._mixture: CloudStream | None = None
+        sampler = Sampler.from_meta(model_a, self.a_meta).with_(steps=sampler_steps)
+        self.bench = Workbench(model_a, settings, seed, s_fraction, sampler, device, self.learner.parameter_groups)
         self.b_version = 0  # changes whenever B may have changed (a cache key for what is measured on B)
-        self.log = SessionLog.for_session(self)
+        self.log = SessionLog.for_session(self.bench, self.method)
         self._clear()
-        self.learner.prepare(self)
+        self.learner.prepare(self.bench)
+
+    # ------------------------------------------------- what the workbench holds
+    @property
+    def a(self) -> nn.Module:
+        """Model A (frozen)."""
+        return self.bench.a
+
+    @property
+    def b(self) -> nn.Module:
+        """Model B (learning)."""
+        return self.bench.b
+
+    @property
+    def opt(self) -> torch.optim.Optimizer:
+        """B's optimiser."""
+        return self.bench.opt
+
+    @property
+    def buffer(self) -> list[Labelled]:
+        """The labelled proposals in effect, the newest last."""
+        return self.bench.buffer
+
+    @property
+    def settings(self) -> MethodSettings:
+        """The method's settings."""
+        return self.bench.settings
+
+    @property
+    def seed(self) -> int:
+        """The session's seed: every random number comes from a stream of it."""
+        return self.bench.seed
+
+    @property
+    def s_fraction(self) -> float:
+        """The S fraction of the training mixture that fresh batches are drawn from."""
+        return self.bench.s_fraction
+
+    @property
+    def sampler(self) -> Sampler:
+        """The sampler that draws A and B."""
+        return self.bench.sampler
+
+    @property
+    def device(self) -> torch.device:
+        """Where A and B live."""
+        return self.bench.device
+
+    def noise(self, n: int, seed: int | torch.Generator) -> torch.Tensor:
+        """``n`` noise clouds ``(n, num_points, 2)`` of model A's source law from ``seed``, on B's device."""
+        return self.bench.noise(n, seed)
+
+    def pool(self) -> Pool:
+        """A's own samples that the method learns from (drawn once per session)."""
+        return self.bench.pool()
+
+    def belief(self) -> Belief:
+        """The preference model fitted to every tick in effect (:meth:`~toyflow.preference.workbench.Workbench.
+        belief`)."""
+        return self.bench.belief()
 
     # ----------------------------------------------------------------- state
     def _clear(self) -> None:
-        self.b = copy.deepcopy(self.a).train()
-        self.opt = self.new_optimizer()
-        self.buffer: list[Labelled] = []
+        self.bench.start_over()
         self.history: list[RoundRecord] = []
         self.last_proposal: Proposal | None = None
         self.proposals_drawn = 0
         self._finetunes = 0
         self._snapshots: list[snapshots.Snapshot] = []
         self.b_version += 1
-
-    def new_optimizer(self) -> torch.optim.Adam:
-        """A fresh Adam optimiser over the parameters of B that the method trains (its
-        :meth:`~toyflow.preference.base.Method.parameter_groups`); B's other parameters are frozen."""
-        groups = self.learner.parameter_groups(self.b, self.settings)
-        trained = {id(p) for group in groups for p in group["params"]}
-        for p in self.b.parameters():
-            p.requires_grad_(id(p) in trained)
-        return torch.optim.Adam(groups)
 
     def reset(self) -> None:
         """Forget everything learned: B becomes a fresh copy of A; buffer, history and counters are emptied (the
@@ -110,13 +153,18 @@ class PreferenceSession(MethodToolkit):
             raise PreferenceInputError("nothing to undo: no round has been answered since the start or the reset")
         snapshot = self._snapshots.pop()
         record = next(r for r in reversed(self.history) if r.in_effect)
-        snapshots.restore(self, snapshot)
+        self._restore(snapshot)
         record.undone = True
         what = "B is exactly as before it" if record.updated else "B had not changed"
         reason = f"round {record.round} undone: {what}"
         self.history.append(RoundRecord(record.round, None, False, reason, action="undo"))
         self.log.add("undo", round=record.round, b=self.b_checksum())
         return snapshot
+
+    def frozen_b(self) -> nn.Module:
+        """A frozen copy of model B as it is now (for measuring it elsewhere, e.g. on another thread, while B learns
+        on)."""
+        return copy.deepcopy(self.b).eval().requires_grad_(False)
 
     def b_checksum(self) -> str:
         """SHA-256 of model B's tensors (see :func:`~toyflow.preference.log.tensors_checksum`)."""
@@ -138,7 +186,7 @@ class PreferenceSession(MethodToolkit):
         return self.sampler.steps
 
     # -------------------------------------------------------------- sampling
-    def propose(self, n: int = 4, seed: int | None = None) -> Proposal:
+    def propose(self, n: int = PROPOSALS, seed: int | None = None) -> Proposal:
         """Draw ``n`` noises and A's samples of them: proposal ``k`` of the session uses the noise of ``seed``, else
         of the session's proposal stream ``(seed, "proposal", k)``."""
         self.proposals_drawn += 1
@@ -183,7 +231,10 @@ class PreferenceSession(MethodToolkit):
         n = proposal.noise.shape[0]
         y = labels_from(n, ticks, probabilities)
         number = self.rounds + 1
-        snapshot = snapshots.take(self, proposal, ticks, probabilities)
+        method_state = self.learner.state(self.bench)
+        snapshot = snapshots.take(
+            self.bench, method_state, proposal, ticks, probabilities, self.last_proposal, self._finetunes
+        )
         if y is None:
             rec = RoundRecord(number, None, False, "nothing ticked: round skipped, B unchanged")
         elif torch.allclose(y, torch.full_like(y, 1.0 / n)):
@@ -210,16 +261,24 @@ class PreferenceSession(MethodToolkit):
         labels = [round(float(v), 6) for v in y]
         start = time.perf_counter()
         self.buffer.append(Labelled(proposal.noise.detach(), proposal.samples.detach(), y.to(self.device)))
-        stats = self.learner.update(self, stream(self.seed, "update", number))
+        stats = self.learner.update(self.bench, stream(self.seed, "update", number))
         self.b_version += 1
-        finite = all(math.isfinite(v) for v in stats.values() if v is not None) and all(
+        finite = all(math.isfinite(v) for v in stats.reported().values()) and all(
             torch.isfinite(p).all() for p in self.b.parameters()
         )
         if not finite:
-            snapshots.restore(self, snapshot)
+            self._restore(snapshot)
             warnings.warn("non-finite loss in the preference update: step skipped, B unchanged", stacklevel=3)
             return RoundRecord(number, labels, False, "non-finite loss: step skipped, B unchanged")
-        return RoundRecord(number, labels, True, "", seconds=time.perf_counter() - start, **stats)
+        return RoundRecord(number, labels, True, "", stats, seconds=time.perf_counter() - start)
+
+    def _restore(self, snapshot: snapshots.Snapshot) -> None:
+        """Everything back as it was when ``snapshot`` was taken (B bit for bit, the method's state, the counters)."""
+        snapshots.restore(self.bench, snapshot)
+        self.learner.load_state(self.bench, copy.deepcopy(snapshot.method_state))
+        self.last_proposal = snapshot.last_proposal
+        self._finetunes = snapshot.finetunes
+        self.b_version += 1  # a new version (a cache key: never reused, so nothing stale is taken for B)
 
     def finetune_fresh(self, steps: int) -> float:
         """A control, not a preference method: ``steps`` steps of B on fresh mixture data, with A's training loss.
@@ -228,7 +287,7 @@ class PreferenceSession(MethodToolkit):
         """
         self._finetunes += 1
         gen = stream(self.seed, "finetune", self._finetunes)
-        loss = self.fit(lambda: self.fresh_batch(self.settings.batch_size, gen), steps, gen)
+        loss = self.bench.fit(lambda: self.bench.fresh_batch(self.settings.batch_size, gen), steps, gen)
         self.b_version += 1
         self.log.add("finetune", steps=int(steps), b=self.b_checksum())
         return loss
@@ -237,7 +296,7 @@ class PreferenceSession(MethodToolkit):
     @torch.no_grad()
     def preference_objective(self, proposal: Proposal, labels: torch.Tensor) -> float:
         """The method's own preference loss of B for ``proposal`` with ``labels (n,)`` (deterministic)."""
-        return self.learner.objective(self, proposal, labels.to(self.device))
+        return self.learner.objective(self.bench, proposal, labels.to(self.device))
 
     def save(self, path: str | os.PathLike, **metadata: object) -> Path:
         """Save model B (atomically, as safetensors) with the method, its settings and the round history."""

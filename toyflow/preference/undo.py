@@ -11,14 +11,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
 from .records import Labelled, Proposal
-
-if TYPE_CHECKING:
-    from .session import PreferenceSession
+from .workbench import Workbench
 
 
 @dataclass
@@ -38,33 +35,34 @@ class Snapshot:
 
 
 def take(
-    session: PreferenceSession,
+    bench: Workbench,
+    method_state: object,
     proposal: Proposal,
     ticks: Sequence[int] | None,
     probabilities: Sequence[float] | None,
+    last_proposal: Proposal | None,
+    finetunes: int,
 ) -> Snapshot:
-    """A deep copy of what an answer to ``proposal`` may change in ``session``."""
+    """A deep copy of what an answer to ``proposal`` may change: B, its optimiser and the labelled proposals on
+    ``bench``, the method's ``method_state``, and the session's ``last_proposal`` and ``finetunes`` count."""
     return Snapshot(
-        b_state=copy.deepcopy(session.b.state_dict()),
-        opt_state=copy.deepcopy(session.opt.state_dict()),
-        buffer=list(session.buffer),
-        method_state=copy.deepcopy(session.learner.state(session)),
-        last_proposal=session.last_proposal,
-        finetunes=session._finetunes,
+        b_state=copy.deepcopy(bench.b.state_dict()),
+        opt_state=copy.deepcopy(bench.opt.state_dict()),
+        buffer=list(bench.buffer),
+        method_state=copy.deepcopy(method_state),
+        last_proposal=last_proposal,
+        finetunes=finetunes,
         proposal=proposal,
         ticks=None if ticks is None else [int(i) for i in ticks],
         probabilities=None if probabilities is None else [float(p) for p in probabilities],
     )
 
 
-def restore(session: PreferenceSession, snapshot: Snapshot) -> None:
-    """Put ``session`` back as it was when ``snapshot`` was taken (B bit for bit, a fresh optimiser of the same type
-    holding the same state, the same buffer and method state). The snapshot stays usable."""
-    session.b.load_state_dict(snapshot.b_state)
-    session.opt = session.new_optimizer()  # the same groups as when the snapshot was taken, then their state
-    session.opt.load_state_dict(copy.deepcopy(snapshot.opt_state))
-    session.buffer = list(snapshot.buffer)
-    session.learner.load_state(session, copy.deepcopy(snapshot.method_state))
-    session.last_proposal = snapshot.last_proposal
-    session._finetunes = snapshot.finetunes
-    session.b_version += 1  # a new version (a cache key: never reused, so nothing stale is taken for B)
+def restore(bench: Workbench, snapshot: Snapshot) -> None:
+    """Put ``bench`` back as it was when ``snapshot`` was taken: B bit for bit, a fresh optimiser of the same type
+    holding the same state, the same labelled proposals. (The session restores its own counters and the method's
+    state.) The snapshot stays usable."""
+    bench.b.load_state_dict(snapshot.b_state)
+    bench.opt = bench.new_optimizer()  # the same groups as when the snapshot was taken, then their state
+    bench.opt.load_state_dict(copy.deepcopy(snapshot.opt_state))
+    bench.buffer = list(snapshot.buffer)

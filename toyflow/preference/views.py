@@ -8,7 +8,6 @@ the round ran (:meth:`ViewMeter.snapshot`), so the slow part may run on a worker
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
@@ -61,7 +60,7 @@ class ViewMeter:
         """A frozen copy of B as it is now (the same copy again while B has not changed)."""
         version = self.session.b_version
         if self._b_copy is None or self._b_copy[0] != version:
-            self._b_copy = (version, copy.deepcopy(self.session.b).eval().requires_grad_(False))
+            self._b_copy = (version, self.session.frozen_b())
         return self._b_copy[1]
 
     def _trajectory(self, model: nn.Module, noise: torch.Tensor) -> torch.Tensor:

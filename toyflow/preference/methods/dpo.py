@@ -9,17 +9,14 @@ Swiss rolls preferred).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from ...flow import mixture_loss
 from ...solver import time_grid
 from ..base import Method, register
-from ..objectives import barrier_direction, flat_grad, preference_cross_entropy, straight_path_errors, trainable
-
-if TYPE_CHECKING:
-    from ..session import PreferenceSession, Proposal
+from ..objectives import preference_cross_entropy, straight_path_errors
+from ..records import Proposal, UpdateStats
+from ..workbench import Workbench
 
 
 @register
@@ -28,44 +25,38 @@ class FlowDPO(Method):
 
     name = "dpo"
 
-    def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
+    def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
         """Restart B from A (``settings.restart``), then ``settings.steps`` steps, each on ``settings.time_samples``
         grid times and a fresh batch."""
-        s = session.settings
+        s = bench.settings
         if s.restart:
-            session.restart_from_a()
-        params = trainable(session.b)
-        grid = time_grid(session.sampler.steps, session.device)[:-1]
-        stats: dict[str, float | None] = {}
+            bench.restart_from_a()
+        grid = time_grid(bench.sampler.steps, bench.device)[:-1]
+        stats = UpdateStats()
         for _ in range(s.steps):
             idx = torch.randint(0, grid.shape[0], (s.time_samples,), generator=generator)
             times = grid[idx.to(grid.device)]
             g = 0.0
-            for item in session.buffer:
-                g = g + preference_cross_entropy(self.logits(session, item.noise, item.samples, times), item.labels)
-            g = g / len(session.buffer)
-            x1, x0, is_s = session.fresh_batch(s.batch_size, generator)
-            t = torch.rand(x1.shape[0], generator=generator).to(session.device)
-            f = mixture_loss(session.b, x1, x0, t, is_s)
-            grad_f = flat_grad(f, params)
-            grad_g = flat_grad(g, params)
+            for item in bench.buffer:
+                g = g + preference_cross_entropy(self.logits(bench, item.noise, item.samples, times), item.labels)
+            g = g / len(bench.buffer)
+            batch = bench.fresh_batch(s.batch_size, generator)
+            t = torch.rand(batch.clouds.shape[0], generator=generator).to(bench.device)
+            f = mixture_loss(bench.b, batch.clouds, batch.noise, t, batch.is_s)
             # quality is the protected objective: descend on g, and f may not rise to first order
-            d, lam = barrier_direction(grad_g, grad_f, 0.0)
-            session.step_along(params, d)
-            stats = {"preference_loss": g.item(), "flow_loss": f.item(), "barrier": lam}
+            barrier = bench.barrier_step(descend=g, protect=f, phi=0.0)
+            stats = UpdateStats(flow_loss=f.item(), preference_loss=g.item(), barrier=barrier)
         return stats
 
-    def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
+    def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """The cross entropy with these logits over the sampler's whole grid."""
-        times = time_grid(session.sampler.steps, session.device)[:-1]
-        return float(preference_cross_entropy(self.logits(session, proposal.noise, proposal.samples, times), labels))
+        times = time_grid(bench.sampler.steps, bench.device)[:-1]
+        return float(preference_cross_entropy(self.logits(bench, proposal.noise, proposal.samples, times), labels))
 
     @staticmethod
-    def logits(
-        session: PreferenceSession, noise: torch.Tensor, samples: torch.Tensor, times: torch.Tensor
-    ) -> torch.Tensor:
+    def logits(bench: Workbench, noise: torch.Tensor, samples: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         """``-(e_B - e_A) / temperature`` for proposals ``noise, samples (n, num_points, 2)``: ``(n,)``."""
-        e_b = straight_path_errors(session.b, noise, samples, times)
+        e_b = straight_path_errors(bench.b, noise, samples, times)
         with torch.no_grad():
-            e_a = straight_path_errors(session.a, noise, samples, times)
-        return -(e_b - e_a) / session.settings.temperature
+            e_a = straight_path_errors(bench.a, noise, samples, times)
+        return -(e_b - e_a) / bench.settings.temperature

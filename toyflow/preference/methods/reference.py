@@ -7,17 +7,15 @@ as the original draws it) by dynamic barrier gradient descent: one Adam step of 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from ...flow import mixture_loss
 from ...solver import time_grid
-from ..base import Method, MethodSettings, register
-from ..objectives import barrier_direction, flat_grad, preference_cross_entropy, straight_path_errors, trainable
-
-if TYPE_CHECKING:
-    from ..session import PreferenceSession, Proposal
+from ..base import Method, register
+from ..objectives import preference_cross_entropy, straight_path_errors
+from ..records import Proposal, UpdateStats
+from ..settings import MethodSettings
+from ..workbench import Workbench
 
 REFERENCE_LR = 1e-3  # the original: one Adam step of lr 1e-3 per round
 REFERENCE_GRID = 100  # the original: straight-path errors over the 100 Euler grid times
@@ -34,26 +32,21 @@ class Reference(Method):
         """Always the original's 1e-3."""
         return REFERENCE_LR
 
-    def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
+    def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
         """One step: ``f`` = flow matching on fresh data, ``g`` = the preference cross entropy, the barrier keeping
         ``<d, grad g> >= min(g, ||grad g||^2)``."""
-        last = session.buffer[-1]
-        params = trainable(session.b)
-        x1, x0, is_s = session.fresh_batch(session.settings.fm_batch, generator, couple=False)
-        t = torch.rand(x1.shape[0], generator=generator).to(session.device)
-        f = mixture_loss(session.b, x1, x0, t, is_s)
-        grad_f = flat_grad(f, params)
-        e = straight_path_errors(session.b, last.noise, last.samples, self.times(session.device))
+        last = bench.buffer[-1]
+        batch = bench.fresh_batch(bench.settings.fm_batch, generator, couple=False)
+        t = torch.rand(batch.clouds.shape[0], generator=generator).to(bench.device)
+        f = mixture_loss(bench.b, batch.clouds, batch.noise, t, batch.is_s)
+        e = straight_path_errors(bench.b, last.noise, last.samples, self.times(bench.device))
         g = preference_cross_entropy(-e, last.labels)
-        grad_g = flat_grad(g, params)
-        phi = min(g.item(), grad_g.pow(2).sum().item())
-        d, lam = barrier_direction(grad_f, grad_g, phi)
-        session.step_along(params, d)
-        return {"preference_loss": g.item(), "flow_loss": f.item(), "barrier": lam}
+        barrier = bench.barrier_step(descend=f, protect=g)
+        return UpdateStats(flow_loss=f.item(), preference_loss=g.item(), barrier=barrier)
 
-    def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
+    def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """Cross entropy of ``softmax(-e_B)`` with the labels, errors over the whole grid."""
-        e = straight_path_errors(session.b, proposal.noise, proposal.samples, self.times(session.device))
+        e = straight_path_errors(bench.b, proposal.noise, proposal.samples, self.times(bench.device))
         return float(preference_cross_entropy(-e, labels))
 
     @staticmethod

@@ -5,7 +5,7 @@ A pool of A's own samples (drawn once per session) is weighted by what B believe
 (:mod:`~toyflow.preference.belief`: each cloud's tick rate, and the certainty that the ticks follow the clouds at
 all), and B, restarted from A each round, takes a few flow-matching steps on that weighted pool, each cloud with its
 own noise paired to it as in A's training (drawn and paired once per session:
-:meth:`~toyflow.preference.toolkit.MethodToolkit.pool_pairs`). The certainty scales both the weighting and the
+:meth:`~toyflow.preference.workbench.Workbench.pool_pairs`). The certainty scales both the weighting and the
 learning rates: with no evidence (random ticks, a single round) B stays A; with a dozen consistent ticks B becomes
 A tilted towards the clouds the person ticks.
 
@@ -17,18 +17,16 @@ B bends its whole field, at every time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from ...flow import mixture_loss
 from ...model import has_class_heads
-from ..base import Method, MethodSettings, register
+from ..base import Method, register
 from ..belief import Belief, fit_belief
-
-if TYPE_CHECKING:
-    from ..session import PreferenceSession, Proposal
+from ..records import Batch, Proposal, UpdateStats
+from ..settings import MethodSettings
+from ..workbench import Workbench
 
 OBJECTIVE_TIMES = (0.1, 0.4, 0.7, 0.9)
 
@@ -47,52 +45,53 @@ class RewardFM(Method):
         gate, heads = b.shape_parameters()
         return [{"params": gate, "lr": settings.gate_lr}, {"params": heads, "lr": settings.head_lr}]
 
-    def prepare(self, session: PreferenceSession) -> None:
+    def prepare(self, bench: Workbench) -> None:
         """Draw the pool, pair it with noise and read A's classes of it now, so that the first round is as quick as
         the others."""
-        session.pool_pairs()
-        session.pool_classes()
+        bench.pool_pairs()
+        bench.pool_classes()
 
-    def update(self, session: PreferenceSession, generator: torch.Generator) -> dict[str, float | None]:
-        """Fit the preference model to every tick so far (:meth:`~toyflow.preference.toolkit.MethodToolkit.belief`),
+    def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
+        """Fit the preference model to every tick so far (:meth:`~toyflow.preference.workbench.Workbench.belief`),
         restart B from A (``settings.restart``), then ``settings.steps`` steps on the pool weighted by
         ``softmax(strength * certainty * rate)``, at learning rates scaled by the certainty: without evidence that the
         ticks follow the clouds, B stays A."""
-        s = session.settings
-        _, pool = session.pool()
-        pairs = session.pool_pairs()
-        classes = session.pool_classes()
-        belief = session.belief()
+        s = bench.settings
+        pool = bench.pool().samples
+        pairs = bench.pool_pairs()
+        classes = bench.pool_classes()
+        belief = bench.belief()
         weights = pool_weights(belief, pool, s.strength)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
-            session.restart_from_a()
-        session.scale_learning_rates(belief.certainty)
+            bench.restart_from_a()
+        bench.scale_learning_rates(belief.certainty)
 
-        def next_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        def next_batch() -> Batch:
             idx = torch.multinomial(weights, s.pool_batch, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
-            return pool[idx], pairs[pick, idx], None if classes is None else classes[idx]
+            return Batch(pool[idx], pairs[pick, idx], None if classes is None else classes[idx])
 
-        return {
-            "flow_loss": session.fit(next_batch, s.steps, generator, s.t_max if has_class_heads(session.b) else 1.0),
-            "certainty": belief.certainty,
-            "evidence": belief.evidence,
-            "effective_samples": float(1.0 / weights.pow(2).sum()),
-        }
+        t_max = s.t_max if has_class_heads(bench.b) else 1.0
+        return UpdateStats(
+            flow_loss=bench.fit(next_batch, s.steps, generator, t_max),
+            certainty=belief.certainty,
+            evidence=belief.evidence,
+            effective_samples=float(1.0 / weights.pow(2).sum()),
+        )
 
-    def objective(self, session: PreferenceSession, proposal: Proposal, labels: torch.Tensor) -> float:
+    def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """B's flow-matching loss (A's training loss, with A's reading of each pool cloud as its class where the
         network has class heads) on the pool weighted by the preference model of these labels alone, at fixed
         times, each pool cloud with the first of the noises paired with it (what :meth:`update` trains on)."""
-        _, pool = session.pool()
-        noise = session.pool_pairs()[0]
-        classes = session.pool_classes()
-        belief = fit_belief([(proposal.samples, labels)], session.settings.belief_settings())
-        weights = pool_weights(belief, pool, session.settings.strength).to(session.device)
+        pool = bench.pool().samples
+        noise = bench.pool_pairs()[0]
+        classes = bench.pool_classes()
+        belief = fit_belief([(proposal.samples, labels)], bench.settings.belief_settings())
+        weights = pool_weights(belief, pool, bench.settings.strength).to(bench.device)
         total = 0.0
         for t in OBJECTIVE_TIMES:
-            tt = torch.full((pool.shape[0],), t, device=session.device)
-            total += float(mixture_loss(session.b, pool, noise, tt, classes, weights=weights))
+            tt = torch.full((pool.shape[0],), t, device=bench.device)
+            total += float(mixture_loss(bench.b, pool, noise, tt, classes, weights=weights))
         return total / len(OBJECTIVE_TIMES)
 
 

@@ -1,39 +1,82 @@
-"""The helpers every preference method builds its update from, as a base class of the session.
+"""What a preference method works with: the :class:`Workbench`.
 
-:class:`MethodToolkit` gives :class:`~toyflow.preference.session.PreferenceSession` what a method's
-:meth:`~toyflow.preference.base.Method.update` calls: fresh batches of the training mixture (with noise coupled as
-in model A's training), Adam steps of B on them, one step along a given direction, B restarted from A, A's own
-pool of samples and the preference model fitted to every tick so far (:meth:`belief`). It holds no state of its
-own: everything it reads and changes (``a``, ``b``, ``opt``, ``buffer``, ``settings``, ...) is the session's.
+A method's :meth:`~toyflow.preference.base.Method.update` sees model A (frozen), model B and its optimiser, the
+labelled proposals so far, the settings, and the steps B can take: fresh batches of the training mixture (with
+noise coupled as in A's training), Adam steps of B on them, one step along a given direction, B restarted from A,
+A's own pool of samples and the preference model fitted to every tick so far (:meth:`Workbench.belief`). The
+session owns one workbench and adds what a person does around it (proposals, answers, undo, the log); a method
+never sees the session.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from .. import coupling
 from ..data import NUM_POINTS, CloudStream, draw_noise, noise_like
 from ..flow import mixture_loss
 from ..model import has_class_heads, noise_radius
 from ..seeds import derive_seed
+from ..solver import Sampler
 from .belief import Belief, fit_belief
+from .objectives import barrier_direction, flat_grad, trainable
+from .records import Batch, Labelled, Pool
+from .settings import MethodSettings
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]
+ParameterGroups = Callable[[nn.Module, MethodSettings], list[dict]]
 
 
 POOL_CHUNK = 16  # clouds of the pool sampled at once
 
 
-class MethodToolkit:
-    """The session's helpers for the methods (``fresh_batch``, ``couple``, ``fit``, ``step_along``,
-    ``restart_from_a``, ``pool``, ``belief``); a base class of the session, never used alone."""
+class Workbench:
+    """Model A (frozen, ``a``), model B (``b``) and its optimiser (``opt``), the labelled proposals (``buffer``, the
+    newest last) and the helpers a method's update is built from.
 
-    _pool: tuple[torch.Tensor, torch.Tensor] | None = None
-    _pool_pairs: torch.Tensor | None = None
-    _pool_classes: torch.Tensor | None = None
-    _mixture: CloudStream | None = None
+    ``parameter_groups(b, settings)`` says which of B's parameters the method trains, at which learning rates (Adam's
+    parameter groups); the others are frozen. Every random number comes from a generator or a stream of ``seed``.
+    """
+
+    def __init__(
+        self,
+        a: nn.Module,
+        settings: MethodSettings,
+        seed: int,
+        s_fraction: float,
+        sampler: Sampler,
+        device: torch.device,
+        parameter_groups: ParameterGroups,
+    ) -> None:
+        self.a = a.to(device).eval().requires_grad_(False)
+        self.settings = settings
+        self.seed = seed
+        self.s_fraction = s_fraction
+        self.sampler = sampler
+        self.device = device
+        self.parameter_groups = parameter_groups
+        self._pool: Pool | None = None
+        self._pool_pairs: torch.Tensor | None = None
+        self._pool_classes: torch.Tensor | None = None
+        self._mixture: CloudStream | None = None
+        self.start_over()
+
+    def start_over(self) -> None:
+        """B becomes a fresh copy of A with a fresh optimiser, and no proposal is labelled (A's pool is kept)."""
+        self.b = copy.deepcopy(self.a).train()
+        self.opt = self.new_optimizer()
+        self.buffer: list[Labelled] = []
+
+    def new_optimizer(self) -> torch.optim.Adam:
+        """A fresh Adam optimiser over :attr:`parameter_groups` of B; B's other parameters are frozen."""
+        groups = self.parameter_groups(self.b, self.settings)
+        trained = {id(p) for group in groups for p in group["params"]}
+        for p in self.b.parameters():
+            p.requires_grad_(id(p) in trained)
+        return torch.optim.Adam(groups)
 
     @property
     def noise_radius(self) -> float:
@@ -46,15 +89,15 @@ class MethodToolkit:
 
     def fresh_batch(self, size: int, generator: torch.Generator, couple: bool = True) -> Batch:
         """``size`` fresh clouds of the training mixture, noise for them (coupled as in A's training, or
-        independent with ``couple=False``, as the reference method draws it) and their labels: ``(x1, x0, is_s)``,
-        ``x1, x0 (size, num_points, 2)`` on B's device, ``is_s (size,)``; every draw from ``generator``."""
+        independent with ``couple=False``, as the reference method draws it) and their labels, on B's device; every
+        draw from ``generator``."""
         if self._mixture is None or self._mixture.batch_size != size:
             seed = derive_seed(self.seed, "mixture")
             self._mixture = CloudStream(size, self.s_fraction, NUM_POINTS, seed=seed, pool_size=256)
         x1, is_s = self._mixture.next(generator)
         x1 = x1.to(self.device)
         x0 = noise_like(x1, generator, self.noise_radius)
-        return x1, (self.couple(x0, x1, generator) if couple else x0.to(self.device)), is_s
+        return Batch(x1, self.couple(x0, x1, generator) if couple else x0.to(self.device), is_s)
 
     def couple(self, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
@@ -63,14 +106,14 @@ class MethodToolkit:
         return coupling.couple(x0.to(x1.device), x1, seed=seed).to(self.device)
 
     def fit(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, t_max: float = 1.0) -> float:
-        """``steps`` Adam steps of B on batches ``(x1, x0, is_s)`` from ``next_batch``, times drawn from
-        ``U[0, t_max]`` with ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the
-        clouds' labels ``is_s`` are known); returns the last loss."""
+        """``steps`` Adam steps of B on batches from ``next_batch``, times drawn from ``U[0, t_max]`` with
+        ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the clouds' classes are
+        known); returns the last loss."""
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
-            x1, x0, is_s = next_batch()
-            t = (t_max * torch.rand(x1.shape[0], generator=generator)).to(self.device)
-            loss = mixture_loss(self.b, x1, x0, t, is_s)
+            batch = next_batch()
+            t = (t_max * torch.rand(batch.clouds.shape[0], generator=generator)).to(self.device)
+            loss = mixture_loss(self.b, batch.clouds, batch.noise, t, batch.is_s)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -87,6 +130,20 @@ class MethodToolkit:
         self.opt.step()
         self.opt.zero_grad(set_to_none=True)
 
+    def barrier_step(self, descend: torch.Tensor, protect: torch.Tensor, phi: float | None = None) -> float:
+        """One optimiser step of B along the dynamic barrier direction (:func:`~toyflow.preference.objectives.
+        barrier_direction`): down the gradient of the loss ``descend``, while the loss ``protect`` falls at a rate of
+        at least ``phi`` to first order (``None``: the original's ``min(protect, ||grad protect||^2)``). Both are
+        scalars with gradients with respect to B's trained parameters. Returns the barrier's coefficient."""
+        params = trainable(self.b)
+        grad_descend = flat_grad(descend, params)
+        grad_protect = flat_grad(protect, params)
+        if phi is None:
+            phi = min(protect.item(), grad_protect.pow(2).sum().item())
+        direction, coefficient = barrier_direction(grad_descend, grad_protect, phi)
+        self.step_along(params, direction)
+        return coefficient
+
     def restart_from_a(self) -> None:
         """B takes A's weights again, with a fresh optimiser (:meth:`new_optimizer`)."""
         self.b.load_state_dict(self.a.state_dict())
@@ -97,13 +154,14 @@ class MethodToolkit:
         for group in self.opt.param_groups:
             group["lr"] = group.setdefault("base_lr", group["lr"]) * scale
 
-    def pool(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""
+    def pool(self) -> Pool:
+        """A's own samples, drawn once per session from the stream ``(seed, "pool")``: ``settings.pool_size``
+        clouds."""
         if self._pool is None:
             noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
             # a few clouds at a time: the same samples (each cloud is sampled on its own), a fifth of the peak memory
             samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
-            self._pool = (noise, samples)
+            self._pool = Pool(noise, samples)
         return self._pool
 
     def pool_classes(self) -> torch.Tensor | None:
@@ -113,7 +171,7 @@ class MethodToolkit:
         if not has_class_heads(self.a):
             return None
         if self._pool_classes is None:
-            samples = self.pool()[1]
+            samples = self.pool().samples
             with torch.no_grad():
                 logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
             self._pool_classes = torch.sigmoid(logits).float().to(self.device)
@@ -125,7 +183,7 @@ class MethodToolkit:
         stream ``(seed, "pool-pairs", j)``. Drawn and paired once per session: pairing by optimal transport was half
         of every update when it ran at each step."""
         if self._pool_pairs is None:
-            pool = self.pool()[1].cpu()
+            pool = self.pool().samples.cpu()
             seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
             paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
             self._pool_pairs = torch.stack(paired).to(self.device)
