@@ -112,12 +112,12 @@ def test_teach_updates_b_and_draws_b_on_the_same_noise(app, picker):
     # the chart: round 0 (B = A) and round 1, measured by the judge on fixed noises after the round
     assert picker.wait(timeout=120)
     state = picker.state
-    assert [p[0] for p in state["chart"]] == [0, 1] and not state["chart_pending"]
+    assert [p["round"] for p in state["chart"]] == [0, 1] and not state["chart_pending"]
     assert picker.chart.image.value.tobytes().startswith(b"\x89PNG")
     assert count(picker, "toyflow-chart") == 1
     assert "model B" in picker.chart.caption.value and "chart:" not in picker.chart.caption.value
-    a, b = state["chart"][-1][1], state["chart"][-1][2]
-    assert (state["s_fraction_a"], state["s_fraction_b"]) == (a, b) and len(state["chart"][-1]) == 5  # clean too
+    a, b = state["chart"][-1]["s_fraction_a"], state["chart"][-1]["s_fraction_b"]
+    assert (state["s_fraction_a"], state["s_fraction_b"]) == (a, b) and "clean_b" in state["chart"][-1]  # clean too
 
 
 def test_none_of_these_changes_nothing(app, picker):
@@ -190,7 +190,7 @@ def test_next_proposals_draws_new_ones_and_reopens_the_round(app, picker):
     assert picker.submit().updated
     assert app.session.labelled_rounds == 2
     assert picker.wait(timeout=120)
-    assert [p[0] for p in picker.state["chart"]] == [0, 1, 2]
+    assert [p["round"] for p in picker.state["chart"]] == [0, 1, 2]
 
 
 def test_chart_without_a_worker_thread():
@@ -198,11 +198,11 @@ def test_chart_without_a_worker_thread():
     picker.select([0])
     picker.submit()
     assert not picker.state["chart_pending"]
-    assert [p[0] for p in picker.state["chart"]] == [0, 1]
+    assert [p["round"] for p in picker.state["chart"]] == [0, 1]
     picker.next()
     picker.skip()  # B unchanged: one more point, B's S-fraction carried over
     chart = picker.state["chart"]
-    assert [p[0] for p in chart] == [0, 1, 2] and chart[2][2] == chart[1][2]
+    assert [p["round"] for p in chart] == [0, 1, 2] and chart[2]["s_fraction_b"] == chart[1]["s_fraction_b"]
 
 
 def test_errors_show_in_the_status_line(app, picker, monkeypatch):

@@ -8,7 +8,7 @@ import torch
 
 from toyflow.data import make_cloud
 from toyflow.preference import Answer, Proposal
-from toyflow.preference.session import RoundRecord
+from toyflow.preference.records import ChartPoint, RoundRecord, UpdateStats
 from toyflow.widgets import ProposalPicker, chart_png, find_by_class
 from toyflow.widgets.picker import ANSWERED
 
@@ -114,7 +114,7 @@ def test_show_round_and_show_chart_draw_what_they_are_given():
     picker = shown()
     picker.on_round(lambda answer: None)
     picker.submit()
-    record = RoundRecord(round=1, labels=[1.0, 0, 0, 0], updated=True, flow_loss=0.25, seconds=0.1)
+    record = RoundRecord(round=1, labels=[1.0, 0, 0, 0], updated=True, stats=UpdateStats(flow_loss=0.25), seconds=0.1)
     picker.show_counts(1, 1)
     picker.show_round(record, clouds(4), clouds(2), {"update": 0.1, "sample": 0.05, "total": 0.2})
     assert len(find_by_class(picker, "toyflow-b-tile")) == 4 and len(find_by_class(picker, "toyflow-b-fresh")) == 2
@@ -122,8 +122,8 @@ def test_show_round_and_show_chart_draw_what_they_are_given():
     text = picker.status_text
     assert "labelled rounds: 1" in text and "ticks [0]" in text and "flow loss 0.250" in text
     assert picker.state["timing"]["total"] >= 0.2 and "draw" in picker.state["timing"]
-    picker.show_chart([(0, 0.2, 0.2, 0.9, 0.9), (1, 0.2, 0.75, 0.9, 0.8)], eval_n=16, seconds=1.5)
-    assert picker.chart_points[-1] == (1, 0.2, 0.75, 0.9, 0.8) and picker.state["s_fraction_b"] == 0.75
+    picker.show_chart([ChartPoint(0, 0.2, 0.2, 0.9, 0.9), ChartPoint(1, 0.2, 0.75, 0.9, 0.8)], eval_n=16, seconds=1.5)
+    assert picker.chart_points[-1] == ChartPoint(1, 0.2, 0.75, 0.9, 0.8) and picker.state["s_fraction_b"] == 0.75
     assert "16 clouds" in picker.chart.caption.value and "clean" in picker.chart.caption.value
     assert picker.state["timing"]["chart"] == 1.5
     picker.show_proposal(Proposal(noise=torch.zeros(4, 400, 2), samples=clouds(4)))
@@ -138,6 +138,6 @@ def test_bad_tile_indices_are_errors_not_exceptions():
     assert "no tile #-1" in picker.state["error"]
 
 
-def test_chart_png_is_a_png_with_or_without_clean_fractions():
-    assert chart_png([(0, 0.2, 0.2), (1, 0.2, 0.5)]).startswith(b"\x89PNG")
-    assert chart_png([(0, 0.2, 0.2, 0.9, 0.9), (1, 0.2, 0.5, 0.9, 0.85)]).startswith(b"\x89PNG")
+def test_chart_png_is_a_png_of_chart_points():
+    points = [ChartPoint(0, 0.2, 0.2, 0.9, 0.9), ChartPoint(1, 0.2, 0.5, 0.9, 0.85)]
+    assert chart_png(points).startswith(b"\x89PNG")

@@ -181,7 +181,7 @@ def test_undo_restores_b_and_the_tiles():
     proposal = picker.proposal
     picker.select([1, 2])
     picker.teach_button.click()
-    assert picker.wait(timeout=120) and [p[0] for p in picker.state["chart"]] == [0, 1, 2]
+    assert picker.wait(timeout=120) and [p["round"] for p in picker.state["chart"]] == [0, 1, 2]
     assert not same_weights(weights(session.b), after_one)
 
     picker.undo_button.click()
@@ -190,7 +190,7 @@ def test_undo_restores_b_and_the_tiles():
     assert count(picker, "toyflow-tile-selected") == 2 and count(picker, "toyflow-b-tile") == 0
     assert not any(t.hit.disabled for t in picker.tiles), "the tiles are open again"
     assert "round 2 undone" in picker.status_text and "labelled rounds: 1" in picker.status_text
-    assert [p[0] for p in picker.state["chart"]] == [0, 1]
+    assert [p["round"] for p in picker.state["chart"]] == [0, 1]
     assert picker.wait(timeout=120) and app.flip_map.flips is not None
     picker.press("u")
     assert same_weights(weights(session.b), weights(session.a)) and "labelled rounds: 0" in picker.status_text

@@ -1,14 +1,6 @@
-"""JupyterLab widgets of the preference tutorial.
-
-- :mod:`~toyflow.widgets.picker`: :class:`ProposalPicker`, the clickable proposal tiles (a ``VBox``; it renders
-  and forwards answers, and knows no learning);
-- :mod:`~toyflow.widgets.controller`: :class:`PreferenceApp`, which wires a picker to a preference session;
-- :mod:`~toyflow.widgets.tiles` (proposal tiles), :mod:`~toyflow.widgets.results` (B's tiles),
-  :mod:`~toyflow.widgets.chart` (the chart), :mod:`~toyflow.widgets.status` (buttons, status line),
-  :mod:`~toyflow.widgets.display` (what a listener shows), :mod:`~toyflow.widgets.keys` (keys, via ipyevents),
-  :mod:`~toyflow.widgets.decision` (the decision over time under the tiles): its parts;
-- :mod:`~toyflow.widgets.motion` (A and B in motion) and :mod:`~toyflow.widgets.flipview` (the flip map), drawn
-  by :mod:`~toyflow.widgets.painter` after each round.
+"""JupyterLab widgets of the preference tutorial: :class:`ProposalPicker` (the clickable tiles; it knows no
+learning), :class:`PreferenceApp` (wires a picker to a preference session) and the teaching views drawn after each
+round. docs/design.md walks through the modules.
 
 ``check_environment`` lives in :mod:`toyflow.environment` (re-exported here).
 """

@@ -9,14 +9,13 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 
 from ..plotting import GREEN, RED
+from ..preference.records import ChartPoint
 
 
-def chart_png(points: Sequence[Sequence[float]], width: float = 3.4, height: float = 2.2) -> bytes:
-    """A small PNG line chart of the S-fraction (solid) and, where given, the clean fraction (dotted) of A and B.
-
-    ``points``: ``(round, s_fraction_a, s_fraction_b[, clean_a, clean_b])`` per round, e.g.
-    :class:`~toyflow.preference.round.ChartPoint`. Uses matplotlib's Agg canvas directly (no pyplot), so it
-    never pops up a figure of its own in a notebook.
+def chart_png(points: Sequence[ChartPoint], width: float = 3.4, height: float = 2.2) -> bytes:
+    """A small PNG line chart of the S-fraction (solid) and the clean fraction (dotted) of A and B, one
+    :class:`~toyflow.preference.records.ChartPoint` per round. Uses matplotlib's Agg canvas directly (no pyplot),
+    so it never pops up a figure of its own in a notebook.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -24,12 +23,11 @@ def chart_png(points: Sequence[Sequence[float]], width: float = 3.4, height: flo
     fig = Figure(figsize=(width, height), dpi=80)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    rounds = [p[0] for p in points]
-    ax.plot(rounds, [p[1] for p in points], "o--", color=RED, label="A: S-fraction", markersize=3)
-    ax.plot(rounds, [p[2] for p in points], "o-", color=GREEN, label="B: S-fraction", markersize=3)
-    if points and all(len(p) >= 5 for p in points):
-        ax.plot(rounds, [p[3] for p in points], ":", color=RED, label="A: clean", lw=1)
-        ax.plot(rounds, [p[4] for p in points], ":", color=GREEN, label="B: clean", lw=1.5)
+    rounds = [p.round for p in points]
+    ax.plot(rounds, [p.s_fraction_a for p in points], "o--", color=RED, label="A: S-fraction", markersize=3)
+    ax.plot(rounds, [p.s_fraction_b for p in points], "o-", color=GREEN, label="B: S-fraction", markersize=3)
+    ax.plot(rounds, [p.clean_a for p in points], ":", color=RED, label="A: clean", lw=1)
+    ax.plot(rounds, [p.clean_b for p in points], ":", color=GREEN, label="B: clean", lw=1.5)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlim(min(rounds, default=0) - 0.3, max(max(rounds, default=0), 1) + 0.3)
     ax.set_xticks(sorted(set(rounds)) or [0])
@@ -56,15 +54,15 @@ class ChartView(widgets.HBox):
         self.image.add_class("toyflow-chart")
         self.caption = widgets.HTML("")
 
-    def show(self, points: Sequence[Sequence[float]], eval_n: int) -> None:
+    def show(self, points: Sequence[ChartPoint], eval_n: int) -> None:
         """Draw ``points`` (see :func:`chart_png`) and say what the last one measured on ``eval_n`` clouds."""
         self.image.value = chart_png(points)
         self.children = (self.image, self.caption)
         last = points[-1]
-        clean = f"; clean: A {last[3]:.2f}, B {last[4]:.2f}" if len(last) >= 5 else ""
         self.caption.value = (
-            f"<small>after round {last[0]}, read by the judge on {eval_n} clouds from fixed noises:<br>"
-            f"S-fraction: model A {last[1]:.2f}, model B {last[2]:.2f}{clean}</small>"
+            f"<small>after round {last.round}, read by the judge on {eval_n} clouds from fixed noises:<br>"
+            f"S-fraction: model A {last.s_fraction_a:.2f}, model B {last.s_fraction_b:.2f}; "
+            f"clean: A {last.clean_a:.2f}, B {last.clean_b:.2f}</small>"
         )
 
     def pending(self) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..evaluation import EVAL_SEED
 from ..judge import thresholds
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
-from ..preference.round import EVAL_CLOUDS
+from ..preference.round import CHART_CLOUDS
 from ..preference.views import ViewMeter
 from .painter import ViewPainter
 from .picker import ProposalPicker
@@ -41,7 +41,7 @@ class PreferenceApp:
         self,
         session: PreferenceSession,
         picker: ProposalPicker | None = None,
-        eval_n: int = EVAL_CLOUDS,
+        eval_n: int = CHART_CLOUDS,
         eval_seed: int = EVAL_SEED,
         background: bool = True,
         propose: bool = True,
@@ -86,7 +86,7 @@ class PreferenceApp:
         """One round on the proposals shown: B learns from ``answer``; the picker shows B and the record; the
         views and the chart follow."""
         result = play_round(
-            self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.controls.stage
+            self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.stage
         )
         self.last_result = result
         self._show_counts()
@@ -118,7 +118,7 @@ class PreferenceApp:
         if self.meter is not None:
             self.meter = ChartMeter(self.session, self.eval_n, self.eval_seed)
             self._redraw_chart()
-        self.picker.results.clear()
+        self.picker.clear_results()
         self.painter.after_undo()
         self._show_counts()
         proposal = self.propose()
@@ -139,7 +139,7 @@ class PreferenceApp:
         if self.meter is not None and self.meter.points:
             self.picker.show_chart(self.meter.points, self.eval_n)
         else:
-            self.picker.results.clear_chart()
+            self.picker.clear_chart()
 
     def _schedule_chart(self, round_number: int) -> None:
         """Queue the chart point of ``round_number``, measured on a snapshot of B (so the next round may already

@@ -64,7 +64,7 @@ class ViewPainter:
         if self.meter is None:
             return
         b_model = self.meter.snapshot()
-        self.picker.results.decision.pending()
+        self.picker.decision_pending()
         self.motion.pending()
         self.flip_map.pending()
         self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trajectory_b)
@@ -103,7 +103,8 @@ class ViewPainter:
             what = f"proposals #{proposal.number} after round {round_number}"
             self.motion.show(frames, views.times, what)
             self.timing["motion"] = time.perf_counter() - start
-            self.picker.last_timing.update({k: self.timing[k] for k in ("decision", "motion")})
+            for view in ("decision", "motion"):
+                self.picker.note_timing(view, self.timing[view])
         except Exception as e:  # shown, never raised: this runs on a worker thread
             self.motion.clear(f"A and B in motion: {type(e).__name__}: {e}")
 
@@ -116,6 +117,6 @@ class ViewPainter:
             title = f"after round {round_number}" if round_number is not None else "model B as it is now"
             self.flip_map.show(bank.a_clouds, bank.b_clouds, bank.flips, title)
             self.timing["flip_map"] = time.perf_counter() - start
-            self.picker.last_timing["flip_map"] = self.timing["flip_map"]
+            self.picker.note_timing("flip_map", self.timing["flip_map"])
         except Exception as e:  # shown, never raised: this runs on a worker thread
             self.flip_map.failed(f"{type(e).__name__}: {e}")

@@ -7,7 +7,8 @@ ticks it (a ticked tile is highlighted); "Teach model B" and "None of these" han
 Keys do the same while the mouse is over the picker (:mod:`~toyflow.widgets.keys`: 1-4 tick, Enter teaches,
 0 none of these, N next, U undo). The picker knows no learning: whoever listens
 (:class:`~toyflow.widgets.controller.PreferenceApp` for a preference session) pushes back what to show with the
-``show_*`` methods of :class:`~toyflow.widgets.display.PickerDisplay`. Its state is in traitlets (``selected``,
+``show_*`` methods, which only set widget values, so that a worker thread may call ``show_chart`` and
+``show_decision``. Its state is in traitlets (``selected``,
 ``probabilities``, ``busy``, ``answered``, ``round``, ``labelled_rounds``), read-only from outside and observable.
 
 DOM contract (CSS classes, for browser tests): ``toyflow-picker`` the whole picker; ``toyflow-tile`` a
@@ -23,7 +24,10 @@ progress bar shown while B learns.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import asdict
 
 import ipywidgets as widgets
 import torch
@@ -31,11 +35,11 @@ import traitlets
 
 from ..judge import oracle_ticks
 from ..preference.labels import Answer, check_probabilities
-from .display import PickerDisplay
+from ..preference.records import ChartPoint, Proposal, RoundRecord
 from .keys import HELP, Keyboard
 from .results import ResultsView
-from .status import ControlBar
-from .tiles import STYLE, ProposalTiles
+from .status import ControlBar, describe_record
+from .tiles import STYLE, ProposalTiles, find_by_class
 
 TEACH = "Teach model B"
 NONE_OF_THESE = "None of these"
@@ -43,11 +47,11 @@ NEXT = "Next proposals"
 UNDO = "Undo last round"
 RESET = "Reset"
 SAVE = "Save session"
-EVENTS = ("round", "next", "undo", "reset", "save")
+PICKER_EVENTS = ("round", "next", "undo", "reset", "save")
 ANSWERED = "these proposals are answered: press Next proposals for new ones"
 
 
-class ProposalPicker(PickerDisplay, widgets.VBox):
+class ProposalPicker(widgets.VBox):
     """Clickable tiles for ``n`` proposals (``soft``: a probability slider per tile instead of a checkbox).
 
     Everything a person can do has a method that goes through the same handler as the click or the key:
@@ -69,10 +73,10 @@ class ProposalPicker(PickerDisplay, widgets.VBox):
 
     def __init__(self, n: int = 4, soft: bool = False, fresh_n: int = 6, tile_size: int = 160, fresh_size: int = 112):
         self.n, self.soft, self.fresh_n = n, soft, fresh_n
-        self.proposal = None  # what show_proposal was given: anything with samples (n, num_points, 2)
+        self.proposal: Proposal | None = None  # what show_proposal was given
         self.last_record, self.last_error, self.last_timing = None, None, {}
         self.ignored = 0  # presses that were ignored (busy, or the proposals already answered)
-        self._callbacks: dict[str, list[Callable]] = {event: [] for event in EVENTS}
+        self._callbacks: dict[str, list[Callable]] = {event: [] for event in PICKER_EVENTS}
         self._lock = threading.Lock()
         self._notice = "tick the S curves you like (click a picture or its checkbox), then press Teach model B"
         self.board = ProposalTiles(n, soft, tile_size)
@@ -119,8 +123,8 @@ class ProposalPicker(PickerDisplay, widgets.VBox):
     def on(self, event: str, callback: Callable, remove: bool = False) -> None:
         """Call ``callback`` on ``event``: ``"round"`` (``callback(answer)``), ``"next"`` (``callback(seed)``),
         ``"undo"``, ``"reset"`` or ``"save"`` (``callback()``)."""
-        if event not in EVENTS:
-            raise ValueError(f"unknown picker event {event!r}; expected one of {EVENTS}")
+        if event not in PICKER_EVENTS:
+            raise ValueError(f"unknown picker event {event!r}; expected one of {PICKER_EVENTS}")
         (self._callbacks[event].remove if remove else self._callbacks[event].append)(callback)
 
     def on_round(self, callback: Callable[[Answer], object], remove: bool = False) -> None:
@@ -151,6 +155,147 @@ class ProposalPicker(PickerDisplay, widgets.VBox):
     def _sync_selection(self) -> None:
         self.set_trait("selected", self.board.selected)
         self.set_trait("probabilities", self.board.probabilities)
+
+    # ------------------------------------------------------------------ what a listener shows
+    @property
+    def state(self) -> dict:
+        """Where the picker stands: selection, flags, rounds, last record, timings, tiles shown, chart, errors."""
+        rec, last = self.last_record, (self.chart_points[-1] if self.chart_points else None)
+        return {
+            "selected": list(self.selected),
+            "probabilities": list(self.probabilities) if self.soft else None,
+            "soft": self.soft,
+            "busy": self.busy,
+            "answered": self.answered,
+            "round": self.round,
+            "labelled_rounds": self.labelled_rounds,
+            "ignored": self.ignored,
+            "last_record": None if rec is None else asdict(rec),
+            "error": self.last_error,
+            "status": self.status_text,
+            "b_tiles": len(find_by_class(self, "toyflow-b-tile")),
+            "fresh_tiles": len(find_by_class(self, "toyflow-b-fresh")),
+            "decision_plots": len(find_by_class(self, "toyflow-decision")),
+            "s_fraction_a": None if last is None else last.s_fraction_a,
+            "s_fraction_b": None if last is None else last.s_fraction_b,
+            "chart": [asdict(p) for p in self.chart_points],
+            "chart_pending": self.results.pending.any,
+            "timing": dict(self.last_timing),
+            "proposal_seed": getattr(self.proposal, "seed", None),
+            "keys": list(self.keyboard.pressed),
+        }
+
+    status_text = property(lambda self: self.controls.text, doc="The status line as plain text.")
+    b_same = property(lambda self: self.results.b_same, doc="B on the last proposals' noise, (n, num_points, 2).")
+    b_fresh = property(lambda self: self.results.b_fresh, doc="B's last fresh samples, (fresh_n, num_points, 2).")
+    chart_points = property(lambda self: self.results.points, doc="The chart's points (see chart_png).")
+
+    def show_proposal(
+        self,
+        proposal: Proposal,
+        ticks: Sequence[int] | None = None,
+        probabilities: Sequence[float] | None = None,
+    ) -> None:
+        """Show new proposals (``proposal.samples (n, num_points, 2)``, red) and open them for an answer, unticked,
+        or with ``ticks`` (soft mode: ``probabilities``) as they were, e.g. after an undo."""
+        self.board.show(proposal.samples)
+        if probabilities is not None and self.soft:
+            self.board.set_probabilities([float(p) for p in probabilities])
+        elif ticks:
+            self.board.select({int(i) for i in ticks})
+        self.proposal = proposal
+        self.set_trait("answered", False)
+        self._set_controls(True)
+        self.results.clear_same()
+        self.last_error = None
+        what = "set a probability per tile" if self.soft else "tick the S curves you like"
+        self._notice = f"new proposals: {what}, then press Teach model B"
+        self._show_status()
+
+    def show_counts(self, rounds: int, labelled_rounds: int) -> None:
+        """Show how many rounds were answered and how many taught B."""
+        self.set_trait("round", rounds)
+        self.set_trait("labelled_rounds", labelled_rounds)
+        self._show_status()
+
+    def show_round(self, record: RoundRecord, b_same: torch.Tensor, b_fresh: torch.Tensor, timing: dict) -> None:
+        """Show a round's outcome: B on the same noise ``(n, num_points, 2)`` and fresh ``(fresh_n, num_points,
+        2)`` in green, and its record and ``timing`` in the status line."""
+        self.controls.stage(3, "drawing…")
+        start = time.perf_counter()
+        self.last_record, self.last_error = record, None
+        self.results.show(b_same, b_fresh)
+        draw = time.perf_counter() - start
+        self.last_timing = {**timing, "draw": draw, "total": timing.get("total", 0.0) + draw}
+        self._notice = describe_record(record, self.soft, self.last_timing["total"])
+        self._show_status()
+
+    def show_undone(
+        self,
+        proposal: Proposal,
+        ticks: Sequence[int] | None,
+        probabilities: Sequence[float] | None,
+        message: str,
+    ) -> None:
+        """A round was taken back: show its ``proposal`` again, open, with the tiles as they were answered (``ticks``
+        or ``probabilities``), no tile of B, and ``message`` in the status line."""
+        self.results.clear()
+        self.show_proposal(proposal, ticks, probabilities)
+        self._notice = message
+        self._show_status()
+
+    def show_decision(
+        self, times: torch.Tensor, p_a: torch.Tensor, p_b: torch.Tensor | None, reading: str = "", seconds: float = 0
+    ) -> None:
+        """Draw the decision over time under the tiles: ``p_a, p_b (n, k)`` at ``times (k,)`` (see
+        :class:`~toyflow.widgets.decision.DecisionRow`), drawn in ``seconds``."""
+        start = time.perf_counter()
+        self.results.decision.show(times, p_a, p_b, reading)
+        self.last_timing["decision"] = seconds + time.perf_counter() - start
+
+    def show_chart(self, points: Sequence[ChartPoint], eval_n: int, seconds: float | None = None) -> None:
+        """Draw the chart's ``points`` (see :func:`~toyflow.widgets.chart.chart_png`), measured on ``eval_n``
+        clouds in ``seconds``; a worker thread may call it."""
+        self.results.show_chart(points, eval_n)
+        if seconds is not None:
+            self.last_timing["chart"] = seconds
+
+    def say(self, message: str, error: bool = False) -> None:
+        """Put ``message`` in the status line (in red, as an error, with ``error``)."""
+        if error:
+            self._error(message)
+            return
+        self.last_error = None
+        self._notice = message
+        self._show_status()
+
+    def track(self, future: Future) -> None:
+        """Count ``future`` (e.g. a chart point measured on a worker thread) as pending until it is done."""
+        self.results.track(future)
+
+    def wait(self, timeout: float | None = 120) -> bool:
+        """Wait until every tracked piece of work is done; returns whether all finished within ``timeout`` s."""
+        return self.results.pending.wait(timeout)
+
+    def decision_pending(self) -> None:
+        """Say under the tiles that the decision over time is being drawn."""
+        self.results.decision.pending()
+
+    def clear_results(self) -> None:
+        """Remove B's tiles, the decision over time and the chart (e.g. after a reset)."""
+        self.results.clear()
+
+    def clear_chart(self) -> None:
+        """Remove the chart (e.g. when every chart point was undone)."""
+        self.results.clear_chart()
+
+    def stage(self, step: int, words: str) -> None:
+        """Show progress step ``step`` of the round being handled, with ``words``."""
+        self.controls.stage(step, words)
+
+    def note_timing(self, view: str, seconds: float) -> None:
+        """Record that ``view`` (``"decision"``, ``"motion"``, ``"flip_map"``, ...) took ``seconds`` to appear."""
+        self.last_timing[view] = seconds
 
     # ------------------------------------------------------------------------------ person's actions
     def toggle(self, index: int) -> None:

@@ -8,12 +8,20 @@ import math
 import re
 import time
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
-if TYPE_CHECKING:
-    from ..preference.session import RoundRecord
+from ..preference.records import RoundRecord
+
+# how the status line says each figure an update reports (toyflow.preference.records.UpdateStats), in its words
+QUANTITY_WORDS: dict[str, tuple[str, str, str]] = {
+    "certainty": ("certainty", ".2f", ""),
+    "evidence": ("evidence", ".1f", " nats"),
+    "effective_samples": ("B learned from", ".0f", " of A's clouds"),
+    "preference_loss": ("preference loss", ".3f", ""),
+    "flow_loss": ("flow loss", ".3f", ""),
+    "barrier": ("barrier", ".3f", ""),
+}
 
 
 def fmt(value: float | None, spec: str = ".3f") -> str:
@@ -22,9 +30,9 @@ def fmt(value: float | None, spec: str = ".3f") -> str:
 
 
 def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> str:
-    """One line about a :class:`~toyflow.preference.session.RoundRecord`: what B learned from (or why it did
-    not), the quantities the method in use reported (its certainty, losses, ...: only those it has), and how long
-    the update and the whole round took."""
+    """One line about a :class:`~toyflow.preference.records.RoundRecord`: what B learned from (or why it did
+    not), the quantities the method in use reported (its :class:`~toyflow.preference.records.UpdateStats`: only
+    those it has), and how long the update and the whole round took."""
     if record.updated:
         labels = record.labels or []
         what = "model B learned from " + (
@@ -34,16 +42,10 @@ def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> st
         )
     else:
         what = record.reason or "B unchanged"
-    quantities = [
-        ("certainty", record.certainty, ".2f", ""),
-        ("evidence", record.evidence, ".1f", " nats"),
-        ("B learned from", record.effective_samples, ".0f", " of A's clouds"),
-        ("preference loss", record.preference_loss, ".3f", ""),
-        ("flow loss", record.flow_loss, ".3f", ""),
-        ("barrier", record.barrier, ".3f", ""),
-    ]
     parts = [what]
-    parts += [f"{name} {fmt(value, spec)}{unit}" for name, value, spec, unit in quantities if value is not None]
+    for name, value in record.stats.reported().items():
+        words, spec, unit = QUANTITY_WORDS[name]
+        parts.append(f"{words} {fmt(value, spec)}{unit}")
     parts.append(f"update {record.seconds:.2f} s, round {total_seconds:.2f} s")
     return " · ".join(parts) + " · press Next proposals for more"
 
