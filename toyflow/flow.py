@@ -23,8 +23,8 @@ def flow_matching_loss(
     ``x0, x1 (batch, num_points, 2)``, one time per cloud ``t (batch,)``; optional per-cloud ``weights (batch,)``
     (the loss is then the weighted mean over clouds).
     """
-    x_t, u_t = straight_path(x0, x1, t)
-    err = (model(x_t, t) - u_t).pow(2).mean(dim=(1, 2))
+    path = straight_path(x0, x1, t)
+    err = (model(path.x_t, t) - path.u_t).pow(2).mean(dim=(1, 2))
     if weights is None:
         return err.mean()
     return (err * weights).sum() / weights.sum()
@@ -49,15 +49,15 @@ def class_flow_matching_loss(
     gate's cross entropy is taken against that probability. Optional per-cloud ``weights (batch,)`` make the loss
     the weighted mean over clouds.
     """
-    x_t, u_t = straight_path(x0, x1, t)
-    v_s, v_roll, logit = model.class_parts(x_t, t)
+    path = straight_path(x0, x1, t)
+    v_s, v_roll, logit = model.class_parts(path.x_t, t)
     label = is_s.to(x1.device)
     if label.dtype == torch.bool and weights is None:  # A's training loss
         v = torch.where(label[:, None, None], v_s, v_roll)
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, label.to(logit.dtype))
-        return (v - u_t).pow(2).mean() + gate_weight * bce
+        return (v - path.u_t).pow(2).mean() + gate_weight * bce
     p = label.to(logit.dtype)
-    err_s, err_roll = (v_s - u_t).pow(2).mean(dim=(1, 2)), (v_roll - u_t).pow(2).mean(dim=(1, 2))
+    err_s, err_roll = (v_s - path.u_t).pow(2).mean(dim=(1, 2)), (v_roll - path.u_t).pow(2).mean(dim=(1, 2))
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, p, reduction="none")
     per_cloud = p * err_s + (1 - p) * err_roll + gate_weight * bce
     return per_cloud.mean() if weights is None else (per_cloud * weights).sum() / weights.sum()

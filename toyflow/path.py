@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -13,14 +14,19 @@ Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """A velocity field: ``v(x (batch, num_points, 2), t (batch,)) -> (batch, num_points, 2)``."""
 
 
-def straight_path(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The point on the path and its velocity: ``(x_t, u_t)``.
+@dataclass(frozen=True)
+class PathSample:
+    """A point of the straight path and the velocity along it: ``x_t`` and ``u_t``, ``(batch, num_points, 2)``."""
 
-    ``x0, x1 (batch, num_points, 2)`` (noise and data), one time per cloud ``t (batch,)``; both results are
-    ``(batch, num_points, 2)``.
-    """
+    x_t: torch.Tensor
+    u_t: torch.Tensor
+
+
+def straight_path(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> PathSample:
+    """The point on the path at ``t`` and its velocity, from ``x0, x1 (batch, num_points, 2)`` (noise and data) and
+    one time per cloud ``t (batch,)``."""
     tt = t.reshape(-1, *([1] * (x0.dim() - 1)))
-    return tt * x1 + (1 - tt) * x0, x1 - x0
+    return PathSample(x_t=tt * x1 + (1 - tt) * x0, u_t=x1 - x0)
 
 
 def predicted_cloud(x: torch.Tensor, v: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:

@@ -73,8 +73,8 @@ def reference_noise(shape: torch.Size | tuple[int, ...], generator: torch.Genera
 
 def reference_loss(model: nn.Module, x1: torch.Tensor, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """The original training loss: squared error summed over points and coordinates, mean over the batch."""
-    x_t, u_t = straight_path(x0, x1, t)
-    return (model(x_t, t) - u_t).pow(2).sum(dim=(1, 2)).mean()
+    path = straight_path(x0, x1, t)
+    return (model(path.x_t, t) - path.u_t).pow(2).sum(dim=(1, 2)).mean()
 
 
 def is_reference(model: nn.Module) -> bool:

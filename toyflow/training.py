@@ -87,6 +87,77 @@ def lr_factor(progress: float, warmup_fraction: float) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(rest, 1.0)))
 
 
+@dataclass
+class Budget:
+    """How far training has come, in ``[0, 1]``: through ``steps`` steps or ``seconds`` of wall time, whichever ends
+    first (``None``: no such limit)."""
+
+    steps: int | None
+    seconds: float | None
+    start: float = field(default_factory=time.perf_counter)
+
+    def progress(self, step: int) -> float:
+        """The progress after ``step`` steps, now."""
+        by_steps = step / self.steps if self.steps else 0.0
+        by_time = (time.perf_counter() - self.start) / self.seconds if self.seconds else 0.0
+        return max(by_steps, by_time)
+
+
+class PairSource:
+    """The training pairs of each step: fresh clouds of the mixture with noise coupled to them (or ``noise_fn``'s
+    noise), kept in a :class:`~toyflow.pair_pool.PairPool` until it is full, then drawn from it; before
+    ``recipe.subset_until`` of the progress, a random subset of each pair's points. Every draw from ``generator``."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        stream: CloudStream,
+        generator: torch.Generator,
+        radius: float,
+        noise_fn: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    ) -> None:
+        self.recipe, self.stream, self.generator, self.radius, self.noise_fn = (
+            recipe,
+            stream,
+            generator,
+            radius,
+            noise_fn,
+        )
+        self.pool = PairPool(recipe.pair_pool) if recipe.pair_pool else None
+
+    def fresh(self, step: int) -> Pairs:
+        """A batch of fresh clouds, their noise paired to them (:func:`~toyflow.coupling.couple`) and their labels."""
+        x1, is_s = self.stream.next()
+        x0 = self.noise_fn(x1, self.generator) if self.noise_fn else noise_like(x1, self.generator, self.radius)
+        r = self.recipe
+        return x1, couple(x0, x1, r.ot_chunk, r.pair_clouds, seed=r.seed * 1_000_003 + step), is_s
+
+    def next(self, step: int, progress: float) -> Pairs:
+        """The pairs of step ``step`` at ``progress``: ``(x1, x0, is_s)``, ``x1, x0 (batch, points, 2)``."""
+        if self.pool is not None and self.pool.full:
+            pairs = self.pool.draw(self.stream.batch_size, self.generator)
+        else:
+            pairs = self.fresh(step)
+            if self.pool is not None:
+                self.pool.add(pairs)
+        if self.recipe.subset_points and progress < self.recipe.subset_until:
+            pairs = random_points(pairs, self.recipe.subset_points, self.generator)
+        return pairs
+
+
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimiser (``"adamw"`` or ``"adam"``) over every parameter of ``model``."""
+    optim_cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[recipe.optimizer]
+    return optim_cls(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """Move every weight of ``ema`` a fraction ``1 - decay`` of the way towards ``model``'s."""
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(pm, 1 - decay)
+
+
 def train(
     model: nn.Module | None = None,
     recipe: Recipe | None = None,
@@ -104,15 +175,12 @@ def train(
     ``callback(step, loss)`` is called after every step (e.g. for a live loss plot). The learning-rate
     schedule follows the progress through the budget (steps, or time when only ``seconds`` is given).
     With ``recipe.ema > 0`` the exponential moving average of the weights is returned (it samples
-    cleaner than the raw weights). With ``recipe.pair_pool`` the coupled pairs of the first steps are kept
-    (:class:`~toyflow.pair_pool.PairPool`) and, once there are that many, every later batch is drawn from them;
-    the network's passes run in ``recipe.precision`` (:func:`~toyflow.device.autocast_dtype`). Before
-    ``recipe.subset_until`` of the progress, every batch keeps ``recipe.subset_points`` random points of each pair
-    (:func:`~toyflow.pair_pool.random_points`). Training times follow ``recipe.time_law``.
-    The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from the mixture's
-    labels); ``noise_fn`` and ``loss_fn`` let the reference
-    method plug in its own noise and loss. ``steps`` (and ``recipe.steps`` when it is used) must be at least 1 and
-    ``seconds`` a finite number greater than 0 (a budget that never ends is refused, not run forever).
+    cleaner than the raw weights). The pairs of each step come from a :class:`PairSource`; the network's passes
+    run in ``recipe.precision`` (:func:`~toyflow.device.autocast_dtype`); training times follow
+    ``recipe.time_law``. The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from
+    the mixture's labels); ``noise_fn`` and ``loss_fn`` let the reference method plug in its own noise and loss.
+    ``steps`` (and ``recipe.steps`` when it is used) must be at least 1 and ``seconds`` a finite number greater
+    than 0 (a budget that never ends is refused, not run forever).
     """
     recipe = recipe or Recipe()
     if steps is not None:
@@ -128,47 +196,27 @@ def train(
 
         model = build_model({"config": recipe.config.to_dict()})
     model = model.to(dev)
-    radius = noise_radius(model)
     total = steps if steps is not None else (None if seconds is not None else recipe.steps)
     stream = stream or CloudStream(
         recipe.batch_size, recipe.s_fraction, recipe.train_points, seed=recipe.seed, pool_size=recipe.pool_size
     )
     gen = torch.Generator().manual_seed(recipe.seed + 1)
-    optim_cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[recipe.optimizer]
-    opt = optim_cls(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    source = PairSource(recipe, stream, gen, noise_radius(model), noise_fn)
+    opt = make_optimizer(model, recipe)
     ema = copy.deepcopy(model).requires_grad_(False) if recipe.ema > 0 else None
     warm = recipe.warmup / total if total else 0.03
     amp = autocast_dtype(dev, recipe.precision)
-    pool = PairPool(recipe.pair_pool) if recipe.pair_pool else None
-
-    def fresh_pairs(step: int) -> Pairs:
-        x1, is_s = stream.next()
-        x0 = noise_fn(x1, gen) if noise_fn else noise_like(x1, gen, radius)
-        return x1, couple(x0, x1, recipe.ot_chunk, recipe.pair_clouds, seed=recipe.seed * 1_000_003 + step), is_s
 
     losses: list[float] = []
-    start = time.perf_counter()
+    budget = Budget(total, seconds)
     bar = tqdm(total=total, disable=not progress, desc="training", unit="step")
     step = 0
     try:  # an interrupt (Ctrl-C) still closes the progress bar: what follows starts on a new line
-        while True:
-            elapsed = time.perf_counter() - start
-            frac_steps = step / total if total else 0.0
-            frac_time = elapsed / seconds if seconds else 0.0
-            prog = max(frac_steps, frac_time)
-            if prog >= 1.0:
-                break
+        while (prog := budget.progress(step)) < 1.0:
             if recipe.schedule == "cosine":
                 for g in opt.param_groups:
                     g["lr"] = recipe.lr * lr_factor(prog, warm)
-            if pool is not None and pool.full:
-                x1, x0, is_s = pool.draw(stream.batch_size, gen)
-            else:
-                x1, x0, is_s = fresh_pairs(step)
-                if pool is not None:
-                    pool.add((x1, x0, is_s))
-            if recipe.subset_points and prog < recipe.subset_until:
-                x1, x0, is_s = random_points((x1, x0, is_s), recipe.subset_points, gen)
+            x1, x0, is_s = source.next(step, prog)
             t = recipe.time_law.sample(x1.shape[0], gen)
             x1, x0, t = x1.to(dev), x0.to(dev), t.to(dev)
             with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
@@ -180,10 +228,7 @@ def train(
             loss.backward()
             opt.step()
             if ema is not None:
-                decay = min(recipe.ema, (1 + step) / (10 + step))
-                with torch.no_grad():
-                    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                        pe.lerp_(pm, 1 - decay)
+                ema_update(ema, model, min(recipe.ema, (1 + step) / (10 + step)))
             step += 1
             losses.append(loss.item())
             bar.update(1)
@@ -194,4 +239,4 @@ def train(
     finally:
         bar.close()
     final = ema if ema is not None else model
-    return TrainResult(model=final.eval(), losses=losses, steps=step, seconds=time.perf_counter() - start)
+    return TrainResult(model=final.eval(), losses=losses, steps=step, seconds=time.perf_counter() - budget.start)
