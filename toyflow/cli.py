@@ -24,6 +24,7 @@ from .cli_args import Parser, Refused
 from .cloud_files import CloudFileError, NonFiniteClouds, check_finite, load_clouds, save_clouds
 from .data import MIN_POINTS, NUM_POINTS
 from .device import resolve_device
+from .preference.records import PROPOSALS
 from .solver import SAMPLERS
 
 
@@ -87,12 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "prefer",
         help="teach a model B from ticks on proposals of model A",
-        description="Each round shows 4 proposals of model A; ticks (yours in the terminal, or the simulated "
-        "annotator's with --oracle) teach model B, which is then drawn on the same noise and on 6 fresh ones.",
+        description=f"Each round shows {PROPOSALS} proposals of model A; ticks (yours in the terminal, or the "
+        "simulated annotator's with --oracle) teach model B, then drawn on the same noise and on 6 fresh ones.",
     )
     p.add_argument("checkpoint", type=Path, help="model A")
     p.add_argument("--out", required=True, type=Path, help="where to save model B (.safetensors)")
-    p.add_argument("--rounds", type=types.count(1), default=3, help="rounds of 4 proposals (default 3)")
+    p.add_argument("--rounds", type=types.count(1), default=3, help=f"rounds of {PROPOSALS} proposals (default 3)")
     p.add_argument("--oracle", action="store_true", help="let the simulated annotator tick the clean S curves")
     p.add_argument(
         "--oracle-shape",
@@ -248,9 +249,9 @@ def cmd_prefer(args: argparse.Namespace) -> int:
     png_dir.mkdir(parents=True, exist_ok=True)
     print(f"model A: {args.checkpoint}; method: {session.method}; pictures in {png_dir}")
     for r in range(1, args.rounds + 1):
-        proposal = session.propose(4)
+        proposal = session.propose(PROPOSALS)
         picture = save_round_figure(png_dir / f"round{r}_proposals.png", proposal.samples, title=f"round {r}: model A")
-        print(f"\nround {r}: 4 proposals of model A (indices 0-3) in {picture}")
+        print(f"\nround {r}: {PROPOSALS} proposals of model A (indices 0-{PROPOSALS - 1}) in {picture}")
         while True:
             if args.oracle:
                 answer = oracle_answer(session, proposal, args.flip_prob, shape=args.oracle_shape)
@@ -262,7 +263,7 @@ def cmd_prefer(args: argparse.Namespace) -> int:
                     text = ""
             try:
                 if not args.oracle:
-                    answer = Answer(*parse_answer(text, 4))
+                    answer = Answer(*parse_answer(text, PROPOSALS))
                 result = play_round(session, answer, proposal)
                 break
             except PreferenceInputError as e:

@@ -19,7 +19,7 @@ from .reference import SAMPLER_STEPS, is_reference
 from .validation import check_count
 
 SAMPLERS = ("euler", "heun", "midpoint", "multistep")
-DEFAULT_METHOD = "multistep"
+DEFAULT_SOLVER = "multistep"  # the integration method a model is sampled with unless its checkpoint says otherwise
 # The multistep method evaluates the network once a step (the midpoint rule twice), and the network runs in bfloat16
 # where the processor has bfloat16 kernels (DEFAULT_PRECISION, toyflow.device.autocast_dtype), 1.7 times as fast as
 # float32 on the benchmark's 2-core CPU. 32 such steps sample 6 clouds in 0.057 s there (16 float32 steps: 0.038 s,
@@ -40,7 +40,7 @@ def sample(
     model: Velocity,
     noise: torch.Tensor,
     steps: int = DEFAULT_STEPS,
-    method: str = DEFAULT_METHOD,
+    method: str = DEFAULT_SOLVER,
     return_trajectory: bool = False,
 ) -> torch.Tensor:
     """Integrate the flow from ``noise (batch, num_points, 2)`` at t=0 to t=1 with ``steps`` steps.
@@ -107,7 +107,7 @@ class Sampler:
     ``precision`` the network's evaluations run in (one of :data:`toyflow.device.PRECISIONS`; the clouds themselves
     are integrated in float32)."""
 
-    method: str = DEFAULT_METHOD
+    method: str = DEFAULT_SOLVER
     steps: int = DEFAULT_STEPS
     precision: str = DEFAULT_PRECISION
 
