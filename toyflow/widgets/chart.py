@@ -4,11 +4,40 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 from collections.abc import Sequence
 
 import ipywidgets as widgets
 
 from ..plotting import GREEN, RED
+
+_FIGURES = threading.local()  # per thread (the chart is drawn on a worker thread): the chart's figure, kept
+
+
+def _chart_figure(width: float, height: float):
+    """The figure of :func:`chart_png` for this size, made once per thread: ``(figure, axes, lines)``, the lines
+    being A's and B's S-fraction, then A's and B's clean fraction."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figures = _FIGURES.__dict__.setdefault("chart", {})
+    if (width, height) not in figures:
+        fig = Figure(figsize=(width, height), dpi=80)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        lines = (
+            ax.plot([], [], "o--", color=RED, label="A: S-fraction", markersize=3)[0],
+            ax.plot([], [], "o-", color=GREEN, label="B: S-fraction", markersize=3)[0],
+            ax.plot([], [], ":", color=RED, label="A: clean", lw=1)[0],
+            ax.plot([], [], ":", color=GREEN, label="B: clean", lw=1.5)[0],
+        )
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("round", fontsize=8)
+        ax.set_ylabel("fraction (judge)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        figures[(width, height)] = (fig, ax, lines)
+    return figures[(width, height)]
 
 
 def chart_png(points: Sequence[Sequence[float]], width: float = 3.4, height: float = 2.2) -> bytes:
@@ -16,28 +45,19 @@ def chart_png(points: Sequence[Sequence[float]], width: float = 3.4, height: flo
 
     ``points``: ``(round, s_fraction_a, s_fraction_b[, clean_a, clean_b])`` per round, e.g.
     :class:`~toyflow.preference.round.ChartPoint`. Uses matplotlib's Agg canvas directly (no pyplot), so it
-    never pops up a figure of its own in a notebook.
+    never pops up a figure of its own in a notebook; one figure per size and thread, made once and redrawn with
+    the new lines.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=80)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax, lines = _chart_figure(width, height)
     rounds = [p[0] for p in points]
-    ax.plot(rounds, [p[1] for p in points], "o--", color=RED, label="A: S-fraction", markersize=3)
-    ax.plot(rounds, [p[2] for p in points], "o-", color=GREEN, label="B: S-fraction", markersize=3)
-    if points and all(len(p) >= 5 for p in points):
-        ax.plot(rounds, [p[3] for p in points], ":", color=RED, label="A: clean", lw=1)
-        ax.plot(rounds, [p[4] for p in points], ":", color=GREEN, label="B: clean", lw=1.5)
-    ax.set_ylim(-0.03, 1.03)
+    with_clean = bool(points) and all(len(p) >= 5 for p in points)
+    for column, line in enumerate(lines, start=1):
+        shown = column <= 2 or with_clean
+        line.set_visible(shown)
+        line.set_data(rounds if shown else [], [p[column] for p in points] if shown else [])
     ax.set_xlim(min(rounds, default=0) - 0.3, max(max(rounds, default=0), 1) + 0.3)
     ax.set_xticks(sorted(set(rounds)) or [0])
-    ax.set_xlabel("round", fontsize=8)
-    ax.set_ylabel("fraction (judge)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="best", ncol=2)
+    ax.legend(handles=[line for line in lines if line.get_visible()], fontsize=6, loc="best", ncol=2)
     fig.tight_layout(pad=0.4)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
