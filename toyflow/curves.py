@@ -65,7 +65,7 @@ def _fit_and_project(points: np.ndarray, kind: str) -> np.ndarray:
     fit = points[:, :FIT_POINTS]
     for _ in range(FIT_ROUNDS):
         # the nearest point of s * curve + o to p is s * (nearest point of the curve to (p - o) / s) + o
-        dist, idx = tree.query(((fit - offset) / scale).reshape(-1, 2))
+        dist, idx = tree.query(((fit - offset) / scale).reshape(-1, 2), workers=-1)
         c = curve[idx].reshape(fit.shape)
         nrm = normals[idx].reshape(fit.shape)
         dist = dist.reshape(fit.shape[:2])
@@ -84,7 +84,7 @@ def _fit_and_project(points: np.ndarray, kind: str) -> np.ndarray:
         o = np.where(ok, (cc * p1 - c1 * pc) / np.where(ok, det, 1.0), 0.0)
         scale = np.clip(s, 0.5, 1.5)[:, None, None]  # a real cloud needs 0.9-1.05; garbage stays bounded
         offset = np.clip(o, -0.5, 0.5)[:, None, None]
-    _, idx = tree.query(((points - offset) / scale).reshape(-1, 2))
+    _, idx = tree.query(((points - offset) / scale).reshape(-1, 2), workers=-1)
     return curve[idx].reshape(b, n, 2) * scale + offset
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 from collections.abc import Sequence
 
 import ipywidgets as widgets
@@ -11,31 +12,49 @@ import ipywidgets as widgets
 from ..plotting import GREEN, RED
 from ..preference.records import ChartPoint
 
+_FIGURES = threading.local()  # per thread (the chart is drawn on a worker thread): the chart's figure, kept
+
+
+def _chart_figure(width: float, height: float):
+    """The figure of :func:`chart_png` for this size, made once per thread: ``(figure, axes, lines)``, the lines
+    being A's and B's S-fraction, then A's and B's clean fraction."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figures = _FIGURES.__dict__.setdefault("chart", {})
+    if (width, height) not in figures:
+        fig = Figure(figsize=(width, height), dpi=80)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        lines = (
+            ax.plot([], [], "o--", color=RED, label="A: S-fraction", markersize=3)[0],
+            ax.plot([], [], "o-", color=GREEN, label="B: S-fraction", markersize=3)[0],
+            ax.plot([], [], ":", color=RED, label="A: clean", lw=1)[0],
+            ax.plot([], [], ":", color=GREEN, label="B: clean", lw=1.5)[0],
+        )
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("round", fontsize=8)
+        ax.set_ylabel("fraction (judge)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        figures[(width, height)] = (fig, ax, lines)
+    return figures[(width, height)]
+
 
 def chart_png(points: Sequence[ChartPoint], width: float = 3.4, height: float = 2.2) -> bytes:
     """A small PNG line chart of the S-fraction (solid) and the clean fraction (dotted) of A and B, one
     :class:`~toyflow.preference.records.ChartPoint` per round. Uses matplotlib's Agg canvas directly (no pyplot),
-    so it never pops up a figure of its own in a notebook.
+    so it never pops up a figure of its own in a notebook; one figure per size and thread, made once and redrawn
+    with the new lines.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=80)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    fig, ax, lines = _chart_figure(width, height)
     rounds = [p.round for p in points]
-    ax.plot(rounds, [p.s_fraction_a for p in points], "o--", color=RED, label="A: S-fraction", markersize=3)
-    ax.plot(rounds, [p.s_fraction_b for p in points], "o-", color=GREEN, label="B: S-fraction", markersize=3)
-    ax.plot(rounds, [p.clean_a for p in points], ":", color=RED, label="A: clean", lw=1)
-    ax.plot(rounds, [p.clean_b for p in points], ":", color=GREEN, label="B: clean", lw=1.5)
-    ax.set_ylim(-0.03, 1.03)
+    columns = ("s_fraction_a", "s_fraction_b", "clean_a", "clean_b")
+    for column, line in zip(columns, lines, strict=True):
+        line.set_data(rounds, [getattr(p, column) for p in points])
     ax.set_xlim(min(rounds, default=0) - 0.3, max(max(rounds, default=0), 1) + 0.3)
     ax.set_xticks(sorted(set(rounds)) or [0])
-    ax.set_xlabel("round", fontsize=8)
-    ax.set_ylabel("fraction (judge)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="best", ncol=2)
+    ax.legend(handles=list(lines), fontsize=6, loc="best", ncol=2)
     fig.tight_layout(pad=0.4)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 
 import ipywidgets as widgets
 import torch
@@ -17,6 +18,33 @@ DECISION_HEADING = (
 )
 
 
+_FIGURES = threading.local()  # per thread (the views are drawn on a worker thread): the plots' figures, kept
+
+
+def _decision_figure(width: float, height: float):
+    """The figure of :func:`decision_png` for this size, made once per thread: ``(figure, line_a, line_b)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figures = _FIGURES.__dict__.setdefault("decision", {})
+    if (width, height) not in figures:
+        fig = Figure(figsize=(width, height), dpi=80)
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes((0.2, 0.24, 0.76, 0.7))
+        ax.axhline(0.5, color="#bbbbbb", lw=0.8, ls=":")
+        (line_a,) = ax.plot([], [], "o--", color=RED, ms=2.5, lw=1.2, label="A")
+        (line_b,) = ax.plot([], [], "o-", color=GREEN, ms=2.5, lw=1.6, label="B")
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_ylim(-0.06, 1.06)
+        ax.set_xticks([0, 0.5, 1])
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_xlabel("t", fontsize=7, labelpad=0)
+        ax.set_ylabel("P(S)", fontsize=7, labelpad=1)
+        ax.tick_params(labelsize=6, length=2, pad=1)
+        figures[(width, height)] = (fig, line_a, line_b)
+    return figures[(width, height)]
+
+
 def decision_png(
     times: torch.Tensor,
     p_a: torch.Tensor | None = None,
@@ -26,26 +54,13 @@ def decision_png(
 ) -> bytes:
     """A small PNG plot of one noise's decision over time: ``p_a`` (model A, red, dashed) and ``p_b`` (model B,
     green), each ``(k,)`` at ``times (k,)`` in [0, 1]; either may be ``None``. Matplotlib's Agg canvas, no pyplot
-    (nothing pops up in a notebook); fixed margins, so it is quick (tens of milliseconds)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=80)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.2, 0.24, 0.76, 0.7))
-    ax.axhline(0.5, color="#bbbbbb", lw=0.8, ls=":")
+    (nothing pops up in a notebook); fixed margins and one figure per size and thread, made once and redrawn with
+    the new lines, so it is quick."""
+    fig, line_a, line_b = _decision_figure(width, height)
     t = torch.as_tensor(times).detach().cpu().numpy()
-    if p_a is not None:
-        ax.plot(t, torch.as_tensor(p_a).cpu().numpy(), "o--", color=RED, ms=2.5, lw=1.2, label="A")
-    if p_b is not None:
-        ax.plot(t, torch.as_tensor(p_b).cpu().numpy(), "o-", color=GREEN, ms=2.5, lw=1.6, label="B")
-    ax.set_xlim(-0.03, 1.03)
-    ax.set_ylim(-0.06, 1.06)
-    ax.set_xticks([0, 0.5, 1])
-    ax.set_yticks([0, 0.5, 1])
-    ax.set_xlabel("t", fontsize=7, labelpad=0)
-    ax.set_ylabel("P(S)", fontsize=7, labelpad=1)
-    ax.tick_params(labelsize=6, length=2, pad=1)
+    for line, p in ((line_a, p_a), (line_b, p_b)):
+        line.set_visible(p is not None)
+        line.set_data(t, torch.as_tensor(p).detach().cpu().numpy() if p is not None else [])
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
