@@ -195,3 +195,13 @@ def test_the_checksum_sees_one_changed_bit():
         p = next(model.parameters())
         p.view(-1)[0] = torch.nextafter(p.view(-1)[0], torch.tensor(float("inf")))
     assert tensors_checksum(model) != first
+
+
+def test_the_logs_schema_names_every_setting_and_takes_the_defaults():
+    from dataclasses import asdict, fields
+
+    from toyflow.preference import MethodSettings
+    from toyflow.preference.log_schema import Settings
+
+    assert set(Settings.model_fields) == {f.name for f in fields(MethodSettings)}
+    assert Settings.model_validate(asdict(MethodSettings())).model_dump() == asdict(MethodSettings())
