@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -42,7 +43,10 @@ class PreferenceSession(MethodToolkit):
 
     ``method`` names a registered :class:`~toyflow.preference.base.Method` (default: ``reward-fm``); the
     methods call the helpers of :class:`~toyflow.preference.toolkit.MethodToolkit` (``fresh_batch``, ``couple``,
-    ``fit``, ``step_along``, ``restart_from_a``, ``pool``, ``belief``).
+    ``fit``, ``step_along``, ``restart_from_a``, ``pool``, ``belief``). The method prepares what every round reuses
+    (``reward-fm``: A's pool of samples) when the session is made, or, with ``prepare_in_background``, on a thread of
+    its own (:attr:`preparing`) while proposals are drawn and ticked: the first round waits for it. Either way the
+    same seeds draw the same pool.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class PreferenceSession(MethodToolkit):
         settings: MethodSettings | None = None,
         device: str | torch.device | None = None,
         meta: dict | None = None,
+        prepare_in_background: bool = False,
     ) -> None:
         self.learner = get_method(method)
         self.method = self.learner.name
@@ -72,7 +77,13 @@ class PreferenceSession(MethodToolkit):
         self.b_version = 0  # changes whenever B may have changed (a cache key for what is measured on B)
         self.log = SessionLog.for_session(self)
         self._clear()
-        self.learner.prepare(self)
+        self._pool_lock = threading.RLock()
+        self.preparing: threading.Thread | None = None
+        if prepare_in_background:  # a picker can show its first proposals meanwhile; a round waits for it
+            self.preparing = threading.Thread(target=self.learner.prepare, args=(self,), daemon=True, name="prepare")
+            self.preparing.start()
+        else:
+            self.learner.prepare(self)
 
     # ----------------------------------------------------------------- state
     def _clear(self) -> None:

@@ -9,6 +9,7 @@ own: everything it reads and changes (``a``, ``b``, ``opt``, ``buffer``, ``setti
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import torch
@@ -34,6 +35,9 @@ class MethodToolkit:
     _pool_pairs: torch.Tensor | None = None
     _pool_classes: torch.Tensor | None = None
     _mixture: CloudStream | None = None
+    # The pool, its pairs and A's reading of it are drawn once, by whichever thread asks first (a session may prepare
+    # them in the background); the others wait for them. The session gives itself a lock of its own.
+    _pool_lock: threading.RLock = threading.RLock()
 
     @property
     def noise_radius(self) -> float:
@@ -99,12 +103,13 @@ class MethodToolkit:
 
     def pool(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A's own samples drawn once per session: ``(noise, samples)``, each ``(pool_size, num_points, 2)``."""
-        if self._pool is None:
-            noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
-            # a few clouds at a time: the same samples (each cloud is sampled on its own), a fifth of the peak memory
-            samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
-            self._pool = (noise, samples)
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
+                # a few clouds at a time: the same samples (each cloud sampled on its own), a fifth of the peak memory
+                samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
+                self._pool = (noise, samples)
+            return self._pool
 
     def pool_classes(self) -> torch.Tensor | None:
         """Model A's own reading of each cloud of its pool, ``P_A(S | x, t = 1)`` from its gate: ``(pool_size,)`` on
@@ -112,24 +117,26 @@ class MethodToolkit:
         (weighted) pool, so that on an unweighted pool A's gate is already the optimum and B does not drift."""
         if not has_class_heads(self.a):
             return None
-        if self._pool_classes is None:
-            samples = self.pool()[1]
-            with torch.no_grad():
-                logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
-            self._pool_classes = torch.sigmoid(logits).float().to(self.device)
-        return self._pool_classes
+        with self._pool_lock:
+            if self._pool_classes is None:
+                samples = self.pool()[1]
+                with torch.no_grad():
+                    logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
+                self._pool_classes = torch.sigmoid(logits).float().to(self.device)
+            return self._pool_classes
 
     def pool_pairs(self) -> torch.Tensor:
         """``settings.pool_noises`` fresh noise clouds for each cloud of the pool, each paired with it point to point
         as in A's training: ``(pool_noises, pool_size, num_points, 2)`` on B's device. Noise ``j`` comes from the
         stream ``(seed, "pool-pairs", j)``. Drawn and paired once per session: pairing by optimal transport was half
         of every update when it ran at each step."""
-        if self._pool_pairs is None:
-            pool = self.pool()[1].cpu()
-            seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
-            paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
-            self._pool_pairs = torch.stack(paired).to(self.device)
-        return self._pool_pairs
+        with self._pool_lock:
+            if self._pool_pairs is None:
+                pool = self.pool()[1].cpu()
+                seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
+                paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
+                self._pool_pairs = torch.stack(paired).to(self.device)
+            return self._pool_pairs
 
     def belief(self) -> Belief:
         """The preference model fitted to every labelled proposal so far (:func:`~toyflow.preference.belief.
