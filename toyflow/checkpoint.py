@@ -1,8 +1,9 @@
 """Checkpoints: safetensors weights (no pickle) plus JSON metadata; atomic save; one clear error for a bad file.
 
 The metadata is read by its schema (:class:`CheckpointMetadata`, built on :mod:`toyflow.schema`) before anything is
-built from it, and the network it describes is compared with the file's tensors, shape by shape, before any weight is
-allocated: a file that claims a network of a billion weights costs nothing to refuse.
+built from it: the network's sizes are bounded, so that a file claiming a network of a billion weights is refused in
+words, not by the memory. The network it describes is then compared with the file's tensors, shape by shape, before
+they are read.
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ def _loss_problem(value: object) -> str | None:
     return finite_problem(value)
 
 
-# Sizes a configuration may name: far above the shipped networks (width 64, depth 3), far below what would exhaust a
-# machine's memory (a file's tensors must match them anyway, and that is checked before a weight is allocated).
-Width = Count(1, 4096)
-Depth = Count(1, 64)
-Frequencies = Count(1, 1024)
-PointFrequencies = Count(0, 1024)
-CloudPoints = Count(1, 100_000)
+# Sizes a configuration may name: far above the shipped networks (width 64, depth 3; the reference's 256 x 3 for 400
+# points), small enough that the network it describes is built in a moment (at most about 20 million weights) before
+# its shapes are compared with the file's tensors.
+Width = Count(1, 512)
+Depth = Count(1, 16)
+Frequencies = Count(1, 256)
+PointFrequencies = Count(0, 256)
+ReferenceDepth = Count(1, 8)
+CloudPoints = Count(1, 2048)
 SamplerMethod = Choice(SAMPLERS)
 SamplerSteps = Count(1, 100_000)
 Precision = Choice(PRECISIONS)
@@ -79,7 +82,7 @@ class ReferenceConfigSchema(StrictModel):
 
     arch: Literal["reference"]
     hidden: Width
-    layers: Depth
+    layers: ReferenceDepth
     time_dim: Frequencies
     num_points: CloudPoints
 
@@ -189,8 +192,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     """
     path = Path(path)
     meta = read_metadata(path)
-    with torch.device("meta"):  # shapes only: no weight is allocated before the file's tensors are known to fit
-        expected = {k: tuple(v.shape) for k, v in build_model(meta).state_dict().items()}
+    model = build_model(meta)  # small by the schema's bounds; the file's tensors are read once they are known to fit
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
@@ -209,6 +212,5 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(path, f"its tensors cannot be read; the file may be truncated ({e})") from None
-    model = build_model(meta)
     model.load_state_dict(tensors)
     return model.to(resolve_device(device)).eval(), meta
