@@ -15,6 +15,9 @@ import json
 import math
 import os
 import struct
+import time
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +36,24 @@ from toyflow.preference import LogError, PreferenceSession, SessionLog, labels_f
 
 CASES = int(os.environ.get("TOYFLOW_FUZZ_CASES", "1000"))  # per test: at least a thousand per reader
 FUZZ = settings(max_examples=CASES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+OUTCOMES: Counter = Counter()  # (reader, "read" or "refused") -> cases, reported at the end of the module
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_outcomes():
+    """Print (and keep in ``tests/artifacts/fuzz-outcomes.txt``) how many cases each reader read and refused."""
+    start = time.perf_counter()
+    yield
+    lines = [
+        f"{reader:<12} read {OUTCOMES[reader, 'read']:>5}, refused {OUTCOMES[reader, 'refused']:>5}"
+        for reader in sorted({r for r, _ in OUTCOMES})
+    ]
+    lines.append(f"{sum(OUTCOMES.values())} cases in {time.perf_counter() - start:.1f} s")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "fuzz-outcomes.txt").write_text("\n".join(lines) + "\n")
+    print("\n" + "\n".join(lines))
+
 
 # ------------------------------------------------------------------------------------------------ mutations
 SCALARS = (
@@ -172,7 +193,9 @@ def read_log(path):
         log = SessionLog.read(path)
     except LogError as e:
         assert_clear(e, path)
+        OUTCOMES["session log", "refused"] += 1
         return None
+    OUTCOMES["session log", "read"] += 1
     sizes: dict[int, int] = {}
     for event in log.events:
         if event["event"] == "propose":
@@ -291,7 +314,9 @@ def read_checkpoint(path):
         model, meta = load_checkpoint(path, device="cpu")
     except CheckpointError as e:
         assert_clear(e, path)
+        OUTCOMES["checkpoint", "refused"] += 1
         return None
+    OUTCOMES["checkpoint", "read"] += 1
     config = {k: v for k, v in meta["config"].items()}
     assert {k: v for k, v in model.config.to_dict().items() if k in config} == config
     assert isinstance(model, torch.nn.Module) and not model.training
@@ -339,7 +364,9 @@ def read_clouds(path):
         clouds = load_clouds(path)
     except CloudFileError as e:
         assert_clear(e, path)
+        OUTCOMES["clouds", "refused"] += 1
         return None
+    OUTCOMES["clouds", "read"] += 1
     assert clouds.dtype == np.float32 and clouds.ndim == 3 and clouds.shape[-1] == 2
     assert clouds.shape[0] >= 1 and clouds.shape[1] >= MIN_POINTS
     with np.errstate(over="ignore"):
