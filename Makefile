@@ -60,6 +60,11 @@ format: venv
 lab: venv
 	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
+# The page appears in seconds: TOYFLOW_APP=1 makes the notebook leave its hands-free rounds to JupyterLab, and
+# progressive rendering shows the text at once and each output as its cell ends, the picker before the cells after it
+# (tests/browser/appserver.py serves the app with the same options).
+APP_OPTIONS := --VoilaConfiguration.progressive_rendering=True
+
 # The [app] extra (Voila); make venv's [test] extra includes it, this covers an environment made without it.
 $(APP_STAMP): $(STAMP)
 	$(PYTHON) -m pip install -e '.[app]'
@@ -67,7 +72,7 @@ $(APP_STAMP): $(STAMP)
 
 app: venv $(APP_STAMP)
 	@echo "toyflow app: open http://127.0.0.1:$(APP_PORT)/ in a browser (Ctrl-C here stops it)"
-	$(BIN)/voila $(APP_NOTEBOOK) --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 $(APP_ARGS)
+	TOYFLOW_APP=1 $(BIN)/voila $(APP_NOTEBOOK) --no-browser --port=$(APP_PORT) --Voila.ip=127.0.0.1 $(APP_OPTIONS) $(APP_ARGS)
 
 benchmark: venv
 	@if [ -z "$(BENCHMARKS)" ]; then echo "no benchmarks/*.py scripts yet"; fi

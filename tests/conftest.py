@@ -18,6 +18,15 @@ from toyflow.preference import MethodSettings
 
 REPO = Path(__file__).resolve().parent.parent
 
+try:  # the fuzz tests' profiles: "ci" draws the same cases every run, "dev" new ones (TOYFLOW_HYPOTHESIS_PROFILE)
+    from hypothesis import settings as hypothesis_settings
+
+    hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+    hypothesis_settings.register_profile("dev", deadline=None)
+    hypothesis_settings.load_profile(os.environ.get("TOYFLOW_HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # without the test extra: the fuzz tests are skipped by their import
+    pass
+
 TINY = FlowConfig(width=16, depth=1, time_freqs=4)
 SMALL = FlowConfig(width=32, depth=2, time_freqs=8)
 # preference-method settings small enough for a round in milliseconds

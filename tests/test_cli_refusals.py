@@ -3,6 +3,12 @@ nothing written; ``evaluate`` refuses clouds it cannot read and says how many ar
 
 from __future__ import annotations
 
+import copy
+import errno
+import json
+import os
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -144,19 +150,40 @@ def _npz(path) -> None:
         np.savez(f, a=np.zeros(3))
 
 
+def _pickled(path) -> None:
+    clouds = np.empty((2, 400, 2), dtype=object)
+    clouds[...] = 0.5
+    np.save(path, clouds, allow_pickle=True)
+
+
+def _truncated(path) -> None:
+    np.save(path, np.zeros((2, 400, 2), np.float32))
+    path.write_bytes(path.read_bytes()[:-100])
+
+
 BAD_FILES = {
-    "bool": (lambda p: np.save(p, np.zeros((2, 400, 2), bool)), "expected real numbers (float or int), got dtype bool"),
-    "strings": (lambda p: np.save(p, np.array([["a", "b"]])), "expected real numbers (float or int), got dtype <U1"),
+    "bool": (
+        lambda p: np.save(p, np.zeros((2, 400, 2), bool)),
+        "the values must be real numbers (float or int), got dtype bool",
+    ),
+    "strings": (
+        lambda p: np.save(p, np.array([["a", "b"]])),
+        "the values must be real numbers (float or int), got dtype <U1",
+    ),
     "complex": (lambda p: np.save(p, np.zeros((2, 400, 2), complex)), "got dtype complex128"),
-    "2-D": (lambda p: np.save(p, np.zeros((3, 4), np.float32)), "expected shape (n, num_points, 2), got (3, 4)"),
-    "3-D points": (lambda p: np.save(p, np.zeros((2, 400, 3), np.float32)), "expected shape (n, num_points, 2)"),
-    "no clouds": (lambda p: np.save(p, np.zeros((0, 400, 2), np.float32)), "holds no clouds"),
+    "pickled": (_pickled, "the values must be real numbers (float or int), got dtype object"),
+    "2-D": (lambda p: np.save(p, np.zeros((3, 4), np.float32)), "the shape must be (n, num_points, 2), got (3, 4)"),
+    "3-D points": (lambda p: np.save(p, np.zeros((2, 400, 3), np.float32)), "the shape must be (n, num_points, 2)"),
+    "no clouds": (lambda p: np.save(p, np.zeros((0, 400, 2), np.float32)), "the shape holds no clouds"),
     "too few points": (
         lambda p: np.save(p, np.zeros((2, 8, 2), np.float32)),
-        f"clouds of 8 points; the judge needs at least {MIN_POINTS}",
+        f"the shape gives clouds of 8 points; the judge needs at least {MIN_POINTS}",
     ),
+    "truncated": (_truncated, "truncated: 6300 bytes of values where its header announces 6400 ((2, 400, 2))"),
     "npz archive": (_npz, "an .npz archive"),
     "not an array": (lambda p: p.write_bytes(b"not an array"), "not a readable .npy file"),
+    "empty": (lambda p: p.write_bytes(b""), "not a readable .npy file"),
+    "a folder": (lambda p: p.mkdir(), "not a readable .npy file"),
     "missing": (lambda p: None, "not a readable .npy file"),
 }
 
@@ -186,64 +213,195 @@ def test_evaluate_of_a_checkpoint_that_draws_nan(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- where files are written
-def test_an_output_that_is_a_folder_or_cannot_be_made_is_one_line_and_writes_nothing(model_a, tmp_path):
+def _one_line(code, err, status, command, problem) -> None:
+    assert code == status, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"toyflow {command}: ") and problem in err, err
+    assert "Traceback" not in err
+
+
+def test_an_output_that_cannot_be_written_is_one_line_before_any_work_and_writes_nothing(model_a, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     blocker = tmp_path / "a-file"
     blocker.write_text("keep me")
+    sample = ["sample", str(model_a), "--n", "2", "--seed", "0", "--out"]
+    train = ["train", "--steps", "1", "--eval-n", "0", "--quiet", "--out"]
+    prefer = ["prefer", str(model_a), "--oracle", "--rounds", "1", "--out"]
+    b = str(tmp_path / "b.safetensors")
     cases = [
-        (["sample", str(model_a), "--n", "2", "--seed", "0", "--out", str(folder)], f"{folder} is a folder"),
+        ([*sample, str(folder)], f"{folder} is a folder; name a file to write"),
         (
-            ["sample", str(model_a), "--n", "2", "--seed", "0", "--out", str(blocker / "x.npy")],
-            "cannot make the folder",
+            [*sample, str(blocker / "x.npy")],
+            f"cannot make the folder {blocker} for {blocker / 'x.npy'}: {blocker} is a file",
         ),
-        (["train", "--steps", "1", "--eval-n", "0", "--quiet", "--out", str(folder)], f"{folder} is a folder"),
+        ([*sample, "/proc/toyflow/x.npy"], "cannot write /proc/toyflow/x.npy: /proc cannot be written into"),
+        ([*sample, "/dev/null"], "/dev/null is not a regular file"),
+        ([*train, str(folder)], f"{folder} is a folder; name a file to write"),
+        ([*train, "/proc/toyflow/a.safetensors"], "cannot write /proc/toyflow/a.safetensors: /proc cannot be written"),
+        ([*prefer, str(folder)], f"{folder} is a folder"),
+        ([*prefer, b, "--log", str(folder)], f"{folder} is a folder"),  # B is not written either
+        ([*prefer, b, "--log", str(blocker / "log.json")], f"{blocker} is a file, not a folder"),
+        (
+            [*prefer, b, "--png-dir", str(blocker)],
+            f"cannot make the folder {blocker} for {blocker}: {blocker} is a file",
+        ),
+        ([*prefer, b, "--log", b], "argument --log: names the file of --out"),
     ]
     for args, problem in cases:
+        start = time.perf_counter()
         code, out, err = run_main(*args)
-        assert code == 2, (args, err)
-        command = f"toyflow {args[0]}: "
-        assert err.strip().splitlines() == [f"{command}{err.strip()[len(command) :]}"] and problem in err, err
-        assert "Traceback" not in err
+        _one_line(code, err, 2, args[0], problem)
+        assert out == "" and time.perf_counter() - start < 5, "refused before any work"
     assert list(folder.iterdir()) == [] and blocker.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "out"]  # no temporary file left beside them
 
 
-# ----------------------------------------------------------------------------------------- session logs
-def _log(model_a, tmp_path) -> dict:
-    import json
+def test_a_full_disk_is_refused_before_any_work(model_a, tmp_path, monkeypatch):
+    import shutil
 
-    log = tmp_path / "log.json"
-    b = tmp_path / "b.safetensors"
-    code, _, err = run_main("prefer", str(model_a), "--oracle", "--rounds", "1", "--out", str(b), "--log", str(log))
+    import toyflow.atomic
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(toyflow.atomic.shutil, "disk_usage", lambda p: usage._replace(free=1000))
+    out = tmp_path / "x.npy"
+    code, _, err = run_main("sample", str(model_a), "--n", "2", "--seed", "0", "--out", str(out))
+    _one_line(code, err, 2, "sample", f"cannot write {out}: the disk holding {tmp_path} is full (1000 bytes free")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _full_disk(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_disk_that_fills_up_on_the_way_is_one_line_exit_1_and_leaves_the_old_file(model_a, tmp_path, monkeypatch):
+    import toyflow.checkpoint
+    import toyflow.cloud_files
+
+    old = tmp_path / "clouds.npy"
+    old.write_bytes(b"the old clouds")
+    monkeypatch.setattr(toyflow.cloud_files.np, "save", _full_disk)
+    code, _, err = run_main("sample", str(model_a), "--n", "2", "--seed", "0", "--out", str(old))
+    _one_line(code, err, 1, "sample", f"could not write {old}: No space left on device; nothing was written")
+    assert old.read_bytes() == b"the old clouds"
+    monkeypatch.setattr(toyflow.checkpoint, "save_file", _full_disk)
+    new = tmp_path / "new" / "deeper" / "a.safetensors"
+    code, _, err = run_main("train", "--steps", "1", "--eval-n", "0", "--quiet", "--out", str(new))
+    _one_line(code, err, 1, "train", f"could not write {new}: No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clouds.npy"]  # no temporary file, no folder made for it
+
+
+# ----------------------------------------------------------------------------------------- session logs
+@pytest.fixture(scope="module")
+def good_log(model_a, tmp_path_factory) -> dict:
+    """A session log of one round with the simulated annotator, as toyflow writes it."""
+    tmp = tmp_path_factory.mktemp("log")
+    log = tmp / "log.json"
+    code, _, err = run_main(
+        "prefer", str(model_a), "--oracle", "--rounds", "1", "--out", str(tmp / "b.safetensors"), "--log", str(log)
+    )
     assert code == 0, err
     return json.loads(log.read_text())
 
 
-@pytest.mark.parametrize(
-    "change, problem",
-    [
-        (
-            lambda d: d["events"].append({"event": "answer", "proposal": 1, "ticks": [7], "probabilities": None}),
-            "event 2 of the session log (answer) cannot be replayed: proposal index 7 is out of range 0..3",
-        ),
-        (lambda d: d.update(method="evil"), "names the method 'evil', which toyflow does not know"),
-        (lambda d: d.pop("seed"), "is not a valid session log: it has no 'seed'"),
-        (lambda d: d.update(colour="blue"), "toyflow does not know its colour"),
-        (lambda d: d["events"][0].pop("seed"), "event 0 of the session log (propose) cannot be replayed: no 'seed'"),
-    ],
-)
-def test_a_log_that_cannot_be_replayed_is_one_line_naming_the_event_and_writes_nothing(
-    model_a, tmp_path, change, problem
-):
-    import json
+def _answer(d, **fields) -> None:
+    d["events"].append(
+        {
+            "event": "answer",
+            "proposal": 1,
+            "ticks": [7],
+            "probabilities": None,
+            "round": 2,
+            "updated": True,
+            "b": d["events"][-1]["b"],
+            **fields,
+        }
+    )
 
-    data = _log(model_a, tmp_path)
+
+LOG_REFUSALS = {
+    # the issue's cases
+    "a tick out of range": (
+        _answer,
+        "event 2 (answer): 'ticks[0]' must be an index of proposal 1's 4 clouds (0 to 3), got 7",
+    ),
+    "an unknown method": (
+        lambda d: d.update(method="evil"),
+        "'method' must be one of 'dpo', 'reference', 'reward-fm', got 'evil'",
+    ),
+    "a missing field": (lambda d: d.pop("seed"), "'seed' is missing"),
+    # and their kin
+    "an unknown field": (lambda d: d.update(colour="blue"), "'colour' is not a field toyflow knows"),
+    "an event's missing field": (lambda d: d["events"][0].pop("seed"), "event 0 (propose): 'seed' is missing"),
+    "a seed out of range": (lambda d: d.update(seed=-1), "'seed' must be an integer from 0 to 2**63 - 1, got -1"),
+    "a seed that is not an integer": (
+        lambda d: d.update(seed=0.5),
+        "'seed' must be an integer from 0 to 2**63 - 1, got 0.5",
+    ),
+    "a negative tick": (lambda d: _answer(d, ticks=[-1]), "event 2 (answer): 'ticks[0]' must be at least 0, got -1"),
+    "a probability above 1": (
+        lambda d: _answer(d, ticks=None, probabilities=[0.2, 1.5]),
+        "event 2 (answer): 'probabilities[1]' must lie in [0, 1], got 1.5",
+    ),
+    "ticks and probabilities": (
+        lambda d: _answer(d, ticks=[1], probabilities=[0.2]),
+        "event 2 (answer): 'probabilities' must be null when there are ticks",
+    ),
+    "an unknown event": (
+        lambda d: d["events"][0].update(event="evil"),
+        "event 0: 'event' must be one of 'propose', 'answer'",
+    ),
+    "an answer before its proposal": (
+        lambda d: d["events"].reverse(),
+        "event 0 (answer): 'proposal' must be a proposal made before it",
+    ),
+    "an undo of nothing": (
+        lambda d: d["events"].insert(0, {"event": "undo", "round": 1, "b": d["events"][-1]["b"]}),
+        "event 0 (undo): takes back no answer: none is in effect before it",
+    ),
+    "a setting of the wrong type": (
+        lambda d: d["settings"].update(lr="fast"),
+        "'settings.lr' must be a finite number, got 'fast'",
+    ),
+    "an unknown setting": (lambda d: d["settings"].update(speed=2), "'settings.speed' is not a field toyflow knows"),
+    "an unknown sampler": (
+        lambda d: d["sampler"].update(method="rk4"),
+        "'sampler.method' must be one of 'euler', 'heun'",
+    ),
+    "another version": (lambda d: d.update(version=2), "'version' is 2; this toyflow reads session logs of version 3"),
+    "not a session log": (
+        lambda d: d.pop("format"),
+        "'format' must be \"toyflow-session-log\": not a toyflow session log",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(LOG_REFUSALS))
+def test_a_log_that_cannot_be_replayed_is_one_line_naming_the_event_and_field_and_writes_nothing(
+    model_a, good_log, tmp_path, case
+):
+    change, problem = LOG_REFUSALS[case]
+    data = copy.deepcopy(good_log)
     change(data)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(data))
-    out = tmp_path / "replayed.safetensors"
-    code, _, err = run_main("prefer", str(model_a), "--replay", str(bad), "--out", str(out))
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1 and problem in err and "Traceback" not in err, err
-    assert not out.exists()
+    out, log = tmp_path / "replayed.safetensors", tmp_path / "again.json"
+    code, _, err = run_main("prefer", str(model_a), "--replay", str(bad), "--out", str(out), "--log", str(log))
+    _one_line(code, err, 2, "prefer", f"toyflow prefer: {bad}: {problem}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+@pytest.mark.parametrize("cut", ["not JSON", "truncated"])
+def test_a_log_that_is_not_json_is_one_line(model_a, good_log, tmp_path, cut):
+    text = json.dumps(good_log)
+    bad = tmp_path / "bad.json"
+    bad.write_text("not JSON" if cut == "not JSON" else text[: len(text) // 2])
+    code, _, err = run_main("prefer", str(model_a), "--replay", str(bad), "--out", str(tmp_path / "b.safetensors"))
+    _one_line(code, err, 2, "prefer", f"{bad} is not JSON")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+def test_the_good_log_replays(model_a, good_log, tmp_path):
+    log = tmp_path / "log.json"
+    log.write_text(json.dumps(good_log))
+    code, out, err = run_main("prefer", str(model_a), "--replay", str(log), "--out", str(tmp_path / "b.safetensors"))
+    assert code == 0 and "bit for bit" in out, err

@@ -13,7 +13,8 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")  # [text](target) and ![picture](target)
 QUOTED_PATH = re.compile(r"`((?:toyflow|tests|docs|benchmarks|notebooks|checkpoints|\.ci)/[^`\s]*)`")
 ABSOLUTE = re.compile(r"(?<![\w.:/~-])/(?:[\w.-]+/)+[\w.-]*")
 GENERATED = ("tests/artifacts/", "benchmarks/out/")  # written by the tests and benchmarks, never committed
-SYSTEM_PATHS = {"/usr/bin/chromium"}  # where Debian installs the browser the tests drive
+# the system's own places (where Debian installs the browser, the examples of a place nobody can write into)
+SYSTEM_ROOTS = ("/usr/", "/dev/", "/proc/", "/sys/", "/etc/")
 
 
 def cited_files(path: Path, text: str) -> list[tuple[str, Path]]:
@@ -31,8 +32,8 @@ def cited_files(path: Path, text: str) -> list[tuple[str, Path]]:
 
 
 def absolute_paths(text: str) -> list[str]:
-    """The absolute file paths in ``text`` (not web addresses), but for the system's own programs."""
-    return [p for p in ABSOLUTE.findall(text) if p not in SYSTEM_PATHS]
+    """The absolute file paths in ``text`` (not web addresses), but for the system's own places."""
+    return [p for p in ABSOLUTE.findall(text) if not p.startswith(SYSTEM_ROOTS)]
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
@@ -56,7 +57,8 @@ def test_the_checks_see_a_missing_file_and_an_absolute_path(tmp_path):
     assert absolute_paths("model A: /work/main/checkpoints/a.safetensors, http://127.0.0.1:8866/ ok") == [
         "/work/main/checkpoints/a.safetensors"
     ]
-    assert absolute_paths("apt-get gives /usr/bin/chromium") == []
+    assert absolute_paths("apt-get gives /usr/bin/chromium; --out /proc/x is refused") == []
+    assert absolute_paths("see /home/me/toyflow/README.md") == ["/home/me/toyflow/README.md"]
 
 
 def test_the_readme_is_a_front_door():

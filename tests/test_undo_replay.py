@@ -172,9 +172,9 @@ def test_replay_says_where_b_stops_matching(tmp_path):
     [
         ("not json", "not JSON"),
         ('{"format": "something else"}', "not a toyflow session log"),
-        ('{"format": "toyflow-session-log", "version": 99}', "version 99"),
-        ('{"format": "toyflow-session-log", "version": 3, "model_a": "x"}', "not a valid session log"),
-        ('{"format": "toyflow-session-log", "version": 2}', "version 2; this toyflow reads version 3"),
+        ('{"format": "toyflow-session-log", "version": 99}', "'version' is 99; this toyflow reads session logs of"),
+        ('{"format": "toyflow-session-log", "version": 3, "model_a": "x"}', "'model_a' must be a SHA-256 checksum"),
+        ('{"format": "toyflow-session-log", "version": 2}', "'version' is 2; this toyflow reads session logs of ve"),
     ],
 )
 def test_unusable_logs_are_one_clear_error(tmp_path, content, message):
@@ -195,3 +195,13 @@ def test_the_checksum_sees_one_changed_bit():
         p = next(model.parameters())
         p.view(-1)[0] = torch.nextafter(p.view(-1)[0], torch.tensor(float("inf")))
     assert tensors_checksum(model) != first
+
+
+def test_the_logs_schema_names_every_setting_and_takes_the_defaults():
+    from dataclasses import asdict, fields
+
+    from toyflow.preference import MethodSettings
+    from toyflow.preference.log_schema import Settings
+
+    assert set(Settings.model_fields) == {f.name for f in fields(MethodSettings)}
+    assert Settings.model_validate(asdict(MethodSettings())).model_dump() == asdict(MethodSettings())

@@ -1,21 +1,138 @@
-"""Checkpoints: safetensors weights (no pickle) plus JSON metadata; atomic save; one clear error for a bad file."""
+"""Checkpoints: safetensors weights (no pickle) plus JSON metadata; atomic save; one clear error for a bad file.
+
+The metadata is read by its schema (:class:`CheckpointMetadata`, built on :mod:`toyflow.schema`) before anything is
+built from it: the network's sizes are bounded, so that a file claiming a network of a billion weights is refused in
+words, not by the memory. The network it describes is then compared with the file's tensors, shape by shape, before
+they are read.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import Field
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
 from .architectures import build_model
 from .atomic import atomic_write
-from .device import resolve_device
+from .device import PRECISIONS, resolve_device
+from .schema import Choice, Count, Flag, FractionOrNaN, Number, OpenModel, Problem, Seed, StrictModel, Text, check, leaf
+from .solver import SAMPLERS
+from .validation import finite_problem, shown
 
 FORMAT = "toyflow/1"
+ARCHS = ("cloudflow", "reference")
+
+
+def _format_problem(value: object) -> str | None:
+    if value == FORMAT:
+        return None
+    if value is None:
+        return f"is missing: not a toyflow checkpoint (toyflow writes {FORMAT!r})"
+    return f"is {shown(value)}, a format this toyflow does not read (it reads {FORMAT!r})"
+
+
+def _loss_problem(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None  # no loss recorded, or a training that diverged
+    return finite_problem(value)
+
+
+# Sizes a configuration may name: far above the shipped networks (width 64, depth 3; the reference's 256 x 3 for 400
+# points), small enough that the network it describes is built in a moment (at most about 20 million weights) before
+# its shapes are compared with the file's tensors.
+Width = Count(1, 512)
+Depth = Count(1, 16)
+Frequencies = Count(1, 256)
+PointFrequencies = Count(0, 256)
+ReferenceDepth = Count(1, 8)
+CloudPoints = Count(1, 2048)
+SamplerMethod = Choice(SAMPLERS)
+SamplerSteps = Count(1, 100_000)
+Precision = Choice(PRECISIONS)
+Scale = Number(0.0)
+Clouds = Count(1)
+Steps = Count(0)
+Seconds = Number(0.0)
+Format = Annotated[str, leaf(_format_problem, str)]
+Loss = Annotated[Any, leaf(_loss_problem, lambda v: v)]
+
+
+class FlowConfigSchema(StrictModel):
+    """:class:`~toyflow.model.FlowConfig` (``class_heads`` may be missing: files from before the class heads)."""
+
+    arch: Literal["cloudflow"]
+    width: Width
+    depth: Depth
+    time_freqs: Frequencies
+    pos_freqs: PointFrequencies
+    pos_scale: Scale
+    class_heads: Flag = False
+    noise_radius: Scale
+
+
+class ReferenceConfigSchema(StrictModel):
+    """:class:`~toyflow.reference.ReferenceConfig`."""
+
+    arch: Literal["reference"]
+    hidden: Width
+    layers: ReferenceDepth
+    time_dim: Frequencies
+    num_points: CloudPoints
+
+
+class SamplerSchema(StrictModel):
+    """:class:`~toyflow.solver.Sampler` as stored (``precision`` may be missing: float32, as sampled before it was a
+    setting)."""
+
+    method: SamplerMethod
+    steps: SamplerSteps
+    precision: Precision = "float32"
+
+
+class MixtureSchema(OpenModel):
+    """The training mixture: its share of S curves."""
+
+    s_fraction: FractionOrNaN
+
+
+class EvaluationSchema(OpenModel):
+    """The judge's figures of a checkpoint's samples (NaN: a fraction of no cloud)."""
+
+    n: Clouds = None
+    s_fraction: FractionOrNaN = None
+    valid: FractionOrNaN = None
+    valid_s: FractionOrNaN = None
+    valid_roll: FractionOrNaN = None
+    clean: FractionOrNaN = None
+    clean_s: FractionOrNaN = None
+    clean_roll: FractionOrNaN = None
+
+
+class CheckpointMetadata(OpenModel):
+    """A checkpoint's metadata: its format and the network's configuration, then what toyflow reads back when it is
+    there (the sampler, the figures shown in the notebooks); any other field is kept as it is."""
+
+    format: Format = Field(default=None, validate_default=True)  # first: is this a toyflow checkpoint at all?
+    config: Annotated[FlowConfigSchema | ReferenceConfigSchema, Field(discriminator="arch")]
+    sampler: SamplerSchema = None
+    saw_labels: Flag = None
+    seed: Seed = None
+    steps: Steps = None
+    train_seconds: Seconds = None
+    final_loss: Loss = None
+    mixture: MixtureSchema = None
+    evaluation: EvaluationSchema = None
+    recipe: dict[str, Any] = None
+    preference: dict[str, Any] = None
+    base_checkpoint: Text = None
+    replayed_from: Text = None
 
 
 class CheckpointError(ValueError):
@@ -50,14 +167,20 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise CheckpointError(path, f"not a readable safetensors file ({e})") from None
     if raw is None:
         raise CheckpointError(path, "a safetensors file, but not a toyflow checkpoint (no 'toyflow' metadata)")
+    return parse_metadata(raw, path)
+
+
+def parse_metadata(raw: str, path: str | os.PathLike = "the checkpoint") -> dict:
+    """The metadata ``raw`` (the JSON text a checkpoint stores) as a dict, checked by :class:`CheckpointMetadata`;
+    :class:`CheckpointError` naming ``path`` and the field for anything else."""
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError as e:
+    except (ValueError, RecursionError) as e:
         raise CheckpointError(path, f"its metadata is not valid JSON ({e})") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(path, f"its metadata is not a JSON object (got {type(meta).__name__})")
-    if meta.get("format") != FORMAT or "config" not in meta:
-        raise CheckpointError(path, f"unsupported checkpoint format {meta.get('format')!r} (expected {FORMAT!r})")
+    try:
+        check(CheckpointMetadata, meta, tags=ARCHS)
+    except Problem as p:
+        raise CheckpointError(path, f"metadata {p}") from None
     return meta
 
 
@@ -69,29 +192,25 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     """
     path = Path(path)
     meta = read_metadata(path)
+    model = build_model(meta)  # small by the schema's bounds; the file's tensors are read once they are known to fit
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
-        model = build_model(meta)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise CheckpointError(path, f"its configuration does not describe a toyflow model ({e})") from None
-    try:
-        tensors = {}
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            for key in f.keys():
-                tensors[key] = f.get_tensor(key)
+            shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+            missing = sorted(set(expected) - set(shapes))
+            unexpected = sorted(set(shapes) - set(expected))
+            if missing or unexpected:
+                raise CheckpointError(
+                    path, f"weights do not match its configuration (missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
+            wrong = [k for k in expected if expected[k] != shapes[k]]
+            if wrong:
+                k = wrong[0]
+                raise CheckpointError(path, f"tensor {k!r} has shape {shapes[k]}, expected {expected[k]}")
+            tensors = {key: f.get_tensor(key) for key in shapes}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        if isinstance(e, CheckpointError):
+            raise
         raise CheckpointError(path, f"its tensors cannot be read; the file may be truncated ({e})") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise CheckpointError(
-            path, f"weights do not match its configuration (missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
-    wrong = [k for k in expected if expected[k].shape != tensors[k].shape]
-    if wrong:
-        k = wrong[0]
-        raise CheckpointError(
-            path, f"tensor {k!r} has shape {tuple(tensors[k].shape)}, expected {tuple(expected[k].shape)}"
-        )
     model.load_state_dict(tensors)
     return model.to(resolve_device(device)).eval(), meta

@@ -1,9 +1,12 @@
 """The command line: ``python -m toyflow {train,sample,evaluate,prefer}``.
 
 Every numeric argument is checked when it is parsed (:mod:`toyflow.cli_args`): a bad one is refused with one line
-naming it and exit status 2, before anything is loaded or written. Exit statuses: 0 done; 1 ``evaluate`` found clouds
-with non-finite values; 2 a refused argument or an unusable input file; 130 interrupted (Ctrl-C), which leaves no
-partial file behind (every file is written whole, then renamed into place).
+naming it and exit status 2, before anything is loaded or written. Then every file the command will write is checked
+(:func:`toyflow.atomic.check_target`: not a folder, in a folder that can be made and written, on a disk with room),
+before any input is read or any work done. Exit statuses: 0 done; 1 ``evaluate`` found clouds with non-finite values,
+or a file could not be written on the way (a disk that filled up: nothing is left of it); 2 a refused argument, an
+output that cannot be written or an unusable input file; 130 interrupted (Ctrl-C). No partial file is ever left
+behind: every file is written whole, then renamed into place.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 
 from . import cli_args as types
-from .atomic import UnwritableTarget
+from .atomic import UnwritableTarget, WriteFailed, check_folder, check_target
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .cli_args import Parser, Refused
 from .cloud_files import CloudFileError, NonFiniteClouds, check_finite, load_clouds, save_clouds
@@ -319,6 +322,22 @@ def replay_prefer(args: argparse.Namespace) -> int:
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "prefer": cmd_prefer}
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse (:class:`~toyflow.atomic.UnwritableTarget`, one line) before any work a file the command could not
+    write: ``--out`` of train, sample and prefer, prefer's ``--log`` and the folder of its pictures."""
+    files = [("--out", getattr(args, "out", None))]
+    if args.command == "prefer":
+        files.append(("--log", args.log))
+    files = [(flag, path) for flag, path in files if path is not None]
+    size = args.n * args.num_points * 2 * 4 if args.command == "sample" else 0  # float32 clouds
+    for _, path in files:
+        check_target(path, size)
+    if len(files) == 2 and files[0][1].absolute() == files[1][1].absolute():
+        raise Refused("--log", f"names the file of --out, {files[0][1]}; give the log a file of its own")
+    if args.command == "prefer" and args.replay is None:
+        check_folder(args.png_dir or args.out.parent)
+
+
 def _fail(message: str, status: int) -> int:
     print(message, file=sys.stderr)
     return status
@@ -329,12 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = f"toyflow {args.command}"
     try:
+        check_outputs(args)
         return COMMANDS[args.command](args)
     except Refused as e:
         return _fail(f"{command}: error: {e}", 2)
     except (CheckpointError, CloudFileError, UnwritableTarget) as e:
         return _fail(f"{command}: {e}", 2)
-    except NonFiniteClouds as e:
+    except (NonFiniteClouds, WriteFailed) as e:
         return _fail(f"{command}: {e}", 1)
     except KeyboardInterrupt:
         return _fail(f"{command}: interrupted; no partial file was left behind", 130)

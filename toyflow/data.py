@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.datasets import make_s_curve, make_swiss_roll
 
 from .device import make_generator
 from .validation import check_count, check_positive, check_probability
@@ -44,6 +43,8 @@ def normalize_cloud(points: np.ndarray | torch.Tensor) -> np.ndarray | torch.Ten
 def make_cloud(kind: str, num_points: int = NUM_POINTS, seed: int | None = None, noise: float = NOISE) -> np.ndarray:
     """One normalised cloud of ``kind`` (``"s_curve"`` or ``"swiss_roll"``): float32 ``(num_points, 2)``, with
     ``num_points >= MIN_POINTS``."""
+    from sklearn.datasets import make_s_curve, make_swiss_roll  # imported here: sklearn (and scipy.stats) takes 1 s
+
     check_count("num_points", num_points, MIN_POINTS)
     if kind == "s_curve":
         xyz, _ = make_s_curve(num_points, noise=noise, random_state=seed)

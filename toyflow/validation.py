@@ -30,28 +30,49 @@ def _as_float(value: object) -> float | None:
         return None
     try:
         return float(value)
+    except OverflowError:  # an integer beyond any float
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         return None
 
 
-def _show(value: object) -> str:
-    """``value`` as a message shows it: numbers plainly (``-3``, ``1.5``, ``nan``), anything else by its repr."""
+SHOWN = 60  # characters of a value a message shows at most (a file may hold anything: a message stays one line)
+
+
+def shown(value: object) -> str:
+    """``value`` as a message shows it (here and in the schemas' messages, :mod:`toyflow.schema`): numbers plainly
+    (``-3``, ``1.5``, ``nan``), anything else by its repr, cut to :data:`SHOWN` characters."""
     n = _as_int(value)
     if n is not None:
+        if n.bit_length() > 3 * SHOWN:  # str() of a very long integer is slow, or refused
+            return f"an integer of about {int(n.bit_length() * math.log10(2)) + 1} digits"
         return str(n)
     x = _as_float(value)
     if x is None:
-        return repr(value)
+        text = repr(value)
+        return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)  # 2.0 reads "2", as typed
 
 
-def count_problem(value: object, minimum: int = 1) -> str | None:
-    """What is wrong with ``value`` as a count of at least ``minimum``, or None."""
+def count_problem(value: object, minimum: int = 1, maximum: int | None = None) -> str | None:
+    """What is wrong with ``value`` as a count of at least ``minimum`` (and at most ``maximum``), or None."""
     n = _as_int(value)
     if n is None:
-        return f"must be an integer, got {_show(value)}"
+        return f"must be an integer, got {shown(value)}"
     if n < minimum:
         return f"must be at least {minimum}, got {n}"
+    if maximum is not None and n > maximum:
+        return f"must be at most {maximum}, got {n}"
+    return None
+
+
+def finite_problem(value: object, minimum: float | None = None) -> str | None:
+    """What is wrong with ``value`` as a finite number (of at least ``minimum``), or None."""
+    x = _as_float(value)
+    if x is None or not math.isfinite(x):
+        return f"must be a finite number, got {shown(value)}"
+    if minimum is not None and x < minimum:
+        return f"must be at least {shown(minimum)}, got {shown(value)}"
     return None
 
 
@@ -59,7 +80,7 @@ def positive_problem(value: object) -> str | None:
     """What is wrong with ``value`` as a finite number greater than 0 (a time, a scale), or None."""
     x = _as_float(value)
     if x is None or not math.isfinite(x) or x <= 0:
-        return f"must be a finite number greater than 0, got {_show(value)}"
+        return f"must be a finite number greater than 0, got {shown(value)}"
     return None
 
 
@@ -67,7 +88,7 @@ def probability_problem(value: object) -> str | None:
     """What is wrong with ``value`` as a probability or a fraction in [0, 1], or None (NaN is refused)."""
     x = _as_float(value)
     if x is None or not 0.0 <= x <= 1.0:
-        return f"must lie in [0, 1], got {_show(value)}"
+        return f"must lie in [0, 1], got {shown(value)}"
     return None
 
 
@@ -75,7 +96,7 @@ def seed_problem(value: object) -> str | None:
     """What is wrong with ``value`` as a seed (an integer from 0 to :data:`MAX_SEED`), or None."""
     n = _as_int(value)
     if n is None or not 0 <= n <= MAX_SEED:
-        return f"must be an integer from 0 to 2**63 - 1, got {_show(value)}"
+        return f"must be an integer from 0 to 2**63 - 1, got {shown(value)}"
     return None
 
 

@@ -15,6 +15,9 @@ from pathlib import Path
 from .labharness import LabServer
 
 READY_PATH = "voila/static/extension.js"
+# As `make app` serves it (the Makefile's APP_OPTIONS): the page and its text at once, each output as its cell ends, so
+# the picker shows as soon as its cell has run, not after the whole notebook
+APP_OPTIONS = ["--VoilaConfiguration.progressive_rendering=True"]
 
 
 class VoilaServer(LabServer):
@@ -40,6 +43,7 @@ class VoilaServer(LabServer):
             "--Voila.ip=127.0.0.1",
             f"--port={self.port}",
             "--show_tracebacks=True",
+            *APP_OPTIONS,
         ]
 
     def ready(self) -> bool:

@@ -1,20 +1,24 @@
 """The app mode (``make app``): the preference notebook served by Voila, as a class sees it in Chromium.
 
-Voila runs on a temporary copy of the repository with ``TOYFLOW_QUICK=1``, on 127.0.0.1 and a free port. The page
-shows the notebook's text, pictures and picker and no code; a person ticks two tiles, presses "Teach model B" and
-sees model B's tiles (the DOM contract of ``test_jupyterlab.py``). Its waits share a budget of their own
-(``$TOYFLOW_BROWSER_BUDGET_S``, default 300 s), and a watchdog kills Voila and Chromium after it, so the test always
-stops by itself.
+Voila runs on a temporary copy of the repository with ``TOYFLOW_QUICK=1`` and, as ``make app`` sets it,
+``TOYFLOW_APP=1`` (the notebook leaves its hands-free rounds to JupyterLab), on 127.0.0.1 and a free port. The picker
+must be visible at most ``$TOYFLOW_APP_APPEAR_S`` (default 10) seconds after the server answers; the time is printed
+and kept in ``tests/artifacts/browser/app-time-to-appear.txt``. The page shows the notebook's text, pictures and
+picker and no code; a person ticks two tiles, presses "Teach model B" and sees model B's tiles (the DOM contract of
+``test_jupyterlab.py``). Its waits share a budget of their own (``$TOYFLOW_BROWSER_BUDGET_S``, default 300 s), and a
+watchdog kills Voila and Chromium after it, so the test always stops by itself.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
 
 from .appserver import VoilaServer
-from .labharness import ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, served
+from .labharness import CHROMIUM_ARGS, ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, served
 
 try:
     from playwright.sync_api import expect
@@ -37,17 +41,37 @@ def app_budget(chromium_path) -> Budget:
     return Budget(budget_seconds())
 
 
+APPEAR_S = float(os.environ.get("TOYFLOW_APP_APPEAR_S") or 10)  # seconds from the server up to the picker visible
+
+
 @pytest.fixture(scope="module")
-def app(chromium_path, app_budget, tmp_path_factory):
-    """``voila notebooks/02_preference.ipynb`` on a temporary copy of the repository, with ``TOYFLOW_QUICK=1``."""
+def app_browser(chromium_path):
+    """Chromium for the app alone (no JupyterLab server: nothing else runs while the app's time is measured)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def app(chromium_path, app_budget, app_browser, tmp_path_factory):
+    """``voila notebooks/02_preference.ipynb`` on a temporary copy of the repository, with ``TOYFLOW_QUICK=1`` and
+    ``TOYFLOW_APP=1``; ``server.up`` is when it answered (``time.monotonic()``)."""
     tmp = tmp_path_factory.mktemp("voila")
     root = copy_repo(tmp / "repo")
-    server = VoilaServer(root, NOTEBOOK, tmp / "home", SHOTS / "voila.log", env={"TOYFLOW_QUICK": "1"})
+    env = {"TOYFLOW_QUICK": "1", "TOYFLOW_APP": "1"}
+    server = VoilaServer(root, NOTEBOOK, tmp / "home", SHOTS / "voila.log", env=env)
     with served(server, app_budget, chromium_path, "app test"):
+        server.up = time.monotonic()
         yield server
 
 
-def test_the_app_shows_text_pictures_and_the_picker_and_teaches(browser, app, app_budget):
+def test_the_app_shows_text_pictures_and_the_picker_and_teaches(app_browser, app, app_budget, record_property):
+    browser = app_browser
     t = app_budget.ms
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -60,15 +84,21 @@ def test_the_app_shows_text_pictures_and_the_picker_and_teaches(browser, app, ap
         page.screenshot(path=str(SHOTS / f"app-{step}.png"), full_page=True, timeout=15_000)
 
     try:
-        # Voila runs every cell before it sends the page, then the widgets connect to the kernel.
+        # The page and its text come at once (progressive rendering), each output as its cell ends: the picker first.
         page.goto(app.url("/"), timeout=t(180_000))
         picker = page.locator(".toyflow-picker")
-        expect(picker).to_have_count(1, timeout=t(120_000))
+        expect(picker).to_be_visible(timeout=t(120_000))
+        appeared = time.monotonic() - app.up
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / "app-time-to-appear.txt").write_text(f"{appeared:.1f} s from the server up to the picker visible\n")
+        record_property("app_time_to_appear_s", round(appeared, 1))
+        print(f"\nthe app appeared {appeared:.1f} s after the server was up (at most {APPEAR_S:.0f} s)")
         tiles = picker.locator(".toyflow-tile")
         expect(tiles).to_have_count(4, timeout=t(60_000))
         problems = page.evaluate(ERROR_CHECKS_JS, "body")
         assert not problems, "the app shows problems:\n" + "\n".join(problems)
         shot("1-opened")
+        assert appeared <= APPEAR_S, f"the app took {appeared:.1f} s to appear after the server was up (> {APPEAR_S} s)"
 
         # the notebook's text and pictures, and none of its code
         expect(page.locator(".jp-RenderedMarkdown h1").first).to_be_visible()

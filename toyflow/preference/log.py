@@ -13,21 +13,19 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..atomic import atomic_write
+from ..schema import Problem
 from .labels import PreferenceInputError
+from .log_schema import EVENTS, LOG_FORMAT, LOG_VERSION, check_log
 from .workbench import Workbench
 
-LOG_FORMAT = "toyflow-session-log"
-# 2: reward-fm learns in the gate and heads only (settings gate_lr, head_lr): a version-1 log would not replay
-# 3: reward-fm weighs by a preference model that knows its certainty (new settings): a version-2 log would not replay
-LOG_VERSION = 3
-EVENTS = ("propose", "answer", "undo", "reset", "finetune")
+__all__ = ["EVENTS", "LOG_FORMAT", "LOG_VERSION", "LogError", "SessionLog", "tensors_checksum"]
 
 
 class LogError(PreferenceInputError):
@@ -102,26 +100,20 @@ class SessionLog:
 
     @classmethod
     def from_json(cls, data: object, source: str = "the log") -> SessionLog:
-        """A log from its JSON dict; :class:`LogError` (one line naming ``source``) if it is not one."""
-        if not isinstance(data, dict) or data.get("format") != LOG_FORMAT:
-            raise LogError(f'{source} is not a toyflow session log (no "format": "{LOG_FORMAT}")')
-        if data.get("version") != LOG_VERSION:
-            found = data.get("version")
-            raise LogError(f"{source} is a session log of version {found}; this toyflow reads version {LOG_VERSION}")
-        given = {k: v for k, v in data.items() if k not in ("format", "version")}
-        known = {f.name: f for f in fields(cls)}
-        required = [name for name, f in known.items() if f.default is MISSING and f.default_factory is MISSING]
-        missing = [name for name in required if name not in given]
-        if missing:
-            raise LogError(f"{source} is not a valid session log: it has no {', '.join(repr(m) for m in missing)}")
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise LogError(f"{source} is not a valid session log: toyflow does not know its {', '.join(unknown)}")
-        log = cls(**given)
-        bad = [e for e in log.events if not isinstance(e, dict) or e.get("event") not in EVENTS]
-        if bad:
-            raise LogError(f"{source} holds an event toyflow does not know: {json.dumps(bad[0])[:120]}")
-        return log
+        """A log from its JSON dict, checked by its schema (:func:`~toyflow.preference.log_schema.check_log`: every
+        field, every event, their order); :class:`LogError`, one line naming ``source``, the event and the field, if
+        it is not one that replays."""
+        try:
+            checked = check_log(data)
+        except Problem as p:
+            raise LogError(f"{source}: {p}") from None
+        header = checked.model_dump(exclude={"format", "version", "settings", "sampler", "events"})
+        return cls(
+            **header,
+            settings=checked.settings.model_dump(),
+            sampler=checked.sampler.model_dump(),
+            events=[event.model_dump() for event in checked.events],
+        )
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> SessionLog:
@@ -130,7 +122,7 @@ class SessionLog:
             data = json.loads(Path(path).read_text())
         except OSError as e:
             raise LogError(f"cannot read the session log {path}: {e.strerror or e}") from None
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise LogError(f"{path} is not JSON ({e})") from None
         return cls.from_json(data, str(path))
 

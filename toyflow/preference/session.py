@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -43,7 +44,10 @@ class PreferenceSession:
 
     ``method`` names a registered :class:`~toyflow.preference.base.Method` (default: ``reward-fm``). Models A and
     B, B's optimiser and the labelled proposals live on the session's :attr:`bench`
-    (:class:`~toyflow.preference.workbench.Workbench`), which is all a method sees.
+    (:class:`~toyflow.preference.workbench.Workbench`), which is all a method sees. The method prepares what every
+    round reuses (``reward-fm``: A's pool of samples) when the session is made, or, with ``prepare_in_background``,
+    on a thread of its own (:attr:`preparing`) while proposals are drawn and ticked: the first round waits for it.
+    Either way the same seeds draw the same pool.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class PreferenceSession:
         settings: MethodSettings | None = None,
         device: str | torch.device | None = None,
         meta: dict | None = None,
+        prepare_in_background: bool = False,
     ) -> None:
         self.learner = get_method(method)
         self.method = self.learner.name
@@ -67,7 +72,14 @@ class PreferenceSession:
         self.b_version = 0  # changes whenever B may have changed (a cache key for what is measured on B)
         self.log = SessionLog.for_session(self.bench, self.method)
         self._clear()
-        self.learner.prepare(self.bench)
+        self.preparing: threading.Thread | None = None
+        if prepare_in_background:  # a picker can show its first proposals meanwhile; a round waits for it
+            self.preparing = threading.Thread(
+                target=self.learner.prepare, args=(self.bench,), daemon=True, name="prepare"
+            )
+            self.preparing.start()
+        else:
+            self.learner.prepare(self.bench)
 
     # ------------------------------------------------- what the workbench holds
     @property

@@ -11,6 +11,7 @@ never sees the session.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 
 import torch
@@ -62,6 +63,9 @@ class Workbench:
         self._pool_pairs: torch.Tensor | None = None
         self._pool_classes: torch.Tensor | None = None
         self._mixture: CloudStream | None = None
+        # The pool, its pairs and A's reading of it are drawn once, by whichever thread asks first (a session may
+        # prepare them in the background); the others wait for them.
+        self._pool_lock = threading.RLock()
         self.start_over()
 
     def start_over(self) -> None:
@@ -157,12 +161,13 @@ class Workbench:
     def pool(self) -> Pool:
         """A's own samples, drawn once per session from the stream ``(seed, "pool")``: ``settings.pool_size``
         clouds."""
-        if self._pool is None:
-            noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
-            # a few clouds at a time: the same samples (each cloud is sampled on its own), a fifth of the peak memory
-            samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
-            self._pool = Pool(noise, samples)
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
+                # a few clouds at a time: the same samples (each cloud sampled on its own), a fifth of the peak memory
+                samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
+                self._pool = Pool(noise, samples)
+            return self._pool
 
     def pool_classes(self) -> torch.Tensor | None:
         """Model A's own reading of each cloud of its pool, ``P_A(S | x, t = 1)`` from its gate: ``(pool_size,)`` on
@@ -170,24 +175,26 @@ class Workbench:
         (weighted) pool, so that on an unweighted pool A's gate is already the optimum and B does not drift."""
         if not has_class_heads(self.a):
             return None
-        if self._pool_classes is None:
-            samples = self.pool().samples
-            with torch.no_grad():
-                logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
-            self._pool_classes = torch.sigmoid(logits).float().to(self.device)
-        return self._pool_classes
+        with self._pool_lock:
+            if self._pool_classes is None:
+                samples = self.pool().samples
+                with torch.no_grad():
+                    logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
+                self._pool_classes = torch.sigmoid(logits).float().to(self.device)
+            return self._pool_classes
 
     def pool_pairs(self) -> torch.Tensor:
         """``settings.pool_noises`` fresh noise clouds for each cloud of the pool, each paired with it point to point
         as in A's training: ``(pool_noises, pool_size, num_points, 2)`` on B's device. Noise ``j`` comes from the
         stream ``(seed, "pool-pairs", j)``. Drawn and paired once per session: pairing by optimal transport was half
         of every update when it ran at each step."""
-        if self._pool_pairs is None:
-            pool = self.pool().samples.cpu()
-            seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
-            paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
-            self._pool_pairs = torch.stack(paired).to(self.device)
-        return self._pool_pairs
+        with self._pool_lock:
+            if self._pool_pairs is None:
+                pool = self.pool().samples.cpu()
+                seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
+                paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
+                self._pool_pairs = torch.stack(paired).to(self.device)
+            return self._pool_pairs
 
     def belief(self) -> Belief:
         """The preference model fitted to every labelled proposal so far (:func:`~toyflow.preference.belief.

@@ -63,7 +63,7 @@ class PreferenceApp:
         self.picker.on("reset", self.reset)
         self.picker.on("save", self.save)
         self._show_counts()
-        thresholds()  # the judge's calibration (cached), paid now rather than at the first click
+        self.painter.submit(thresholds)  # the judge's calibration (cached): before the first click, after the picker
         if propose:
             self.picker.next()
 
