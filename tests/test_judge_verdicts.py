@@ -24,6 +24,8 @@ from toyflow.evaluation import generate
 from toyflow.judge import CALIBRATION_CLOUDS, STRAY_FACTOR, STRAY_QUANTILE, VALID_QUANTILE, judge, templates
 from toyflow.shipped import shipped_checkpoint
 
+pytestmark = pytest.mark.slow  # the reference judge calibrates itself on 800 real clouds (seconds)
+
 
 # ------------------------------------------------------------------------------------------ the reference judge
 def reference_distances(clouds: torch.Tensor) -> np.ndarray:
