@@ -319,7 +319,7 @@ def _answer(d, **fields) -> None:
 
 
 LOG_REFUSALS = {
-    # the issue's cases
+    # the cases a new user first ran into
     "a tick out of range": (
         _answer,
         "event 2 (answer): 'ticks[0]' must be an index of proposal 1's 4 clouds (0 to 3), got 7",
