@@ -7,8 +7,9 @@
   :mod:`~toyflow.widgets.chart` (the chart), :mod:`~toyflow.widgets.status` (buttons, status line),
   :mod:`~toyflow.widgets.display` (what a listener shows), :mod:`~toyflow.widgets.keys` (keys, via ipyevents),
   :mod:`~toyflow.widgets.decision` (the decision over time under the tiles): its parts;
-- :mod:`~toyflow.widgets.motion` (A and B in motion) and :mod:`~toyflow.widgets.flipview` (the flip map), drawn
-  by :mod:`~toyflow.widgets.painter` after each round.
+- :mod:`~toyflow.widgets.belief` (what B believes about the person's taste), :mod:`~toyflow.widgets.motion` (A
+  and B in motion) and :mod:`~toyflow.widgets.flipview` (the flip map), drawn by :mod:`~toyflow.widgets.painter`
+  after each round.
 
 ``check_environment`` lives in :mod:`toyflow.environment` (re-exported here).
 """
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 from ..environment import check_environment, widget_problems
+from .belief import BeliefView, belief_png
 from .chart import ChartView, chart_png
 from .controller import PreferenceApp, connect
 from .decision import DecisionRow, decision_png
@@ -33,6 +35,7 @@ __all__ = [
     "SAVE",
     "TEACH",
     "UNDO",
+    "BeliefView",
     "ChartView",
     "DecisionRow",
     "FlipMapView",
@@ -44,6 +47,7 @@ __all__ = [
     "ProposalTiles",
     "ResultRow",
     "ResultsView",
+    "belief_png",
     "chart_png",
     "check_environment",
     "connect",
