@@ -141,3 +141,18 @@ def test_bad_tile_indices_are_errors_not_exceptions():
 def test_chart_png_is_a_png_with_or_without_clean_fractions():
     assert chart_png([(0, 0.2, 0.2), (1, 0.2, 0.5)]).startswith(b"\x89PNG")
     assert chart_png([(0, 0.2, 0.2, 0.9, 0.9), (1, 0.2, 0.5, 0.9, 0.85)]).startswith(b"\x89PNG")
+
+
+def test_the_status_line_speaks_the_method_s_language():
+    from toyflow.widgets.status import describe_record
+
+    reward_fm = RoundRecord(2, [0.5, 0.0, 0.5, 0.0], True, certainty=0.69, evidence=2.8, effective_samples=23.7)
+    line = describe_record(reward_fm, soft=False, total_seconds=0.3)
+    assert "certainty 0.69" in line and "evidence 2.8 nats" in line and "B learned from 24 of A's clouds" in line
+    assert "—" not in line and "flow loss" not in line and "barrier" not in line and "preference loss" not in line
+    reward_fm.flow_loss = float("nan")  # a figure without a value is left out, never a dash
+    assert describe_record(reward_fm, soft=False, total_seconds=0.3) == line
+    reference = RoundRecord(2, [1.0, 0.0, 0.0, 0.0], True, preference_loss=1.2, flow_loss=0.04, barrier=0.5)
+    line = describe_record(reference, soft=False, total_seconds=5.0)
+    assert "preference loss 1.200" in line and "flow loss 0.040" in line and "barrier λ 0.500" in line
+    assert "certainty" not in line and "—" not in line

@@ -23,8 +23,8 @@ def fmt(value: float | None, spec: str = ".3f") -> str:
 
 def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> str:
     """One line about a :class:`~toyflow.preference.session.RoundRecord`: what B learned from (or why it did
-    not), the quantities the method in use reported (its certainty, losses, ...: only those it has), and how long
-    the update and the whole round took."""
+    not), the quantities the method in use reported (its certainty, losses, ...: only those it has a value for, never
+    a dash), and how long the update and the whole round took."""
     if record.updated:
         labels = record.labels or []
         what = "model B learned from " + (
@@ -40,10 +40,10 @@ def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> st
         ("B learned from", record.effective_samples, ".0f", " of A's clouds"),
         ("preference loss", record.preference_loss, ".3f", ""),
         ("flow loss", record.flow_loss, ".3f", ""),
-        ("barrier", record.barrier, ".3f", ""),
+        ("barrier λ", record.barrier, ".3f", ""),
     ]
     parts = [what]
-    parts += [f"{name} {fmt(value, spec)}{unit}" for name, value, spec, unit in quantities if value is not None]
+    parts += [f"{name} {fmt(value, spec)}{unit}" for name, value, spec, unit in quantities if fmt(value) != "—"]
     parts.append(f"update {record.seconds:.2f} s, round {total_seconds:.2f} s")
     return " · ".join(parts) + " · press Next proposals for more"
 
