@@ -139,10 +139,10 @@ def belief_caption(reading: PoolReading, title: str = "", weighs: bool = True) -
 
 
 class BeliefView(widgets.VBox):
-    """What B believes after each round: the picture (an image of class ``toyflow-belief``) and a caption whose
-    verdict (class ``toyflow-belief-verdict``, ``data-verdict`` "not sure", "fairly sure" or "sure") says how sure
-    the preference model is; empty until :meth:`show`. Its methods only set widget values, so a worker thread may
-    call them."""
+    """What B believes after each round (a box of class ``toyflow-belief-view``): the picture (an image of class
+    ``toyflow-belief``) and a caption whose verdict (class ``toyflow-belief-verdict``, ``data-verdict`` "not sure",
+    "fairly sure" or "sure") says how sure the preference model is; empty until :meth:`show`. Its methods only set
+    widget values, so a worker thread may call them."""
 
     def __init__(self, size: int = 72) -> None:
         self.size = size
@@ -152,6 +152,7 @@ class BeliefView(widgets.VBox):
         self.image.add_class("toyflow-belief")
         self.caption = widgets.HTML("")
         super().__init__([self.caption])
+        self.add_class("toyflow-belief-view")
 
     def show(self, reading: PoolReading, title: str = "", weighs: bool = True) -> None:
         """Draw ``reading`` (see :func:`belief_png`) with its caption (:func:`belief_caption`)."""
