@@ -4,12 +4,16 @@
 
     python docs/make_figures.py --views     # only the teaching views' pictures
 
+    python docs/make_figures.py --belief    # only what B believes
+
 Writes docs/model_a_samples.png (12 samples of A, red) and docs/same_noise.png (4 proposals of A in red,
 B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B),
 docs/fidelity.png (real clouds, A's and B's on a canvas wider than the data's box, stray points marked), and
 the teaching views after three rounds in which the S curves among the proposals are ticked (the judge's reading,
 clean or not): docs/decision_over_time.png, docs/motion.png and docs/flip_map.png, drawn by the same functions
-as the widgets. The picker's pictures, docs/picker.png and docs/picker_keys.png, are screenshots taken by the
+as the widgets, and what B believes (the preference model's reading of A's pool, as the picker's view draws it)
+after those three rounds, docs/belief.png, and after three labelled rounds of random ticks (the placebo),
+docs/belief_random.png. The picker's pictures, docs/picker.png and docs/picker_keys.png, are screenshots taken by the
 browser tests (tests/artifacts/browser/02_preference-5-taught-element.png and -9-decision-element.png), copied
 here by hand.
 """
@@ -30,7 +34,15 @@ from toyflow.data import sample_mixture  # noqa: E402
 from toyflow.flips import CATEGORIES, DESCRIPTIONS  # noqa: E402
 from toyflow.judge import calibrate, judge  # noqa: E402
 from toyflow.plotting import GREEN, RED, draw_panel, plot_clouds, save_round_figure  # noqa: E402
-from toyflow.preference import Answer, PreferenceSession, ViewMeter, oracle_answer, play_round  # noqa: E402
+from toyflow.preference import (  # noqa: E402
+    Answer,
+    PreferenceSession,
+    ViewMeter,
+    oracle_answer,
+    play_round,
+    random_answer,
+)
+from toyflow.widgets.belief import belief_png  # noqa: E402
 from toyflow.widgets.flipview import COLORS, flip_map_png  # noqa: E402
 from toyflow.widgets.motion import motion_frame  # noqa: E402
 
@@ -94,11 +106,8 @@ def fidelity_figure(session: PreferenceSession, per_row: int = 6, seed: int = 7)
     print("wrote", DOCS / "fidelity.png")
 
 
-def teaching_views() -> None:
-    """The decision over time, A and B in motion, and the flip map, after 3 rounds that ticked the S curves."""
-    from matplotlib.figure import Figure
-    from PIL import Image
-
+def s_curve_session() -> PreferenceSession:
+    """A session of the shipped model A after 3 labelled rounds that ticked the S curves (the judge's reading)."""
     model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
     session = PreferenceSession(model, meta=meta, seed=0)
     while session.labelled_rounds < 3 and session.proposals_drawn < 40:
@@ -107,6 +116,30 @@ def teaching_views() -> None:
         ticks = [i for i in range(4) if v.is_s[i] and v.valid[i]]
         if 0 < len(ticks) < 4:
             play_round(session, Answer(ticks=ticks), proposal)
+    return session
+
+
+def belief_views(session: PreferenceSession | None = None) -> None:
+    """What B believes after 3 rounds that ticked the S curves (``session``, else a new one), and after 3 labelled
+    rounds of random ticks on the same model A."""
+    session = session or s_curve_session()
+    random = PreferenceSession(session.a, meta=session.a_meta, seed=0)
+    while random.labelled_rounds < 3 and random.proposals_drawn < 40:
+        proposal = random.propose(4)
+        play_round(random, random_answer(random, proposal), proposal)
+    for name, taught in (("belief.png", session), ("belief_random.png", random)):
+        reading = ViewMeter(taught).belief()
+        (DOCS / name).write_bytes(belief_png(reading, size=96))
+        print("wrote", DOCS / name, f"(certainty {reading.certainty:.2f}, evidence {reading.evidence:+.1f} nats)")
+
+
+def teaching_views() -> None:
+    """The decision over time, A and B in motion, and the flip map, after 3 rounds that ticked the S curves; then
+    what B believes."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    session = s_curve_session()
     rounds = session.labelled_rounds
     meter = ViewMeter(session)
     proposal = session.propose(4)  # fresh proposals, never taught on
@@ -147,9 +180,13 @@ def teaching_views() -> None:
     print("wrote", DOCS / "flip_map.png:", bank.flips.summary())
     legend = {DESCRIPTIONS[c]: COLORS[c] for c in CATEGORIES}
     print("frame colours:", legend)
+    belief_views(session)
 
 
 if __name__ == "__main__":
-    if "--views" not in sys.argv[1:]:
-        main()
-    teaching_views()
+    if "--belief" in sys.argv[1:]:
+        belief_views()
+    else:
+        if "--views" not in sys.argv[1:]:
+            main()
+        teaching_views()
