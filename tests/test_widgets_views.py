@@ -127,6 +127,7 @@ def test_the_belief_view_says_how_sure_it_is(certainty, verdict, says):
     assert count(view, "toyflow-belief") == 1 and view.image.value.tobytes().startswith(PNG)
     assert f'data-verdict="{verdict}"' in view.caption.value and says in view.caption.value
     assert "after round 3" in view.caption.value and "12 labelled" in view.caption.value
+    assert view.image.layout.width == f"{MIN_WIDTH}px", "drawn at its own size, never stretched"
     view.show(reading(certainty, weights=False), weighs=False)
     assert "does not learn from this belief" in view.caption.value
     view.clear("gone")

@@ -38,6 +38,12 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
+def belief_png_size(k: int, size: int = 72) -> tuple[int, int]:
+    """``(width, height)`` in pixels of :func:`belief_png` for ``k`` clouds a row, each ``size`` pixels wide."""
+    width = max(2 * PAD + k * (size + GAP) - GAP, MIN_WIDTH)
+    return width, HEADER + 2 * HEADING + 2 * (size + UNDER) + PAD
+
+
 def belief_png(reading: PoolReading, size: int = 72) -> bytes:
     """One PNG of :class:`~toyflow.preference.belief.PoolReading`: a header with the certainty in words and as a
     gauge (marks at 0.5 and 0.9), then the ``k`` clouds ``(num_points, 2)`` rated highest and the ``k`` rated lowest,
@@ -47,9 +53,8 @@ def belief_png(reading: PoolReading, size: int = 72) -> bytes:
     NumPy and PIL, no matplotlib figure: a few milliseconds."""
     k = int(reading.top.shape[0])
     row_width = k * (size + GAP) - GAP
-    width = max(2 * PAD + row_width, MIN_WIDTH)
+    width, height = belief_png_size(k, size)
     rows_top = [HEADER + HEADING, HEADER + 2 * HEADING + size + UNDER]
-    height = rows_top[1] + size + UNDER + PAD
     left = (width - row_width) // 2
     sure = reading.certainty >= NOT_SURE_BELOW
     cloud_color = RED if sure else FADED_RED  # not sure: the clouds fade, B barely tells them apart
@@ -148,7 +153,7 @@ class BeliefView(widgets.VBox):
         self.size = size
         self.reading: PoolReading | None = None
         self.png = b""
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.image.add_class("toyflow-belief")
         self.caption = widgets.HTML("")
         super().__init__([self.caption])
@@ -158,6 +163,7 @@ class BeliefView(widgets.VBox):
         """Draw ``reading`` (see :func:`belief_png`) with its caption (:func:`belief_caption`)."""
         self.png = belief_png(reading, self.size)
         self.reading = reading
+        self.image.layout.width = f"{belief_png_size(int(reading.top.shape[0]), self.size)[0]}px"  # not stretched
         self.image.value = self.png
         self.caption.value = belief_caption(reading, title, weighs)
         self.children = (self.caption, self.image)
