@@ -129,7 +129,7 @@ def belief_views(session: PreferenceSession | None = None) -> None:
         play_round(random, random_answer(random, proposal), proposal)
     for name, taught in (("belief.png", session), ("belief_random.png", random)):
         reading = ViewMeter(taught).belief()
-        (DOCS / name).write_bytes(belief_png(reading, size=96))
+        (DOCS / name).write_bytes(belief_png(reading))
         print("wrote", DOCS / name, f"(certainty {reading.certainty:.2f}, evidence {reading.evidence:+.1f} nats)")
 
 

@@ -19,7 +19,7 @@ VERDICT_COLORS = {"not sure": "#6b7280", "fairly sure": "#d97706", "sure": "#256
 RATE_COLOR = "#2563eb"
 FADED_RED = (0.93, 0.62, 0.62)
 GAP, PAD, HEADER, HEADING, UNDER = 10, 8, 46, 16, 30  # pixels: between tiles, margins, header, row heading, under
-MIN_WIDTH = 520  # pixels: room for the header and the headings
+MIN_WIDTH = 600  # pixels: room for the header and the headings
 
 
 def _weight(value: float) -> str:
@@ -38,13 +38,13 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
-def belief_png_size(k: int, size: int = 72) -> tuple[int, int]:
+def belief_png_size(k: int, size: int = 96) -> tuple[int, int]:
     """``(width, height)`` in pixels of :func:`belief_png` for ``k`` clouds a row, each ``size`` pixels wide."""
     width = max(2 * PAD + k * (size + GAP) - GAP, MIN_WIDTH)
     return width, HEADER + 2 * HEADING + 2 * (size + UNDER) + PAD
 
 
-def belief_png(reading: PoolReading, size: int = 72) -> bytes:
+def belief_png(reading: PoolReading, size: int = 96) -> bytes:
     """One PNG of :class:`~toyflow.preference.belief.PoolReading`: a header with the certainty in words and as a
     gauge (marks at 0.5 and 0.9), then the ``k`` clouds ``(num_points, 2)`` rated highest and the ``k`` rated lowest,
     each ``size`` pixels wide, red like A's clouds, over a bar of its tick rate (the whisker: one standard deviation)
@@ -69,7 +69,7 @@ def belief_png(reading: PoolReading, size: int = 72) -> bytes:
             canvas[y : y + size, x : x + size] = rasterize(clouds[i], size, cloud_color, dot=2 if size >= 64 else 1)
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)
-    small, bold = _font(10), _font(13, bold=True)
+    small, bold = _font(11), _font(14, bold=True)
 
     words = how_sure(reading.certainty)
     color = VERDICT_COLORS[words]
@@ -149,7 +149,7 @@ class BeliefView(widgets.VBox):
     "fairly sure" or "sure") says how sure the preference model is; empty until :meth:`show`. Its methods only set
     widget values, so a worker thread may call them."""
 
-    def __init__(self, size: int = 72) -> None:
+    def __init__(self, size: int = 96) -> None:
         self.size = size
         self.reading: PoolReading | None = None
         self.png = b""
