@@ -4,11 +4,15 @@
 
     python docs/make_figures.py --views     # only the teaching views' pictures
 
+    python docs/make_figures.py --belief    # only what B believes
+
 Writes docs/model_a_samples.png (12 samples of A, red) and docs/same_noise.png (4 proposals of A in red,
 B on the same noise in green after three labelled rounds of the simulated annotator, 6 fresh samples of B),
 docs/fidelity.png (real clouds, A's and B's on a canvas wider than the data's box, stray points marked), and
 the teaching views after three rounds of the simulated annotator: docs/decision_over_time.png, docs/motion.png and
-docs/flip_map.png, drawn by the same functions as the widgets.
+docs/flip_map.png, drawn by the same functions as the widgets, and what B believes (the preference model's reading
+of A's pool, as the picker's view draws it) after those three rounds, docs/belief.png, and after three labelled
+rounds of random ticks (the placebo), docs/belief_random.png.
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ from toyflow.data import sample_mixture  # noqa: E402
 from toyflow.flips import CATEGORIES, DESCRIPTIONS  # noqa: E402
 from toyflow.judge import calibrate, judge  # noqa: E402
 from toyflow.plotting import GREEN, RED, draw_panel, plot_clouds, save_round_figure  # noqa: E402
-from toyflow.preference import Answer, PreferenceSession, ViewMeter, oracle_answer, play_round, play_until  # noqa: E402
+from toyflow.preference import (  # noqa: E402
+    Answer,
+    PreferenceSession,
+    ViewMeter,
+    oracle_answer,
+    play_round,
+    play_until,
+    random_answer,
+)
+from toyflow.widgets.belief import belief_png  # noqa: E402
 from toyflow.widgets.flipview import COLORS, flip_map_png  # noqa: E402
 from toyflow.widgets.motion import motion_frame  # noqa: E402
 
@@ -89,14 +102,33 @@ def fidelity_figure(session: PreferenceSession, per_row: int = 6, seed: int = 7)
     print("wrote", DOCS / "fidelity.png")
 
 
-def teaching_views() -> None:
-    """The decision over time, A and B in motion, and the flip map, after 3 rounds that ticked the S curves."""
-    from matplotlib.figure import Figure
-    from PIL import Image
-
+def s_curve_session() -> PreferenceSession:
+    """A session of the shipped model A after 3 labelled rounds that ticked the S curves (the judge's reading)."""
     model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
     session = PreferenceSession(model, meta=meta, seed=0)
     play_until(session, oracle_answer, 3)
+    return session
+
+
+def belief_views(session: PreferenceSession | None = None) -> None:
+    """What B believes after 3 rounds that ticked the S curves (``session``, else a new one), and after 3 labelled
+    rounds of random ticks on the same model A."""
+    session = session or s_curve_session()
+    random = PreferenceSession(session.a, meta=session.a_meta, seed=0)
+    play_until(random, random_answer, 3)
+    for name, taught in (("belief.png", session), ("belief_random.png", random)):
+        reading = ViewMeter(taught).belief()
+        (DOCS / name).write_bytes(belief_png(reading))
+        print("wrote", DOCS / name, f"(certainty {reading.certainty:.2f}, evidence {reading.evidence:+.1f} nats)")
+
+
+def teaching_views() -> None:
+    """The decision over time, A and B in motion, and the flip map, after 3 rounds that ticked the S curves; then
+    what B believes."""
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    session = s_curve_session()
     rounds = session.labelled_rounds
     meter = ViewMeter(session)
     proposal = session.propose(4)  # fresh proposals, never taught on
@@ -137,9 +169,13 @@ def teaching_views() -> None:
     print("wrote", DOCS / "flip_map.png:", bank.flips.summary())
     legend = {DESCRIPTIONS[c]: COLORS[c] for c in CATEGORIES}
     print("frame colours:", legend)
+    belief_views(session)
 
 
 if __name__ == "__main__":
-    if "--views" not in sys.argv[1:]:
-        main()
-    teaching_views()
+    if "--belief" in sys.argv[1:]:
+        belief_views()
+    else:
+        if "--views" not in sys.argv[1:]:
+            main()
+        teaching_views()

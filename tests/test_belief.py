@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from toyflow.data import sample_mixture
-from toyflow.preference.belief import BeliefSettings, fit_belief, kernel, prequential_evidence, soft_ticks
+from toyflow.preference.belief import (
+    BeliefSettings,
+    fit_belief,
+    how_sure,
+    kernel,
+    prequential_evidence,
+    read_pool,
+    soft_ticks,
+)
 
 
 def _rounds(clouds: torch.Tensor, ticks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -71,3 +79,45 @@ def test_random_ticks_earn_no_evidence(mixture):
 def test_no_labels_is_refused():
     with pytest.raises(ValueError, match="at least one labelled proposal"):
         fit_belief([])
+
+
+def test_the_pool_read_puts_the_ticked_shape_on_top_with_its_weights(mixture):
+    clouds, is_s = mixture
+    belief = fit_belief(_rounds(clouds[:24], is_s[:24].float()))
+    pool, pool_is_s = clouds[24:], is_s[24:]
+    rate = belief.rates(pool).mean
+    weights = torch.softmax(14 * belief.certainty * rate, dim=0)
+    reading = read_pool(belief, pool, k=3, weights=weights)
+    assert reading.top.shape == reading.bottom.shape == (3, 64, 2) and reading.pool_size == 16
+    top = [int((pool == c).all(dim=(1, 2)).nonzero()) for c in reading.top]
+    bottom = [int((pool == c).all(dim=(1, 2)).nonzero()) for c in reading.bottom]
+    assert pool_is_s[top].all() and not pool_is_s[bottom].any()
+    assert reading.top_rates.mean.tolist() == sorted(reading.top_rates.mean.tolist(), reverse=True)
+    assert reading.bottom_rates.mean.tolist() == sorted(reading.bottom_rates.mean.tolist())
+    assert torch.allclose(reading.top_weights, weights[top] * 16) and (reading.top_weights > 1).all()
+    assert (reading.bottom_weights < 1).all()
+    assert reading.effective_samples == pytest.approx(float(1 / weights.double().pow(2).sum()))
+    assert reading.certainty == belief.certainty and reading.labelled == belief.count
+    plain = read_pool(belief, pool, k=3)
+    assert plain.top_weights is None and plain.effective_samples is None and torch.equal(plain.top, reading.top)
+
+
+def test_a_bad_pool_read_is_one_clear_error(mixture):
+    clouds, is_s = mixture
+    belief = fit_belief(_rounds(clouds[:8], is_s[:8].float() + 0.1))
+    with pytest.raises(ValueError, match="half the pool"):
+        read_pool(belief, clouds[:6], k=4)
+    with pytest.raises(ValueError, match="one value per pool cloud"):
+        read_pool(belief, clouds[:6], k=2, weights=torch.full((5,), 0.2))
+
+
+def test_the_certainty_in_words():
+    assert [how_sure(c) for c in (0.0, 0.12, 0.49, 0.5, 0.89, 0.9, 1.0)] == [
+        "not sure",
+        "not sure",
+        "not sure",
+        "fairly sure",
+        "fairly sure",
+        "sure",
+        "sure",
+    ]

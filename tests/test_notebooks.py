@@ -58,3 +58,39 @@ def test_notebook_runs_headless(path, tmp_path, monkeypatch):
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
         assert "Widgets OK" in text
         assert "labelled rounds: " in text
+
+
+EXPERIMENTS = ("s_curves", "swiss_rolls", "placebo", "label_free", "soft", "undo")
+
+
+@pytest.mark.slow
+def test_the_hands_free_cell_runs_every_experiment_of_try_this(tmp_path, monkeypatch):
+    """The preference notebook's hands-free cell, once per ``EXPERIMENT`` (quick settings, one kernel): each one
+    teaches B and says what it gave."""
+    nbclient = pytest.importorskip("nbclient")
+    if not SHIPPED_CHECKPOINT.is_file():
+        pytest.skip(f"the preference notebook needs the shipped model A, {SHIPPED_CHECKPOINT}, which is missing")
+    monkeypatch.setenv("TOYFLOW_QUICK", "1")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    source = nbformat.read(REPO / "notebooks" / "02_preference.ipynb", as_version=4)
+    code = [c.source for c in source.cells if c.cell_type == "code"]
+    setup = [s for s in code if s.startswith("import os") or s.startswith("from pathlib import Path")]
+    (hands_free,) = [s for s in code if 'EXPERIMENT = "s_curves"' in s]
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in setup] + [
+        nbformat.v4.new_code_cell(hands_free.replace('EXPERIMENT = "s_curves"', f'EXPERIMENT = "{name}"'))
+        for name in EXPERIMENTS
+    ]
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    outputs = {
+        name: "".join(o.get("text", "") for o in cell.outputs)
+        for name, cell in zip(EXPERIMENTS, nb.cells[len(setup) :], strict=True)
+    }
+    for name, text in outputs.items():
+        assert "labelled rounds: 1" in text and "error" not in text, (name, text)
+    assert "random ticks [" in outputs["placebo"] and "probabilities [" in outputs["soft"]
+    assert "undone, then ticked" in outputs["undo"] and "before the undo" in outputs["undo"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from toyflow.data import make_cloud
 from toyflow.preference import Answer, Proposal
 from toyflow.preference.records import ChartPoint, RoundRecord, UpdateStats
-from toyflow.widgets import ProposalPicker, chart_png, find_by_class
+from toyflow.widgets import ProposalPicker, find_by_class
 from toyflow.widgets.picker import ANSWERED
 
 
@@ -138,6 +140,17 @@ def test_bad_tile_indices_are_errors_not_exceptions():
     assert "no tile #-1" in picker.state["error"]
 
 
-def test_chart_png_is_a_png_of_chart_points():
-    points = [ChartPoint(0, 0.2, 0.2, 0.9, 0.9), ChartPoint(1, 0.2, 0.5, 0.9, 0.85)]
-    assert chart_png(points).startswith(b"\x89PNG")
+def test_the_status_line_speaks_the_method_s_language():
+    from toyflow.widgets.status import describe_record
+
+    stats = UpdateStats(certainty=0.69, evidence=2.8, effective_samples=23.7)
+    reward_fm = RoundRecord(2, [0.5, 0.0, 0.5, 0.0], True, stats=stats)
+    line = describe_record(reward_fm, soft=False, total_seconds=0.3)
+    assert "certainty 0.69" in line and "evidence 2.8 nats" in line and "B learned from 24 of A's clouds" in line
+    assert "—" not in line and "flow loss" not in line and "barrier" not in line and "preference loss" not in line
+    no_value = RoundRecord(2, [0.5, 0.0, 0.5, 0.0], True, stats=replace(stats, flow_loss=float("nan")))
+    assert describe_record(no_value, soft=False, total_seconds=0.3) == line  # left out, never a dash
+    stats = UpdateStats(preference_loss=1.2, flow_loss=0.04, barrier=0.5)
+    line = describe_record(RoundRecord(2, [1.0, 0.0, 0.0, 0.0], True, stats=stats), soft=False, total_seconds=5.0)
+    assert "preference loss 1.200" in line and "flow loss 0.040" in line and "barrier λ 0.500" in line
+    assert "certainty" not in line and "—" not in line

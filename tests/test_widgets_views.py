@@ -13,7 +13,9 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 from toyflow.data import make_cloud
 from toyflow.flips import flip_map
 from toyflow.preference import PreferenceSession, replay
+from toyflow.preference.belief import PoolReading, Rates
 from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
+from toyflow.widgets.belief import FADED_RED, GAP, HEADER, HEADING, MIN_WIDTH, PAD, UNDER, BeliefView, belief_png
 from toyflow.widgets.decision import decision_png
 from toyflow.widgets.flipview import FlipMapView, flip_map_png
 from toyflow.widgets.keys import Keyboard
@@ -22,8 +24,8 @@ from toyflow.widgets.motion import MotionView, motion_frame, motion_pngs
 PNG = b"\x89PNG"
 
 
-def make_app(background: bool = True, **options) -> PreferenceApp:
-    session = PreferenceSession(make_flow(SMALL, seed=3), seed=0, sampler_steps=4, settings=FAST)
+def make_app(background: bool = True, method: str | None = None, **options) -> PreferenceApp:
+    session = PreferenceSession(make_flow(SMALL, seed=3), method=method, seed=0, sampler_steps=4, settings=FAST)
     return PreferenceApp(session, eval_n=8, background=background, **options)
 
 
@@ -81,6 +83,55 @@ def test_the_flip_map_view_shows_the_counts():
     assert "stayed a Swiss roll: <b>3</b>" in text and "flipped: roll → S curve: <b>2</b>" in text
     assert "stayed an S curve: <b>1</b>" in text and "flipped: S curve → roll: <b>0</b>" in text
     assert "6 held-out noises" in view.caption.value and "after round 1" in view.caption.value
+
+
+def reading(certainty: float, weights: bool = True, k: int = 3) -> PoolReading:
+    """A preference model's reading of a pool of S curves and rolls, as sure as ``certainty``."""
+    top, bottom = real("s" * k), real("r" * k)
+    rates = (Rates(torch.full((k,), 0.8), torch.full((k,), 0.1)), Rates(torch.full((k,), 0.1), torch.full((k,), 0.05)))
+    w = (torch.full((k,), 4.0), torch.full((k,), 0.1)) if weights else (None, None)
+    return PoolReading(top, rates[0], bottom, rates[1], certainty, 3.0, 12, 128, *w, 20.0 if weights else None)
+
+
+def pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_what_b_believes_is_drawn_in_red_when_sure_and_faded_when_not():
+    sure, unsure = pixels(belief_png(reading(0.95), size=64)), pixels(belief_png(reading(0.1), size=64))
+    rows = HEADER + 2 * HEADING + 2 * (64 + UNDER) + PAD
+    assert sure.shape == unsure.shape == (rows, MIN_WIDTH, 3)  # 3 tiles: the header's width
+    assert pixels(belief_png(reading(0.95, k=6), size=96)).shape[1] == 2 * PAD + 6 * 96 + 5 * GAP
+
+    def count(image: np.ndarray, rgb: tuple[float, float, float]) -> int:
+        return int((np.abs(image.astype(int) - np.array([round(255 * c) for c in rgb])).sum(axis=2) <= 3).sum())
+
+    from toyflow.plotting import RED
+
+    assert count(sure, RED) > 500 and count(sure, FADED_RED) == 0
+    assert count(unsure, RED) < 50 < 500 < count(unsure, FADED_RED), "not sure: A's clouds fade"
+
+
+@pytest.mark.parametrize(
+    ("certainty", "verdict", "says"),
+    [(0.1, "not sure", "B stays close to A"), (0.7, "fairly sure", "part of its"), (0.95, "sure", "nearly its full")],
+)
+def test_the_belief_view_says_how_sure_it_is(certainty, verdict, says):
+    view = BeliefView(size=48)
+    assert view.children == (view.caption,)
+    view.show(reading(certainty), "after round 3")
+    assert count(view, "toyflow-belief") == 1 and view.image.value.tobytes().startswith(PNG)
+    assert f'data-verdict="{verdict}"' in view.caption.value and says in view.caption.value
+    assert "after round 3" in view.caption.value and "12 labelled" in view.caption.value
+    assert view.image.layout.width == f"{MIN_WIDTH}px", "drawn at its own size, never stretched"
+    view.show(reading(certainty, weights=False), weighs=False)
+    assert "does not learn from this belief" in view.caption.value
+    view.clear("gone")
+    assert view.reading is None and view.children == (view.caption,) and "gone" in view.caption.value
 
 
 # --------------------------------------------------------------------------------------------------- keys
@@ -150,6 +201,35 @@ def test_a_round_draws_every_view_after_the_tiles():
     assert count(picker, "toyflow-decision") == 0 and app.motion.frames == [] and app.flip_map.flips is flips
 
 
+def test_what_b_believes_follows_the_labelled_rounds():
+    app = make_app()
+    picker = app.picker
+    assert "no ticks yet" in app.belief.caption.value and app.belief.reading is None
+    picker.skip()  # none of these: nothing to believe yet
+    assert picker.wait(timeout=120) and app.belief.reading is None and "no ticks yet" in app.belief.caption.value
+    picker.next()
+    picker.select([0, 3])
+    picker.submit()
+    assert picker.wait(timeout=120)
+    shown = app.belief.reading
+    assert shown is not None and shown.labelled == 4 and shown.pool_size == FAST.pool_size
+    assert shown.top.shape == (4, 400, 2) and shown.top_weights is not None  # the default method weighs A's pool
+    assert shown.certainty == app.session.history[-1].certainty
+    assert "after round 2" in app.belief.caption.value and 'data-verdict="' in app.belief.caption.value
+    assert app.belief.image.value.tobytes().startswith(PNG) and "belief" in picker.state["timing"]
+    picker.undo()
+    assert picker.wait(timeout=120) and app.belief.reading is None and "no ticks yet" in app.belief.caption.value
+
+
+def test_what_b_believes_under_a_method_that_does_not_use_it():
+    app = make_app(method="reference")
+    app.picker.select([1])
+    app.picker.submit()
+    assert app.picker.wait(timeout=120)
+    assert app.belief.reading is not None and app.belief.reading.top_weights is None
+    assert "does not learn from this belief" in app.belief.caption.value
+
+
 def test_views_of_replaced_proposals_are_never_drawn():
     app = make_app(background=False)
     picker = app.picker
@@ -167,6 +247,7 @@ def test_views_can_be_switched_off():
     app.picker.submit()
     assert app.picker.wait(timeout=120)
     assert count(app.picker, "toyflow-decision") == 0 and app.motion.frames == [] and app.flip_map.flips is None
+    assert app.belief.reading is None and "views are off" in app.belief.caption.value
 
 
 # ------------------------------------------------------------------------------------- undo, reset, save

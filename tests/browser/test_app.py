@@ -125,6 +125,13 @@ def test_the_app_shows_text_pictures_and_the_picker_and_teaches(app_browser, app
         problems = page.evaluate(ERROR_CHECKS_JS, "body")
         assert not problems, "the app shows problems after teaching:\n" + "\n".join(problems)
         shot("3-taught")
+
+        # what B believes, in the person's own view (the first on the page), drawn after the tiles
+        belief = page.locator(".toyflow-belief-view").first
+        expect(belief).to_contain_text("after round 1", timeout=t(60_000))
+        expect(belief.locator("img.toyflow-belief")).to_have_count(1, timeout=t(30_000))
+        expect(belief.locator(".toyflow-belief-verdict")).to_have_count(1)
+        belief.screenshot(path=str(SHOTS / "app-4-belief.png"), timeout=15_000)
     except Exception:
         try:
             page.screenshot(path=str(SHOTS / "FAILED-app.png"), full_page=True, timeout=15_000)

@@ -7,7 +7,8 @@ The widgets follow a DOM contract (CSS classes added with ipywidgets' ``add_clas
   when ticked; ``.toyflow-tile-picture``: the clickable picture in a tile;
 - buttons labelled exactly "Teach model B", "None of these", "Next proposals";
 - ``.toyflow-b-tile``: B's 4 same-noise tiles; ``.toyflow-b-fresh``: B's 6 fresh samples;
-- ``.toyflow-status``: a status line containing ``labelled rounds: N``.
+- ``.toyflow-status``: a status line containing ``labelled rounds: N``;
+- ``.toyflow-belief-view``: what B believes (``img.toyflow-belief``, ``.toyflow-belief-verdict``).
 
 Every wait is bounded (see ``labharness.Budget``); screenshots of every step go to ``tests/artifacts/browser/``.
 """
@@ -188,8 +189,8 @@ def test_preference_notebook(page, lab, budget):
 
 def label_with_keys_then_undo(nb: NotebookPage, picker, tiles, selected, status) -> None:
     """Keys over the picker (ipyevents): N for new proposals, 1 and 2 tick, Enter teaches; the decision over time
-    appears under the tiles, A and B in motion and the flip map in their cells; U undoes: B's tiles go, the
-    ticks come back."""
+    appears under the tiles, what B believes, A and B in motion and the flip map in their cells; U undoes: B's tiles
+    go, the ticks come back, what B believes is drawn again."""
     keys = nb.page.keyboard
     code_cells = nb.panel.locator(".jp-CodeCell").count()
     picker.locator(".toyflow-status").hover()  # ipyevents takes the keys while the mouse is over the picker
@@ -225,6 +226,12 @@ def label_with_keys_then_undo(nb: NotebookPage, picker, tiles, selected, status)
     flipmap = flip_cell.locator("img.toyflow-flipmap")
     expect(flipmap).to_have_count(1, timeout=nb.t(60_000))
     expect(flip_cell.locator(".toyflow-flip-counts")).to_contain_text("stayed", timeout=nb.t(30_000))
+    belief_cell = nb.panel.locator(".jp-CodeCell", has_text="belief_box  # filled")
+    expect(belief_cell.locator("img.toyflow-belief")).to_have_count(1, timeout=nb.t(60_000))
+    expect(belief_cell).to_contain_text("after round 4", timeout=nb.t(30_000))
+    verdict = belief_cell.locator(".toyflow-belief-verdict")
+    expect(verdict).to_have_count(1)
+    assert verdict.get_attribute("data-verdict") in ("not sure", "fairly sure", "sure")
     settle(nb)
     nb.assert_no_problems()
     nb.shot("9-decision", picker)
@@ -238,6 +245,7 @@ def label_with_keys_then_undo(nb: NotebookPage, picker, tiles, selected, status)
     assert motion.get_attribute("src") != first_frame
     nb.shot("10-motion", motion_cell.locator(".jp-OutputArea"))
     nb.shot("11-flipmap", flip_cell.locator(".jp-OutputArea"))
+    nb.shot("11-belief", belief_cell.locator(".jp-OutputArea"))
 
     picker.locator(".toyflow-status").hover()
     keys.press("u")
@@ -247,6 +255,7 @@ def label_with_keys_then_undo(nb: NotebookPage, picker, tiles, selected, status)
     expect(selected).to_have_count(2, timeout=nb.t(15_000))
     expect(tiles.nth(0)).to_have_class(SELECTED)
     expect(tiles.nth(1)).to_have_class(SELECTED)
+    expect(belief_cell).to_contain_text("as it is now", timeout=nb.t(30_000))  # drawn again for B after the undo
     settle(nb)
     nb.assert_no_problems()
     nb.shot("12-undone", picker)

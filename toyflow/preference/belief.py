@@ -27,6 +27,17 @@ import torch
 
 from ..judge import pairwise_chamfer
 
+NOT_SURE_BELOW = 0.5  # certainty under which the preference model says it is not sure (B stays close to A)
+SURE_FROM = 0.9  # certainty from which it says it is sure
+
+
+def how_sure(certainty: float) -> str:
+    """The certainty in words: ``"not sure"`` below :data:`NOT_SURE_BELOW`, ``"sure"`` from :data:`SURE_FROM`,
+    ``"fairly sure"`` between."""
+    if certainty < NOT_SURE_BELOW:
+        return "not sure"
+    return "sure" if certainty >= SURE_FROM else "fairly sure"
+
 
 @dataclass(frozen=True)
 class BeliefSettings:
@@ -120,3 +131,55 @@ def prequential_evidence(clouds: torch.Tensor, y: torch.Tensor, settings: Belief
 def bernoulli_log_likelihood(y: float, p: float) -> float:
     """``y log p + (1 - y) log(1 - p)`` for a (soft) label ``y`` in [0, 1] and a probability ``p`` in (0, 1)."""
     return y * math.log(p) + (1 - y) * math.log(1 - p)
+
+
+@dataclass(frozen=True)
+class PoolReading:
+    """What the preference model says about model A's pool of clouds: the ``k`` clouds it rates highest
+    (``top (k, num_points, 2)``, highest first) and lowest (``bottom (k, num_points, 2)``, lowest first), their
+    :class:`Rates`, and, where the method weighs its pool, how often B sees each of them against A's own law
+    (``top_weights, bottom_weights (k,)``: 1 is as often as A draws it). With the certainty and the evidence of the
+    belief, the number of labelled clouds behind it, the pool's size and how many of its clouds B effectively
+    learns from (``1 / sum w_i^2`` of the weights summing to 1; ``None`` without weights). Tensors on the CPU."""
+
+    top: torch.Tensor
+    top_rates: Rates
+    bottom: torch.Tensor
+    bottom_rates: Rates
+    certainty: float
+    evidence: float
+    labelled: int
+    pool_size: int
+    top_weights: torch.Tensor | None = None
+    bottom_weights: torch.Tensor | None = None
+    effective_samples: float | None = None
+
+
+def read_pool(belief: Belief, pool: torch.Tensor, k: int = 6, weights: torch.Tensor | None = None) -> PoolReading:
+    """The ``k`` clouds of ``pool (m, num_points, 2)`` that ``belief`` rates highest and lowest (ties in the pool's
+    order), with ``weights (m,)`` (summing to 1: how often B sees each cloud, e.g. the default method's
+    ``softmax(strength * certainty * rate)``) if given. ``ValueError`` when ``k`` is not in ``[1, m // 2]`` or the
+    weights do not match the pool; nothing is changed."""
+    m = int(pool.shape[0])
+    if not 1 <= k <= m // 2:
+        raise ValueError(f"k must be between 1 and half the pool ({m // 2}), got {k}")
+    if weights is not None and tuple(weights.shape) != (m,):
+        raise ValueError(f"weights must have one value per pool cloud, shape ({m},), got {tuple(weights.shape)}")
+    pool = pool.detach().cpu()
+    rates = belief.rates(pool)
+    top = torch.argsort(rates.mean, descending=True, stable=True)[:k]
+    bottom = torch.argsort(rates.mean, stable=True)[:k]
+    relative = None if weights is None else weights.detach().cpu().float() * m
+    return PoolReading(
+        top=pool[top],
+        top_rates=Rates(rates.mean[top], rates.spread[top]),
+        bottom=pool[bottom],
+        bottom_rates=Rates(rates.mean[bottom], rates.spread[bottom]),
+        certainty=belief.certainty,
+        evidence=belief.evidence,
+        labelled=belief.count,
+        pool_size=m,
+        top_weights=None if relative is None else relative[top],
+        bottom_weights=None if relative is None else relative[bottom],
+        effective_samples=None if weights is None else float(1.0 / weights.detach().cpu().double().pow(2).sum()),
+    )

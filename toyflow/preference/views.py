@@ -1,5 +1,6 @@
 """What the teaching views show after a round, measured headless: the decision over time of A and B on the
-proposals' noise, their trajectories (A and B in motion), and the flip map of a fixed bank of held-out noises.
+proposals' noise, their trajectories (A and B in motion), the flip map of a fixed bank of held-out noises, and what
+B believes about the person's taste (the preference model's reading of model A's pool).
 
 :class:`ViewMeter` measures them for one session. Model A is frozen, so what it draws is computed once (its
 trajectory on each proposal, its clouds of the bank) and reused; model B is read from a frozen copy taken where
@@ -17,8 +18,12 @@ from torch import nn
 from ..decision import decision_along, reading
 from ..flips import FLIP_N, FLIP_SEED, FlipMap, compare
 from ..judge import Verdict, judge
+from .belief import Belief, PoolReading, read_pool
+from .methods.reward_fm import RewardFM, pool_weights
 from .records import Proposal
 from .session import PreferenceSession
+
+BELIEF_K = 6  # clouds of A's pool shown rated highest, and as many rated lowest
 
 
 @dataclass
@@ -109,3 +114,27 @@ class ViewMeter:
         b_clouds = self.session.sampler.sample(b_model, self.bank_noise()).cpu()
         flips = compare(self._a_bank[1], judge(b_clouds))
         return BankViews(self._a_bank[0], b_clouds, flips, time.perf_counter() - start)
+
+    def current_belief(self) -> Belief | None:
+        """What B believes now (:meth:`PreferenceSession.belief`), ``None`` before any labelled round. Quick (a few
+        milliseconds), but it reads the session's labelled proposals: call it where the rounds run."""
+        return self.session.belief() if self.session.labelled_rounds > 0 else None
+
+    def belief(self, k: int = BELIEF_K, belief: Belief | None = None) -> PoolReading | None:
+        """The ``k`` clouds of A's pool that ``belief`` (default: :meth:`current_belief`) rates highest and lowest,
+        with the weights B learns them with when the session's method weighs its pool by the belief (the default
+        method), else without; ``None`` when there is no belief yet. With ``belief`` given, it reads nothing that a
+        round changes, so a worker thread may call it."""
+        belief = belief if belief is not None else self.current_belief()
+        if belief is None:
+            return None
+        pool = self.pool()
+        weights = None
+        if self.session.method == RewardFM.name:
+            weights = pool_weights(belief, pool, self.session.settings.strength)
+        return read_pool(belief, pool, min(k, pool.shape[0] // 2), weights)
+
+    def pool(self) -> torch.Tensor:
+        """Model A's pool, the clouds the default method weighs by what B believes: ``(pool_size, num_points, 2)``,
+        drawn once per session."""
+        return self.session.pool().samples

@@ -8,6 +8,7 @@ round. docs/design.md walks through the modules.
 from __future__ import annotations
 
 from ..environment import check_environment, widget_problems
+from .belief import BeliefView, belief_png
 from .chart import ChartView, chart_png
 from .controller import PreferenceApp, connect
 from .decision import DecisionRow, decision_png
@@ -25,6 +26,7 @@ __all__ = [
     "SAVE",
     "TEACH",
     "UNDO",
+    "BeliefView",
     "ChartView",
     "DecisionRow",
     "FlipMapView",
@@ -36,6 +38,7 @@ __all__ = [
     "ProposalTiles",
     "ResultRow",
     "ResultsView",
+    "belief_png",
     "chart_png",
     "check_environment",
     "connect",

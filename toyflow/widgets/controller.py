@@ -4,7 +4,8 @@
 plays one headless round (:func:`~toyflow.preference.round.play_round`) and its outcome is pushed back to the
 picker; "Undo last round", "Reset" and "Save session" undo, reset and log the session. What is slower than the
 round itself is drawn after B's tiles, on a worker thread, from a frozen copy of B (see
-:class:`~toyflow.widgets.painter.ViewPainter`): the decision over time under the tiles, A and B in motion
+:class:`~toyflow.widgets.painter.ViewPainter`): what B believes about the person's taste
+(:attr:`PreferenceApp.belief`), the decision over time under the tiles, A and B in motion
 (:attr:`PreferenceApp.motion`), the flip map (:attr:`PreferenceApp.flip_map`) and the chart. ``picker.wait()``
 waits for them; ``background=False`` draws them inline.
 """
@@ -30,7 +31,8 @@ def default_log_path() -> Path:
 
 class PreferenceApp:
     """A picker (``self.picker``, the widget to display) driving a :class:`PreferenceSession`, with the teaching
-    views ``self.motion`` (A and B in motion) and ``self.flip_map`` (the flip map) to display where wanted.
+    views ``self.belief`` (what B believes), ``self.motion`` (A and B in motion) and ``self.flip_map`` (the flip
+    map) to display where wanted.
 
     ``picker`` defaults to a new :class:`ProposalPicker` built with ``picker_options`` (``n``, ``soft``,
     ``fresh_n``, ``tile_size``, ``fresh_size``). With ``propose`` the first proposals are drawn at once; ``views``
@@ -54,7 +56,7 @@ class PreferenceApp:
         self.eval_n, self.eval_seed = eval_n, eval_seed
         self.meter = ChartMeter(session, eval_n, eval_seed) if eval_n > 0 else None
         self.painter = ViewPainter(self.picker, ViewMeter(session) if views else None, background)
-        self.motion, self.flip_map = self.painter.motion, self.painter.flip_map
+        self.belief, self.motion, self.flip_map = self.painter.belief, self.painter.motion, self.painter.flip_map
         self.log_path = Path(log_path) if log_path is not None else default_log_path()
         self.last_result: RoundResult | None = None
         self.picker.on_round(self.play)

@@ -1,10 +1,12 @@
 """Drawing the teaching views after B's tiles, without blocking them.
 
-:class:`ViewPainter` owns the views that are not part of the picker (:class:`~toyflow.widgets.motion.MotionView`,
-:class:`~toyflow.widgets.flipview.FlipMapView`) and one worker thread. After a round it takes a frozen copy of
-B where the round ran, then the worker measures and draws, in this order: the decision over time under the tiles,
-A and B in motion, the flip map (then the controller's chart). Each job carries a generation number: a job whose
-proposals were replaced (Next proposals, Undo, Reset) before it finished draws nothing.
+:class:`ViewPainter` owns the views that are not part of the picker (:class:`~toyflow.widgets.belief.BeliefView`,
+:class:`~toyflow.widgets.motion.MotionView`, :class:`~toyflow.widgets.flipview.FlipMapView`) and one worker thread.
+After a round it fits what B believes and takes a frozen copy of B where the round ran (both quick), then the
+worker measures and draws, in this order: what B believes (read on A's pool), the decision over time under the
+tiles, A and B in motion, the flip map (then the controller's chart). Each job carries a generation number: a job
+whose proposals (or, for what B believes and the flip map, whose B) were replaced (Next proposals, Undo, Reset)
+before it finished draws nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import torch
 from torch import nn
 
 from ..preference import Proposal
+from ..preference.belief import Belief
 from ..preference.views import ViewMeter
+from .belief import BeliefView
 from .flipview import FlipMapView
 from .motion import MotionView, motion_pngs
 from .picker import ProposalPicker
+
+NO_TICKS = "no ticks yet: what B believes about your taste appears here after the first round with ticks"
 
 
 class ViewPainter:
@@ -29,6 +35,7 @@ class ViewPainter:
 
     def __init__(self, picker: ProposalPicker, meter: ViewMeter | None, background: bool = True) -> None:
         self.picker, self.meter, self.background = picker, meter, background
+        self.belief = BeliefView()
         self.motion = MotionView()
         self.flip_map = FlipMapView()
         self.generation = 0  # changes with the proposals shown (and with B)
@@ -37,7 +44,9 @@ class ViewPainter:
         self._executor: ThreadPoolExecutor | None = None
         if meter is None:
             self.motion.clear("the teaching views are off (PreferenceApp(..., views=False))")
+            self.belief.clear("the teaching views are off (PreferenceApp(..., views=False))")
         else:
+            self.belief.clear(NO_TICKS)
             self.motion.clear("answer the proposals above: A and B in motion appear here after the round")
             self.flip_map.caption.value = "<b>The flip map</b><br><small>appears after the first round</small>"
 
@@ -63,6 +72,7 @@ class ViewPainter:
         self.b_generation += 1
         if self.meter is None:
             return
+        self._queue_belief(f"after round {round_number}")
         b_model = self.meter.snapshot()
         self.picker.decision_pending()
         self.motion.pending()
@@ -78,7 +88,34 @@ class ViewPainter:
             return
         self.motion.clear("the last round was taken back: answer the proposals again to see A and B in motion")
         self.flip_map.pending()
+        self._queue_belief("model B as it is now")
         self.submit(self._bank, self.b_generation, None, self.meter.snapshot())
+
+    def _queue_belief(self, title: str) -> None:
+        """Fit what B believes now where the rounds run (it reads the session's ticks; a few milliseconds), and queue
+        the reading of A's pool and its picture; a failure is shown in the view, never raised into the round."""
+        try:
+            belief = self.meter.current_belief()
+        except Exception as e:  # shown, never raised: the round itself went well
+            self.belief.failed(f"{type(e).__name__}: {e}")
+            return
+        self.belief.pending()
+        self.submit(self._belief, self.b_generation, belief, title)
+
+    def _belief(self, generation: int, belief: Belief | None, title: str) -> None:
+        try:
+            start = time.perf_counter()
+            reading = None if belief is None else self.meter.belief(belief=belief)
+            if generation != self.b_generation:
+                return
+            if reading is None:
+                self.belief.clear(NO_TICKS)
+            else:
+                self.belief.show(reading, title, weighs=reading.top_weights is not None)
+            self.timing["belief"] = time.perf_counter() - start
+            self.picker.last_timing["belief"] = self.timing["belief"]
+        except Exception as e:  # shown, never raised: this runs on a worker thread
+            self.belief.failed(f"{type(e).__name__}: {e}")
 
     def _same_noise(
         self,

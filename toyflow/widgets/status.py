@@ -20,7 +20,7 @@ QUANTITY_WORDS: dict[str, tuple[str, str, str]] = {
     "effective_samples": ("B learned from", ".0f", " of A's clouds"),
     "preference_loss": ("preference loss", ".3f", ""),
     "flow_loss": ("flow loss", ".3f", ""),
-    "barrier": ("barrier", ".3f", ""),
+    "barrier": ("barrier λ", ".3f", ""),
 }
 
 
@@ -44,6 +44,8 @@ def describe_record(record: RoundRecord, soft: bool, total_seconds: float) -> st
         what = record.reason or "B unchanged"
     parts = [what]
     for name, value in record.stats.reported().items():
+        if math.isnan(value):  # a figure without a value is left out, never a dash
+            continue
         words, spec, unit = QUANTITY_WORDS[name]
         parts.append(f"{words} {fmt(value, spec)}{unit}")
     parts.append(f"update {record.seconds:.2f} s, round {total_seconds:.2f} s")
