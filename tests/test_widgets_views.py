@@ -214,7 +214,7 @@ def test_what_b_believes_follows_the_labelled_rounds():
     shown = app.belief.reading
     assert shown is not None and shown.labelled == 4 and shown.pool_size == FAST.pool_size
     assert shown.top.shape == (4, 400, 2) and shown.top_weights is not None  # the default method weighs A's pool
-    assert shown.certainty == app.session.history[-1].certainty
+    assert shown.certainty == app.session.history[-1].stats.certainty
     assert "after round 2" in app.belief.caption.value and 'data-verdict="' in app.belief.caption.value
     assert app.belief.image.value.tobytes().startswith(PNG) and "belief" in picker.state["timing"]
     picker.undo()
