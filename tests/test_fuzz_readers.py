@@ -166,16 +166,21 @@ def assert_clear(error: Exception, path) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ session logs
-@pytest.fixture(scope="module")
-def log_case(tmp_path_factory):
-    """A real log (propose, ticks, probabilities, a skipped round, undo, reset, fine-tuning) of a tiny model A, as
-    JSON, and a file to write mutants to."""
-    a = make_flow(TINY, seed=3)
-    session = PreferenceSession(a, seed=5, sampler_steps=2, settings=FAST)
+def two_answers() -> PreferenceSession:
+    """A session of a tiny model A with two answered proposals: ticks, then probabilities."""
+    session = PreferenceSession(make_flow(TINY, seed=3), seed=5, sampler_steps=2, settings=FAST)
     session.propose(4)
     session.give(ticks=[0, 2])
     session.propose(4)
     session.give(probabilities=[0.9, 0.1, 0.5])
+    return session
+
+
+@pytest.fixture(scope="module")
+def log_case(tmp_path_factory):
+    """A real log (propose, ticks, probabilities, a skipped round, undo, reset, fine-tuning) of a tiny model A, as
+    JSON, and a file to write mutants to."""
+    session = two_answers()
     session.undo()
     session.propose(3)
     session.give()
@@ -184,7 +189,7 @@ def log_case(tmp_path_factory):
     session.propose(4)
     session.give(ticks=[3])
     doc = json.loads(json.dumps(session.log.to_json()))
-    return a, doc, tmp_path_factory.mktemp("fuzz-log") / "log.json"
+    return session.a, doc, tmp_path_factory.mktemp("fuzz-log") / "log.json"
 
 
 def read_log(path):
@@ -258,14 +263,9 @@ def mutated_events(draw, events):
 @pytest.fixture(scope="module")
 def replay_case(tmp_path_factory):
     """A short real log (two answered proposals, ticks then probabilities) of a tiny model A, cheap to replay."""
-    a = make_flow(TINY, seed=3)
-    session = PreferenceSession(a, seed=5, sampler_steps=2, settings=FAST)
-    session.propose(4)
-    session.give(ticks=[0, 2])
-    session.propose(4)
-    session.give(probabilities=[0.9, 0.1, 0.5])
+    session = two_answers()
     doc = json.loads(json.dumps(session.log.to_json()))
-    return a, doc, tmp_path_factory.mktemp("fuzz-replay") / "log.json"
+    return session.a, doc, tmp_path_factory.mktemp("fuzz-replay") / "log.json"
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ import shutil
 import pytest
 
 from .labharness import (
-    CHROMIUM_ARGS,
     SHOTS,
     Budget,
     LabServer,
@@ -21,6 +20,7 @@ from .labharness import (
     budget_seconds,
     copy_repo,
     enforce,
+    launched_chromium,
     served,
 )
 
@@ -57,14 +57,8 @@ def lab(chromium_path, budget, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def browser(chromium_path, lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium(chromium_path) as browser:
+        yield browser
 
 
 def _failed(node) -> bool:

@@ -582,3 +582,16 @@ class NotebookPage:
         """The widget button whose label is exactly ``text``."""
         pattern = re.compile(rf"^\s*{re.escape(text)}\s*$")
         return self.panel.locator("button.jupyter-button", has_text=pattern)
+
+
+@contextlib.contextmanager
+def launched_chromium(chromium_path: str):
+    """Headless Chromium at ``chromium_path`` with :data:`CHROMIUM_ARGS`, driven by Playwright; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        try:
+            yield browser
+        finally:
+            browser.close()

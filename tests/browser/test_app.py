@@ -20,7 +20,7 @@ import time
 import pytest
 
 from .appserver import VoilaServer
-from .labharness import CHROMIUM_ARGS, ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, served
+from .labharness import ERROR_CHECKS_JS, SHOTS, Budget, budget_seconds, copy_repo, launched_chromium, served
 
 try:
     from playwright.sync_api import expect
@@ -49,14 +49,8 @@ APPEAR_S = float(os.environ.get("TOYFLOW_APP_APPEAR_S") or 30)  # a guard, not t
 @pytest.fixture(scope="module")
 def app_browser(chromium_path):
     """Chromium for the app alone (no JupyterLab server: nothing else runs while the app's time is measured)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium(chromium_path) as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
