@@ -42,12 +42,12 @@ def test_kernel_is_one_at_zero_distance_and_falls_with_the_width():
 
 
 def test_evidence_of_two_labels_on_the_same_cloud_is_exact():
-    # the second tick, predicted from the first: Laplace's rule says 2/3; the kernel model (weight 1, two prior
-    # pseudo-labels at 2/3) says (2 * 2/3 + 1) / 3 = 7/9, and with a lapse of 0.05, 0.05 + 0.9 * 7/9 = 0.75
+    # the second tick, predicted from the first: Laplace's rule says 2/3; the kernel model (weight 1, one prior
+    # pseudo-label at 2/3) says (2/3 + 1) / 2 = 5/6, and with a lapse of 0.02, 0.02 + 0.96 * 5/6 = 0.82
     s = BeliefSettings()
     cloud = torch.rand(1, 64, 2, generator=torch.Generator().manual_seed(0))
     evidence = prequential_evidence(torch.cat([cloud, cloud]), torch.tensor([1.0, 1.0]), s)
-    assert evidence == pytest.approx(math.log(0.75) - math.log(2 / 3), abs=1e-6)
+    assert evidence == pytest.approx(math.log(0.82) - math.log(2 / 3), abs=1e-6)
 
 
 def test_one_label_is_no_evidence_so_certainty_is_the_prior():
