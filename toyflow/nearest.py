@@ -29,7 +29,7 @@ from typing import TypeVar
 import numpy as np
 from scipy.spatial import cKDTree
 
-QUERY_CHUNK = 1 << 15  # query points measured together: their temporaries stay in the CPU's cache
+QUERY_CHUNK = 1 << 16  # query points measured together: few numpy calls, temporaries within the CPU's caches
 _BUILD_CHUNK = 1 << 16  # (cell, candidate) pairs filtered together while building
 WORKERS = min(4, os.cpu_count() or 1)  # threads of map_chunks
 _FEW = 256  # query points whose last candidates are measured all at once (fewer numpy calls, some padding)
@@ -66,13 +66,17 @@ class NearestGrid:
         ci, cj, lens, cand, centre = segs
         ids = ci * self.shape[1] + cj
         cells = self.shape[0] * self.shape[1]
-        self.count = np.zeros(cells, np.uint8)
-        self.start = np.zeros(cells, np.int64)
-        self.centre_distance = np.zeros(cells)
+        self.count = np.zeros(cells, np.int64)
         self.count[ids] = np.where(lens <= min(max_candidates, 255), lens, 0)
-        self.start[ids] = np.cumsum(lens) - lens
+        start = np.zeros(cells, np.int64)
+        start[ids] = np.cumsum(lens) - lens
+        self.centre_distance = np.zeros(cells)
         self.centre_distance[ids] = centre
-        self.candidates = cand.astype(np.int32)
+        self.candidates = cand.astype(np.int16 if len(pts) <= 1 << 15 else np.int32)  # small: fewer cache misses
+        # one word a cell, one cache miss a query: its list's start, its count and its first candidate
+        if len(cand) >= 1 << 32 or len(pts) >= 1 << 23:
+            raise ValueError("too many points, or cells too small for them")
+        self._cells = start | (self.count << 32) | (self.candidates.take(start).astype(np.int64) << 40)
         self.half_diagonal = float(np.sqrt(0.5)) * self.cell
         self._tree: cKDTree | None = None
 
@@ -128,37 +132,42 @@ class NearestGrid:
 
     def _query_chunk(self, q: np.ndarray, dist: np.ndarray, idx: np.ndarray) -> None:
         cell, inside = self.cells_of(q)
-        count = self.count.take(cell)
+        info = self._cells.take(cell)
+        count = (info >> 32) & 255
         if not inside.all():
             count[~inside] = 0
-        start = self.start.take(cell)
-        qx, qy = q[:, 0].copy(), q[:, 1].copy()
-        best, arg = self._measure(qx, qy, start)  # every point's first candidate
+        start = info & 0xFFFFFFFF
+        qx, qy = q[:, 0], q[:, 1]
+        # the points by number of candidates (a radix sort): each candidate k >= 1 is measured for a tail of them;
+        # where most points have one candidate, those are measured first, unsorted, and the rest sorted alone
         more = np.flatnonzero(count > 1)
-        if len(more):  # the others, by number of candidates (a radix sort)
-            many = count.take(more)
-            order = np.argsort(many, kind="stable")
-            more, many = more.take(order), many.take(order).astype(np.int64)
-            qx, qy, start = qx.take(more), qy.take(more), start.take(more)
-            near, at = best.take(more), arg.take(more)
-            for k, s in enumerate(np.searchsorted(many, np.arange(1, many[-1]), side="right"), start=1):
-                # candidate k of every point with more than k candidates: a tail of the sorted points
-                if len(many) - s <= _FEW:  # the last few points: all their remaining candidates at once
-                    cols = np.arange(many[-1] - k)
-                    pick = start[s:, None] + np.minimum(cols, many[s:, None] - k - 1) + k
-                    d2, t = self._measure(qx[s:, None], qy[s:, None], pick)
-                    j = d2.argmin(axis=1)[:, None]
-                    d2, t = np.take_along_axis(d2, j, 1)[:, 0], np.take_along_axis(t, j, 1)[:, 0]
-                else:
-                    d2, t = self._measure(qx[s:], qy[s:], start[s:] + k)
-                nearer = d2 < near[s:]
-                np.copyto(near[s:], d2, where=nearer)
-                np.copyto(at[s:], t, where=nearer)
-                if len(many) - s <= _FEW:
-                    break
-            best[more], arg[more] = near, at
-        np.sqrt(best, out=dist)
-        idx[:] = arg
+        few = len(more) < 0.75 * len(q)
+        if few:
+            dist[:], idx[:] = self._measure(qx, qy, t=info >> 40)
+            order = more.take(np.argsort(count.take(more).astype(np.uint8), kind="stable"))
+        else:
+            order = np.argsort(count.astype(np.uint8), kind="stable")
+        many = count.take(order)
+        qx, qy, start = qx.take(order), qy.take(order), start.take(order)
+        if few:
+            near, arg = dist.take(order), idx.take(order)
+        else:
+            near, arg = self._measure(qx, qy, t=info.take(order) >> 40)
+        for k, s in enumerate(np.searchsorted(many, np.arange(1, many[-1] if len(many) else 1), side="right"), 1):
+            if len(many) - s <= _FEW:  # the last few points: all their remaining candidates at once
+                cols = np.minimum(np.arange(many[-1] - k), many[s:, None] - k - 1) + k
+                d2, t = self._measure(qx[s:, None], qy[s:, None], start[s:, None] + cols)
+                j = d2.argmin(axis=1)[:, None]
+                d2, t = np.take_along_axis(d2, j, 1)[:, 0], np.take_along_axis(t, j, 1)[:, 0]
+            else:
+                d2, t = self._measure(qx[s:], qy[s:], start[s:] + k)
+            nearer = d2 < near[s:]
+            np.copyto(near[s:], d2, where=nearer)
+            np.copyto(arg[s:], t, where=nearer)
+            if len(many) - s <= _FEW:
+                break
+        dist[order], idx[order] = near, arg
+        np.sqrt(dist, out=dist)
         if not count.all():  # outside the grid, or too many candidates: the tree
             rest = np.flatnonzero(count == 0)
             finite = np.isfinite(q.take(rest, axis=0)).all(axis=1)
@@ -166,9 +175,13 @@ class NearestGrid:
             if finite.any():
                 dist[rest[finite]], idx[rest[finite]] = self.tree.query(q.take(rest[finite], axis=0))
 
-    def _measure(self, qx: np.ndarray, qy: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(d2, t)``: the candidates ``t = candidates[at]`` and their squared distances to ``(qx, qy)``."""
-        t = self.candidates.take(at)
+    def _measure(
+        self, qx: np.ndarray, qy: np.ndarray, at: np.ndarray | None = None, t: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(d2, t)``: the candidates ``t = candidates[at]`` (or ``t`` given) and their squared distances to
+        ``(qx, qy)``."""
+        if t is None:
+            t = self.candidates.take(at)
         dx = qx - self._x.take(t)
         dy = qy - self._y.take(t)
         dx *= dx
@@ -269,14 +282,17 @@ class NearestInClouds:
         for w in self.WINDOWS:
             x, y = qx[todo], qy[todo]
             edge = centre[todo] - (w + 1)  # px[o + w + 1:].take(edge) is px.take(centre + o)
-            b = best[todo] if measured else np.full(len(x), np.inf)
+            b = best[todo] if measured else None
             for o in (*range(-w, -measured), *range(measured, w)):
                 dx = x - px[o + w + 1 :].take(edge)
                 dy = y - py[o + w + 1 :].take(edge)
                 dx *= dx
                 dy *= dy
                 dx += dy
-                np.minimum(b, dx, out=b)
+                if b is None:
+                    b = dx
+                else:
+                    np.minimum(b, dx, out=b)
             measured = w
             best[todo] = b
             # certified: nearer than every cloud point left out, on either side (the pads: none)
