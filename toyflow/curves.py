@@ -153,6 +153,7 @@ def _by_kind(
     chunk = max(1, QUERY_CHUNK // max(1, pts.shape[1]))
     for kind, mask in (("s_curve", is_s), ("swiss_roll", ~is_s)):
         if mask.any():
+            _grid(kind), _normals(kind)  # built once, before the threads
             part = pts[mask]
             out[mask] = np.concatenate(map_chunks(lambda a, b, p=part, k=kind: fn(p[a:b], k), len(part), chunk))
     return out

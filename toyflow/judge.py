@@ -165,6 +165,7 @@ def _by_chunks(clouds: torch.Tensor | np.ndarray, columns: int, fn: Callable[[np
     out = np.full((pts.shape[0], columns), np.inf, dtype=np.float32)
     if pts.shape[1] and finite.any():
         good = pts[finite]
+        _template_grids(), _template_windows()  # built once, before the threads
         chunk = max(1, QUERY_CHUNK // pts.shape[1])
         out[finite] = np.concatenate(map_chunks(lambda a, b: fn(good[a:b]), len(good), chunk))
     return torch.from_numpy(out)
