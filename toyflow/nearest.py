@@ -93,8 +93,10 @@ class NearestGrid:
         q = np.asarray(query, dtype=np.float64)
         fx = (q[:, 0] - self.lo[0]) * (1.0 / self.cell)
         fy = (q[:, 1] - self.lo[1]) * (1.0 / self.cell)
-        inside = (fx >= 0) & (fx < self.shape[0]) & (fy >= 0) & (fy < self.shape[1])
-        if not inside.all():
+        if len(q) and min(fx.min(), fy.min()) >= 0 and fx.max() < self.shape[0] and fy.max() < self.shape[1]:
+            inside = np.ones(len(q), bool)  # all inside (no NaN either: it fails every comparison)
+        else:
+            inside = (fx >= 0) & (fx < self.shape[0]) & (fy >= 0) & (fy < self.shape[1])
             fx[~inside] = 0
             fy[~inside] = 0
         cell = fx.astype(np.int64)
