@@ -242,10 +242,11 @@ class NearestInClouds:
     def _tile(self, c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each set point's table row and coordinates, for ``c`` clouds in turn: ``(c * m,)`` each."""
         m = len(self.points)
-        if len(self._tiled[0]) < c * m:
+        tiled = self._tiled  # (one reference: another thread may put longer ones in its place)
+        if len(tiled[0]) < c * m:
             rows = np.arange(m) * (m + 2) + 1
-            self._tiled = (np.tile(rows, c), np.tile(self._qx, c), np.tile(self._qy, c))
-        return self._tiled[0][: c * m], self._tiled[1][: c * m], self._tiled[2][: c * m]
+            tiled = self._tiled = (np.tile(rows, c), np.tile(self._qx, c), np.tile(self._qy, c))
+        return tiled[0][: c * m], tiled[1][: c * m], tiled[2][: c * m]
 
     def distances(self, clouds: np.ndarray, nearest: np.ndarray) -> np.ndarray:
         """Distance from each set point to the nearest point of each cloud: float64 ``(c, m)`` for finite clouds
