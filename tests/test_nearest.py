@@ -111,9 +111,12 @@ def clouds_about(points: np.ndarray, count: int, n: int, noise: float, seed: int
 
 def assert_windows_like_trees(points: np.ndarray, order: np.ndarray, clouds: np.ndarray) -> None:
     nearest = cKDTree(points).query(clouds.reshape(-1, 2))[1].reshape(clouds.shape[:2])
-    got = NearestInClouds(points, order).distances(clouds, nearest)
     ref = np.stack([cKDTree(c).query(points)[0] for c in clouds])
-    np.testing.assert_array_equal(got, ref)
+    windows = NearestInClouds(points, order)
+    # as they are; every open point to the end of the windows, then measured alone; every open cloud to its tree
+    for far_share, tree_pairs in ((windows.FAR_SHARE, windows.TREE_PAIRS), (2.0, 10**9), (0.0, 0)):
+        windows.FAR_SHARE, windows.TREE_PAIRS = far_share, tree_pairs
+        np.testing.assert_array_equal(windows.distances(clouds, nearest), ref)
 
 
 def test_windows_give_each_clouds_nearest_point(points):

@@ -203,11 +203,14 @@ class NearestInClouds:
     at least ``D`` from ``q``: a cloud point ``p`` nearest to set point ``t`` lies in ``t``'s Voronoi region, at least
     ``LB(q, t)`` from ``q`` (the largest distance from ``q`` to the half-planes of points nearer to ``t`` than to
     ``q`` or to one of ``t``'s nearest set points), and the smallest ``LB`` over all ranks below (above) a rank is
-    tabulated. Uncertified set points measure more neighbours, then every point of their cloud.
+    tabulated. Uncertified set points measure more neighbours, then every point of their cloud (a cloud far from the
+    set, with most of its set points open after two windows, goes to a k-d tree of it at once).
     """
 
     WINDOWS = (2, 4, 8, 16)  # cloud points measured on each side of a set point's rank, in turn
     NEIGHBOURS = 8  # a set point's nearest set points whose half-planes bound its Voronoi region
+    FAR_SHARE = 0.6  # a cloud with more of its set points open after the second window: measured by a tree
+    TREE_PAIRS = 64  # a cloud with more set points left open than this gets a k-d tree, else every point measured
 
     def __init__(self, points: np.ndarray, order: np.ndarray) -> None:
         pts = np.array(points, dtype=np.float64)
@@ -280,9 +283,10 @@ class NearestInClouds:
         centre = counts.ravel()
         row, qx, qy = self._tile(c)
         best = np.empty(c * m)
+        by_tree: list[tuple[np.ndarray, np.ndarray]] = []  # (pairs, distances) measured by the clouds' trees
         todo: np.ndarray | slice = slice(None)
         measured = 0
-        for w in self.WINDOWS:
+        for stage, w in enumerate(self.WINDOWS):
             x, y = qx[todo], qy[todo]
             edge = centre[todo] - (w + 1)  # px[o + w + 1:].take(edge) is px.take(centre + o)
             b = best[todo] if measured else None
@@ -304,14 +308,35 @@ class NearestInClouds:
             np.minimum(left, self._above.take(ranks[2 * w + 1 :].take(edge) + r), out=left)
             open_ = np.flatnonzero(b > left)
             todo = open_ if isinstance(todo, slice) else todo.take(open_)
+            if stage == 1 and len(todo):  # a cloud far from the set leaves most points open: to its tree now
+                far = np.bincount(todo // m, minlength=c) > self.FAR_SHARE * m
+                if far.any():
+                    aside = far.take(todo // m)
+                    self._measure_all(clouds, todo[aside], best, by_tree)
+                    todo = todo[~aside]
             if not len(todo):
                 break
-        for i in np.unique(todo // m):  # what the windows left: every point of the cloud
-            q = todo[todo // m == i] % m
-            dx = self._qx[q, None] - clouds[i, None, :, 0]
-            dy = self._qy[q, None] - clouds[i, None, :, 1]
-            best[i * m + q] = (dx * dx + dy * dy).min(axis=1)
-        return np.sqrt(best).reshape(c, m).take(self.rank, axis=1)
+        self._measure_all(clouds, todo, best, by_tree)
+        out = np.sqrt(best)
+        for pairs, dist in by_tree:
+            out[pairs] = dist
+        return out.reshape(c, m).take(self.rank, axis=1)
+
+    def _measure_all(
+        self, clouds: np.ndarray, pairs: np.ndarray, best: np.ndarray, by_tree: list[tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        """The distance from set point ``pair % m`` (by rank) to the nearest point of cloud ``pair // m`` for each of
+        ``pairs``, against every point of the cloud: squared into ``best``, or, from a k-d tree of the cloud where it
+        has many pairs, as it is into ``by_tree``."""
+        m = len(self.points)
+        for i in np.unique(pairs // m):
+            q = pairs[pairs // m == i] % m
+            if len(q) > self.TREE_PAIRS:
+                by_tree.append((i * m + q, cKDTree(clouds[i]).query(np.stack([self._qx[q], self._qy[q]], axis=1))[0]))
+            else:
+                dx = self._qx[q, None] - clouds[i, None, :, 0]
+                dy = self._qy[q, None] - clouds[i, None, :, 1]
+                best[i * m + q] = (dx * dx + dy * dy).min(axis=1)
 
 
 def _squared_floor(bound: np.ndarray) -> np.ndarray:
