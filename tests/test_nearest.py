@@ -81,7 +81,8 @@ def test_bounds_hold_inside_and_outside(grid, points):
     dist = cKDTree(points).query(query)[0]
     assert (lower <= dist).all() and (dist <= upper).all()
     inside = grid.cells_of(query)[1]
-    assert (upper[inside] - lower[inside] <= 2 * grid.half_diagonal + 1e-9).all()
+    # the cell's half diagonal either way, and the float32 rounding of the centre's distance
+    assert (upper[inside] - lower[inside] <= 2 * grid.half_diagonal + 2**-21 * upper[inside] + 1e-9).all()
     assert (lower[~inside] > 0).mean() > 0.5  # outside: the distance to the points' box
 
 

@@ -29,7 +29,7 @@ FIT_POINTS = 128  # points of each cloud that fit its scale and offset (all poin
 FIT_ROUNDS = 3
 FIT_KEEP = 0.9  # share of the fitting points kept (the nearest) in each least-squares round
 FAR = 1e3  # where a non-finite point is put: farther from either curve than any real point
-GRID_CELL = 0.0025  # side of the cells of the curves' nearest-point grids (about two curve points a side)
+GRID_CELL = 0.005  # side of the cells of the curves' nearest-point grids (about four curve points a side)
 
 
 @lru_cache(maxsize=len(KINDS))
