@@ -12,7 +12,7 @@ answers two questions:
   tick rate (Laplace's rule). The sum of the log-likelihood differences is the evidence, in nats, that the ticks
   follow the clouds: the log of a Bayes factor. With the prior log odds ``prior_log_odds`` it gives the posterior
   probability of "the ticks follow the clouds", the :attr:`Belief.certainty`. Ticks at random, blind to shape, earn
-  no evidence however many there are; a dozen consistent ticks earn about 5 nats.
+  no evidence however many there are; a dozen consistent ticks earn 4-5 nats.
 
 A method scales what B learns by the certainty (:mod:`~toyflow.preference.methods.reward_fm`): B moves as far as the
 evidence warrants, and stays A when there is none.
