@@ -32,19 +32,24 @@ FAR = 1e3  # where a non-finite point is put: farther from either curve than any
 GRID_CELL = 0.005  # side of the cells of the curves' nearest-point grids (about four curve points a side)
 
 
+def curve_xz(kind: str, u: np.ndarray) -> np.ndarray:
+    """The generator's coordinates 0 and 2 of ``kind`` at parameters ``u (n,)`` in [0, 1], without noise, computed as
+    scikit-learn's ``make_s_curve`` and ``make_swiss_roll`` compute them from their first uniform draw: float64
+    ``(n, 2)``, not normalised."""
+    if kind == "s_curve":
+        t = 3 * np.pi * (u - 0.5)
+        return np.stack([np.sin(t), np.sign(t) * (np.cos(t) - 1)], axis=1)
+    if kind == "swiss_roll":
+        t = 1.5 * np.pi * (1 + 2 * u)
+        return np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
+    raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+
+
 @lru_cache(maxsize=len(KINDS))
 def noise_free_curve(kind: str) -> np.ndarray:
     """``CURVE_POINTS`` points evenly spaced in the generator's parameter along the noise-free ``kind``, normalised
     like the data (:func:`toyflow.data.normalize_cloud`): float64 ``(CURVE_POINTS, 2)``."""
-    u = np.linspace(0.0, 1.0, CURVE_POINTS)
-    if kind == "s_curve":  # scikit-learn's make_s_curve, coordinates 0 and 2
-        t = 3 * np.pi * (u - 0.5)
-        xz = np.stack([np.sin(t), np.sign(t) * (np.cos(t) - 1)], axis=1)
-    elif kind == "swiss_roll":  # make_swiss_roll, coordinates 0 and 2
-        t = 1.5 * np.pi * (1 + 2 * u)
-        xz = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
-    else:
-        raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+    xz = curve_xz(kind, np.linspace(0.0, 1.0, CURVE_POINTS))
     lo, hi = xz.min(), xz.max()
     return (xz - lo) / (hi - lo) * 2 - 1
 
