@@ -29,6 +29,7 @@ from toyflow import load_checkpoint
 from toyflow.evaluation import generate
 from toyflow.judge import oracle_ticks
 from toyflow.preference.belief import fit_belief
+from toyflow.preference.labels import labels_from
 from toyflow.preference.records import PROPOSALS
 from toyflow.preference.settings import MethodSettings
 from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
@@ -70,10 +71,9 @@ def session(
             ticks = (torch.rand(PROPOSALS, generator=gen) < 0.5).nonzero().flatten().tolist()
         else:
             ticks = oracle_ticks(clouds, flip, gen)
-        if len(ticks) in (0, PROPOSALS):
+        labels = labels_from(PROPOSALS, ticks)
+        if labels is None or len(ticks) == PROPOSALS:  # nothing ticked, or all alike: a session skips the round
             continue
-        labels = torch.zeros(PROPOSALS)
-        labels[ticks] = 1.0 / len(ticks)
         labelled.append((clouds, labels))
         groups.append(wanted[pick])
         ticks_all.append((labels > 0).float())

@@ -10,7 +10,8 @@ whatever their number of points; a point a person sees as a stray lies much fart
 gives the largest of a cloud's distances alone, measuring exactly only the points that may be the farthest.
 
 The nearest points of the curves come from grids of candidates (:class:`toyflow.nearest.NearestGrid`: the
-distances and indices of a k-d tree, many times faster), clouds some 65,000 points at a time on a few threads.
+distances and indices of a k-d tree, many times faster), clouds some 65,000 points at a time
+(:func:`toyflow.nearest.map_chunks`).
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def cloud_array(clouds: torch.Tensor | np.ndarray) -> np.ndarray:
 def _by_kind(
     pts: np.ndarray, is_s: np.ndarray, fn: Callable[[np.ndarray, str], np.ndarray], out: np.ndarray
 ) -> np.ndarray:
-    """``out[mask] = fn(pts[mask], kind)`` for each kind's clouds, some 65,000 points at a time on a few threads."""
+    """``out[mask] = fn(pts[mask], kind)`` for each kind's clouds, some 65,000 points at a time
+    (:func:`~toyflow.nearest.map_chunks`)."""
     chunk = max(1, QUERY_CHUNK // max(1, pts.shape[1]))
     for kind, mask in (("s_curve", is_s), ("swiss_roll", ~is_s)):
         if mask.any():

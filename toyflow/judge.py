@@ -12,7 +12,8 @@ The Chamfer distances are exact, and computed without a k-d tree: from the point
 grid of candidates (:class:`toyflow.nearest.NearestGrid`), from the points of a template to a cloud by windows
 along the template's curve (:class:`toyflow.nearest.NearestInClouds`); the judge measures only the nearer template
 (the other one is bounded from the grid's cells) and only the points of a cloud that may be its farthest from the
-curve (:func:`toyflow.curves.farthest_from_curve`). Clouds go some 65,000 points at a time, on a few threads.
+curve (:func:`toyflow.curves.farthest_from_curve`). Clouds go some 65,000 points at a time
+(:func:`toyflow.nearest.map_chunks`, on :data:`toyflow.nearest.WORKERS` threads).
 """
 
 from __future__ import annotations
@@ -170,8 +171,9 @@ def _finite_clouds(clouds: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _by_chunks(clouds: torch.Tensor | np.ndarray, columns: int, fn: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
-    """``fn(good)`` of the finite clouds ``(b, n, 2)`` (float64), some 65,000 points at a time on a few threads: float32
-    ``(batch, columns)``, inf for a cloud with a non-finite point (or with no points)."""
+    """``fn(good)`` of the finite clouds ``(b, n, 2)`` (float64), some 65,000 points at a time
+    (:func:`~toyflow.nearest.map_chunks`): float32 ``(batch, columns)``, inf for a cloud with a non-finite point (or
+    with no points)."""
     pts, finite = _finite_clouds(clouds)
     out = np.full((pts.shape[0], columns), np.inf, dtype=np.float32)
     if pts.shape[1] and finite.any():
@@ -274,8 +276,7 @@ def calibrate_from_real_clouds(num_points: int = NUM_POINTS) -> Thresholds:
         parts = real.split(CALIBRATION_PIECE)
         own = torch.cat([_distance_to(part, k) for part in parts])  # column k of distances()
         valid.append(float(torch.quantile(own, VALID_QUANTILE)))
-        is_s = torch.full((CALIBRATION_PIECE,), k == 0)
-        points = torch.cat([curve_distances(part, is_s[: len(part)]).flatten() for part in parts])
+        points = torch.cat([curve_distances(part, torch.full((len(part),), k == 0)).flatten() for part in parts])
         stray.append(STRAY_FACTOR * float(torch.quantile(points, STRAY_QUANTILE)))
     return Thresholds(valid=(valid[0], valid[1]), stray=(stray[0], stray[1]))
 

@@ -16,7 +16,8 @@ few tens of nanoseconds, in numpy:
   points ranked along the curve next to a set point are measured, and the nearest of them is certified by bounds
   on the distance to every other cloud point (see the class).
 
-:func:`map_chunks` runs work on cache-sized pieces of a batch on a few threads (numpy releases the GIL).
+:func:`map_chunks` runs work on cache-sized pieces of a batch on :data:`WORKERS` threads (numpy releases the GIL;
+one by default).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class MethodSettings:
     # reward-fm: B's pool is weighted by softmax(strength * certainty * tick rate); a sure belief (certainty 1)
     # weighs a cloud rated 0.9 e^(14 * 0.8) times one rated 0.1
     strength: float = 14.0
-    kernel_points: int = 64
+    kernel_points: int = BeliefSettings.kernel_points
     # reward-fm's preference model (toyflow.preference.belief): kernel width in Chamfer units, pseudo-labels of the
     # prior, the chance that a tick is a slip, and the prior log odds that the ticks follow the clouds at all.
     # Prior log odds (5 seeds, 1024 noises, on an H200): at -2 (certainty 0.12 before any evidence) 3 consistent
@@ -47,10 +47,10 @@ class MethodSettings:
     # random ticks -0.8 instead of -0.3 (benchmarks/evidence.py); the annotator flipping 0.1 of its ticks moved the
     # gated B to 0.77 S curves after 3 rounds instead of 0.66 (label-free: 0.57, 0.48), random ticks left it at 0.19
     # after 5 rounds (A: 0.19; before: 0.24).
-    belief_width: float = 0.1
-    prior_labels: float = 1.0
-    lapse: float = 0.02
-    prior_log_odds: float = -2.0
+    belief_width: float = BeliefSettings.width  # the preference model's own defaults: one place for each
+    prior_labels: float = BeliefSettings.prior_labels
+    lapse: float = BeliefSettings.lapse
+    prior_log_odds: float = BeliefSettings.prior_log_odds
     temperature: float = 0.05
     time_samples: int = 4
     fm_batch: int = 128
