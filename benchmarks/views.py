@@ -3,10 +3,11 @@
     python benchmarks/views.py [--rounds 5] [--threads N] [--checkpoint PATH] [--device cpu]
 
 Per round (model A's proposals ticked [0] or [0, 1] alternately, so that every round teaches B): B's update, the
-re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then, what the picker draws after the tiles on
-its worker thread: the decision over time (A's and B's trajectories, P(S) along them, 4 small plots), A and B in
-motion (one frame per sampler step), the flip map (B on 32 held-out noises, the judge, the picture) and the chart
-(the judge on 64 clouds of B). Medians over the rounds; the machine's load average is printed beside them.
+re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then, what the picker draws after the tiles on its
+worker thread: the decision over time (B's trajectory, P(S) along it, 4 small plots; A's is read while the proposals
+are shown, before the answer), A and B in motion (one frame per sampler step), B on the 64 held-out noises (sampled
+and judged once, for both views below), the flip map (the picture of the first 32) and the chart (the figures of all
+64). Medians over the rounds; the machine's load average is printed beside them.
 
 Beside them, in turns with them, a round of the original's method (``reference``: its update, the same sampling and
 tiles), and the ratio of everything on screen (the round and every view) to it: the target is <= 1/3, the tiles
@@ -25,7 +26,8 @@ from common import machine, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.plotting import GREEN, cloud_png
-from toyflow.preference import Answer, ChartMeter, PreferenceSession, ViewMeter, play_round
+from toyflow.preference import Answer, ChartMeter, HeldOut, PreferenceSession, ViewMeter, play_round
+from toyflow.preference.round import CHART_CLOUDS
 from toyflow.widgets.decision import decision_png
 from toyflow.widgets.flipview import flip_map_png
 from toyflow.widgets.motion import motion_pngs
@@ -41,12 +43,14 @@ def timed(fn):
 def one_round(session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int]) -> dict[str, float]:
     """The seconds of each part of one round."""
     proposal = session.propose(4)
+    views.a_side(proposal)  # as the picker does while the person looks at the proposals: A is frozen
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: [cloud_png(c, 160, GREEN) for c in (*result.b_same, *result.b_fresh)])
     b_model = views.snapshot()
     same, measured = timed(lambda: views.same_noise(proposal, b_model, result.b_trajectory))
     _, plots = timed(lambda: [decision_png(same.times, same.p_a[i], same.p_b[i]) for i in range(4)])
     _, motion = timed(lambda: motion_pngs(same.trajectory_a, same.trajectory_b))
+    _, held_out = timed(lambda: views.held_out.reading(b_model))
     bank, bank_s = timed(lambda: views.bank(b_model))
     _, picture = timed(lambda: flip_map_png(bank.a_clouds, bank.b_clouds, bank.flips))
     _, chart_s = timed(lambda: chart.measure(result.record.round, chart.snapshot()))
@@ -57,8 +61,9 @@ def one_round(session: PreferenceSession, views: ViewMeter, chart: ChartMeter, t
         "round (the picker waits for it)": result.timing["total"] + tiles,
         "decision over time": measured + plots,
         "A and B in motion": motion,
-        "flip map": bank_s + picture,
-        "chart": chart_s,
+        "B on the held-out noises (sampled, judged)": held_out,
+        "flip map (from them)": bank_s + picture,
+        "chart (from them)": chart_s,
     }
 
 
@@ -81,7 +86,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     model_a, meta = load_checkpoint(args.checkpoint, device=args.device)
     session = PreferenceSession(model_a, meta=meta, seed=0)
-    views, chart = ViewMeter(session), ChartMeter(session)
+    held_out = HeldOut(session, CHART_CLOUDS)  # as the picker does: the chart and the flip map read one sampling
+    views, chart = ViewMeter(session, held_out=held_out), ChartMeter(session, held_out=held_out)
     reference = PreferenceSession(model_a, meta=meta, seed=0, method="reference")
     one_round(session, views, chart, [0])  # warm-up: the judge's calibration, matplotlib's first figure, A's bank
     reference_round(reference, [0])

@@ -194,3 +194,15 @@ def test_non_finite_points_are_not_clean(real_s):
     cloud[1, 7, 0] = float("inf")
     v = judge(cloud)
     assert v.clean.tolist() == [False, False, bool(judge(real_s[2:3]).clean[0])]
+
+
+def test_the_verdict_on_the_first_clouds_is_the_verdict_on_them(real_s, real_rolls):
+    clouds = torch.cat([real_s[:2], real_rolls[:2], draw_noise(1, seed=3) * 0.5])
+    whole = judge(clouds)
+    first, alone = whole.first(3), judge(clouds[:3])
+    for name in ("is_s", "distance", "valid", "max_distance", "clean"):
+        assert torch.equal(getattr(first, name), getattr(alone, name)), name
+    assert first.is_s.tolist() == [True, True, False]
+    for bad, message in ((0, "k must be at least 1"), (6, "k must be at most the 5 clouds judged, got 6")):
+        with pytest.raises(ValueError, match=message):
+            whole.first(bad)

@@ -3,14 +3,17 @@ bank of held-out noises."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import FAST, SMALL, make_flow
 
 from toyflow.data import draw_noise
 from toyflow.decision import decision_curve
-from toyflow.flips import FLIP_N, FLIP_SEED, STAYED_ROLL, STAYED_S, compare
+from toyflow.evaluation import EVAL_SEED
+from toyflow.flips import FLIP_N, STAYED_ROLL, STAYED_S, compare
 from toyflow.judge import judge
-from toyflow.preference import PreferenceSession, ViewMeter
+from toyflow.preference import ChartMeter, HeldOut, PreferenceSession, ViewMeter
+from toyflow.preference.heldout import HELD_OUT_SEED
 
 
 def make_session() -> PreferenceSession:
@@ -52,8 +55,8 @@ def test_the_flip_map_is_measured_on_the_fixed_bank():
     session = make_session()
     meter = ViewMeter(session)
     bank = meter.bank()
-    noise = draw_noise(FLIP_N, seed=FLIP_SEED)
-    assert FLIP_N == 32 and torch.equal(meter.bank_noise(), noise)
+    noise = draw_noise(FLIP_N, seed=EVAL_SEED)
+    assert FLIP_N == 32 and HELD_OUT_SEED == EVAL_SEED and torch.equal(meter.bank_noise(), noise)
     assert torch.equal(bank.a_clouds, session.sampler.sample(session.a, noise))
     assert torch.equal(bank.b_clouds, bank.a_clouds), "before any round B is A"
     assert set(bank.flips.categories) <= {STAYED_ROLL, STAYED_S} and bank.flips.flipped == 0
@@ -65,3 +68,29 @@ def test_the_flip_map_is_measured_on_the_fixed_bank():
     expected = compare(judge(after.a_clouds), judge(after.b_clouds))
     assert after.flips.categories == expected.categories and torch.equal(after.flips.b_clean, expected.b_clean)
     assert sum(after.flips.counts.values()) == 32
+
+
+def test_the_chart_and_the_flip_map_share_one_sampling_of_b(monkeypatch):
+    """Given the chart's held-out noises, the flip map reads its first 32 of the chart's sampling of B: B is
+    sampled once per change, and what each reads is what sampling its own noises would give."""
+    session = make_session()
+    held_out = HeldOut(session, 40)
+    meter, chart = ViewMeter(session, held_out=held_out), ChartMeter(session, eval_n=40, held_out=held_out)
+    read, sampled = held_out._read, []
+    monkeypatch.setattr(held_out, "_read", lambda model: sampled.append(model) or read(model))
+    session.propose(4)
+    session.give(ticks=[0])
+    b_copy = meter.snapshot()
+    assert chart.snapshot() is b_copy, "one copy of B for both"
+    bank = meter.bank(b_copy)
+    point = chart.measure(1, b_copy)
+    assert sampled == [session.a, b_copy], "A once, then B once"
+    sample = session.sampler.sample
+    alone = sample(b_copy, draw_noise(32, seed=EVAL_SEED))
+    assert torch.equal(bank.b_clouds, alone), "the first 32 are what sampling 32 noises gives"
+    verdict = judge(sample(b_copy, draw_noise(40, seed=EVAL_SEED)))
+    assert (point.s_fraction_b, point.clean_b) == (verdict.s_fraction, verdict.clean_fraction)
+    with pytest.raises(ValueError, match="flip map needs 41 or more"):
+        ViewMeter(session, bank_n=41, held_out=held_out)
+    with pytest.raises(ValueError, match="41 or more of seed"):
+        ChartMeter(session, eval_n=41, held_out=held_out)

@@ -12,6 +12,7 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.flips import flip_map
+from toyflow.plotting import GREEN, RED, rgb_bytes
 from toyflow.preference import PreferenceSession, replay
 from toyflow.preference.belief import PoolReading, Rates
 from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
@@ -48,12 +49,16 @@ def test_the_pictures_are_pngs_of_the_expected_size():
     trajectory = torch.stack([real("srsr")] * 3)  # (3 steps, 4 clouds, 400, 2)
     frames = motion_pngs(trajectory, trajectory, size=50)
     assert len(frames) == 3 and all(f.startswith(PNG) for f in frames)
+    import io
+
+    decoded = np.asarray(Image.open(io.BytesIO(frames[0])).convert("RGB"))
+    assert np.array_equal(decoded, motion_frame(trajectory[0], trajectory[0], size=50)), "an indexed PNG of the frame"
+    colours = {tuple(c) for c in decoded.reshape(-1, 3)}
+    assert colours == {(255, 255, 255), tuple(rgb_bytes(RED)), tuple(rgb_bytes(GREEN))}
     assert motion_frame(trajectory[0], trajectory[0], size=50).shape == (2 * 50 + 6, 4 * 50 + 3 * 6, 3)
     assert motion_frame(trajectory[0], None, size=50).shape == (50, 4 * 50 + 3 * 6, 3)
     a, b = real("srsr" * 4), real("ssrr" * 4)
     png = flip_map_png(a, b, flip_map(a, b), size=20, columns=8)
-    import io
-
     width, height = Image.open(io.BytesIO(png)).size
     assert (width, height) == (8 * 50 + 7 * 5, 2 * 28 + 5)  # cells: A and B of 20 px, a frame; 8 a row
 

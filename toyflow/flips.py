@@ -1,9 +1,10 @@
 """The flip map: what model B did with each of a fixed bank of held-out noises, compared with model A.
 
-Both models draw a cloud from each noise of the bank (:data:`FLIP_SEED`, never used for proposals); the judge reads
-both, and each noise falls in one of four categories (:data:`CATEGORIES`): it stayed a Swiss roll, it flipped from
-a roll to an S curve, it stayed an S curve, or it flipped from an S curve to a roll, with whether B's cloud is
-clean. The counts are the win-rate evidence a paper would show, measured live after each round.
+Both models draw a cloud from each noise of the bank (the first :data:`FLIP_N` of the fixed held-out noises the
+chart is measured on, never used for proposals); the judge reads both, and each noise falls in one of four
+categories (:data:`CATEGORIES`): it stayed a Swiss roll, it flipped from a roll to an S curve, it stayed an S curve,
+or it flipped from an S curve to a roll, with whether B's cloud is clean. The counts are the win-rate evidence a
+paper would show, measured live after each round.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import torch
 
 from .judge import Verdict, judge
 
-FLIP_SEED = 31_415_926  # the bank's noise: fixed, held out (proposals and the chart use other seeds)
-FLIP_N = 32
+FLIP_N = 32  # noises in the bank
 
 STAYED_ROLL, TO_S, STAYED_S, TO_ROLL = "roll", "roll → S", "S", "S → roll"
 CATEGORIES = (STAYED_ROLL, TO_S, STAYED_S, TO_ROLL)

@@ -125,6 +125,13 @@ class Verdict:
         mask = self.is_s == s_curves
         return flags[mask].float().mean().item() if mask.any() else float("nan")
 
+    def first(self, k: int) -> Verdict:
+        """The verdict on the first ``k`` clouds (``1 <= k <= batch``): every tensor ``(k,)``."""
+        check_count("k", k)
+        if k > self.is_s.shape[0]:
+            raise ValueError(f"k must be at most the {self.is_s.shape[0]} clouds judged, got {k}")
+        return Verdict(self.is_s[:k], self.distance[:k], self.valid[:k], self.max_distance[:k], self.clean[:k])
+
     def summary(self) -> dict[str, float]:
         """Count, S-fraction, and the valid and clean fractions overall and per class, as a dict."""
         return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import methods  # noqa: F401  (registers every method)
 from .base import DEFAULT_METHOD, METHODS, Method, get_method, register
 from .belief import Belief
+from .heldout import HeldOut, HeldOutReading
 from .labels import Answer, PreferenceInputError, labels_from, parse_answer
 from .log import LogError, SessionLog, tensors_checksum
 from .objectives import barrier_direction, straight_path_errors
@@ -28,6 +29,8 @@ __all__ = [
     "Belief",
     "ChartMeter",
     "ChartPoint",
+    "HeldOut",
+    "HeldOutReading",
     "Labelled",
     "LogError",
     "Method",

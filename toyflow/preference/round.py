@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..evaluation import EVAL_SEED, evaluate_model
+from ..evaluation import EVAL_SEED
 from ..judge import oracle_ticks
 from ..seeds import derive_seed, stream
 from ..validation import check_count, check_probability
+from .heldout import HeldOut
 from .labels import Answer, PreferenceInputError
 from .records import PROPOSALS, ChartPoint, Proposal, RoundRecord
 from .session import PreferenceSession
@@ -139,11 +140,22 @@ class ChartMeter:
     :meth:`snapshot` (quick, where the round ran) freezes a copy of B if it changed; :meth:`measure` (slow, may
     run on another thread) judges ``eval_n`` clouds of each from the fixed noises of ``eval_seed`` and appends a
     :class:`ChartPoint` to :attr:`points`. When the session had not learned yet, the first point is preceded by
-    one for the round before, where B was still A.
+    one for the round before, where B was still A. The clouds are ``held_out``'s first ``eval_n`` (default: its
+    own), so that the flip map, given the same :class:`~toyflow.preference.heldout.HeldOut`, reads the same
+    sampling of B instead of another.
     """
 
-    def __init__(self, session: PreferenceSession, eval_n: int = CHART_CLOUDS, eval_seed: int = EVAL_SEED) -> None:
-        self.session, self.eval_n, self.eval_seed = session, eval_n, eval_seed
+    def __init__(
+        self,
+        session: PreferenceSession,
+        eval_n: int = CHART_CLOUDS,
+        eval_seed: int = EVAL_SEED,
+        held_out: HeldOut | None = None,
+    ) -> None:
+        self.session, self.eval_n, self.eval_seed = session, check_count("eval_n", eval_n), eval_seed
+        self.held_out = held_out if held_out is not None else HeldOut(session, eval_n, eval_seed)
+        if self.held_out.seed != eval_seed or self.held_out.n < eval_n or self.held_out.session is not session:
+            raise ValueError(f"the held-out noises must be this session's {eval_n} or more of seed {eval_seed}")
         self.points: list[ChartPoint] = []
         self._a: tuple[float, float] | None = None
         self._b: tuple[float, float] | None = None
@@ -156,12 +168,13 @@ class ChartMeter:
         if version == self._b_version:
             return None
         self._b_version = version
-        return self.session.frozen_b()
+        return self.held_out.snapshot()
 
     def figures(self, model: nn.Module) -> tuple[float, float]:
-        """``(S-fraction, clean fraction)`` of ``eval_n`` clouds of ``model`` from the fixed noises."""
-        summary = evaluate_model(model, self.eval_n, self.eval_seed, sampler=self.session.sampler)
-        return summary["s_fraction"], summary["clean"]
+        """``(S-fraction, clean fraction)`` of ``eval_n`` clouds of ``model`` (A, or a snapshot of B) from the
+        fixed noises."""
+        verdict = self.held_out.reading(model).verdict.first(self.eval_n)
+        return verdict.s_fraction, verdict.clean_fraction
 
     def measure(self, round_number: int, b_snapshot: nn.Module | None) -> ChartPoint:
         """The point of ``round_number``, B's figures from ``b_snapshot`` (``None``: B's last figures)."""

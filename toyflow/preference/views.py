@@ -4,7 +4,9 @@ B believes about the person's taste (the preference model's reading of model A's
 
 :class:`ViewMeter` measures them for one session. Model A is frozen, so what it draws is computed once (its
 trajectory on each proposal, its clouds of the bank) and reused; model B is read from a frozen copy taken where
-the round ran (:meth:`ViewMeter.snapshot`), so the slow part may run on a worker thread while B learns again.
+the round ran (:meth:`ViewMeter.snapshot`), so the slow part may run on a worker thread while B learns again. The
+flip map reads the first ``FLIP_N`` of the held-out noises (:class:`~toyflow.preference.heldout.HeldOut`); given the
+chart's, it reads the chart's sampling of B instead of drawing B again.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import torch
 from torch import nn
 
 from ..decision import decision_along, reading
-from ..flips import FLIP_N, FLIP_SEED, FlipMap, compare
-from ..judge import Verdict, judge
+from ..flips import FLIP_N, FlipMap, compare
 from .belief import Belief, PoolReading, read_pool
+from .heldout import HELD_OUT_SEED, HeldOut
 from .methods.reward_fm import RewardFM, pool_weights
 from .records import Proposal
 from .session import PreferenceSession
@@ -44,7 +46,8 @@ class SameNoiseViews:
 
 @dataclass
 class BankViews:
-    """A's and B's clouds ``(FLIP_N, num_points, 2)`` from the bank's noises and the :class:`FlipMap` of them."""
+    """A's and B's clouds ``(bank_n, num_points, 2)`` from the bank's noises (the first ``bank_n`` held-out
+    noises) and the :class:`FlipMap` of them."""
 
     a_clouds: torch.Tensor
     b_clouds: torch.Tensor
@@ -53,20 +56,20 @@ class BankViews:
 
 
 class ViewMeter:
-    """The teaching views of one session: A's side computed once, B's from a frozen copy of B."""
+    """The teaching views of one session: A's side computed once, B's from a frozen copy of B; the flip map from
+    ``held_out`` (default: its own ``bank_n`` held-out noises; pass the chart's to share its sampling)."""
 
-    def __init__(self, session: PreferenceSession, bank_n: int = FLIP_N, bank_seed: int = FLIP_SEED) -> None:
-        self.session, self.bank_n, self.bank_seed = session, bank_n, bank_seed
+    def __init__(self, session: PreferenceSession, bank_n: int = FLIP_N, held_out: HeldOut | None = None) -> None:
+        self.session, self.bank_n = session, bank_n
+        self.held_out = held_out if held_out is not None else HeldOut(session, bank_n, HELD_OUT_SEED)
+        if self.held_out.n < bank_n or self.held_out.session is not session:
+            raise ValueError(f"the flip map needs {bank_n} or more held-out noises of this session")
         self._a_side: tuple[Proposal, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self._a_bank: tuple[torch.Tensor, Verdict] | None = None
-        self._b_copy: tuple[int, nn.Module] | None = None
 
     def snapshot(self) -> nn.Module:
-        """A frozen copy of B as it is now (the same copy again while B has not changed)."""
-        version = self.session.b_version
-        if self._b_copy is None or self._b_copy[0] != version:
-            self._b_copy = (version, self.session.frozen_b())
-        return self._b_copy[1]
+        """A frozen copy of B as it is now (the same copy again while B has not changed; the held-out noises' copy,
+        so that the chart and the flip map read one sampling of it)."""
+        return self.held_out.snapshot()
 
     def _trajectory(self, model: nn.Module, noise: torch.Tensor) -> torch.Tensor:
         return self.session.sampler.sample(model, noise, return_trajectory=True)
@@ -101,19 +104,18 @@ class ViewMeter:
         )
 
     def bank_noise(self) -> torch.Tensor:
-        """The bank's noise: ``(bank_n, num_points, 2)`` from ``bank_seed``, on the session's device."""
-        return self.session.noise(self.bank_n, self.bank_seed)
+        """The bank's noise: the first ``bank_n`` held-out noises, ``(bank_n, num_points, 2)`` on the session's
+        device."""
+        return self.held_out.noise()[: self.bank_n]
 
     def bank(self, b_model: nn.Module | None = None) -> BankViews:
-        """A's and ``b_model``'s (default: a snapshot of B) clouds of the bank, and the flip map."""
+        """A's and ``b_model``'s (default: a snapshot of B) clouds of the bank, and the flip map: A's drawn once,
+        B's once per copy of B (shared with the chart when it reads the same held-out noises)."""
         b_model = b_model if b_model is not None else self.snapshot()
         start = time.perf_counter()
-        if self._a_bank is None:
-            a_clouds = self.session.sampler.sample(self.session.a, self.bank_noise()).cpu()
-            self._a_bank = (a_clouds, judge(a_clouds))
-        b_clouds = self.session.sampler.sample(b_model, self.bank_noise()).cpu()
-        flips = compare(self._a_bank[1], judge(b_clouds))
-        return BankViews(self._a_bank[0], b_clouds, flips, time.perf_counter() - start)
+        a = self.held_out.reading(self.session.a).first(self.bank_n)
+        b = self.held_out.reading(b_model).first(self.bank_n)
+        return BankViews(a.clouds, b.clouds, compare(a.verdict, b.verdict), time.perf_counter() - start)
 
     def current_belief(self) -> Belief | None:
         """What B believes now (:meth:`PreferenceSession.belief`), ``None`` before any labelled round. Quick (a few

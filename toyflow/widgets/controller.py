@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 from ..evaluation import EVAL_SEED
+from ..flips import FLIP_N
 from ..judge import thresholds
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
+from ..preference.heldout import HeldOut
 from ..preference.round import CHART_CLOUDS
 from ..preference.views import ViewMeter
 from .painter import ViewPainter
@@ -54,8 +56,12 @@ class PreferenceApp:
         self.session = session
         self.picker = picker or ProposalPicker(**picker_options)
         self.eval_n, self.eval_seed = eval_n, eval_seed
-        self.meter = ChartMeter(session, eval_n, eval_seed) if eval_n > 0 else None
-        self.painter = ViewPainter(self.picker, ViewMeter(session) if views else None, background)
+        # one sampling of B on the held-out noises per round, read by the chart (the first eval_n) and the flip map
+        self.held_out = HeldOut(session, max(eval_n, FLIP_N if views else 1), eval_seed)
+        self.meter = self._chart_meter()
+        self.painter = ViewPainter(
+            self.picker, ViewMeter(session, held_out=self.held_out) if views else None, background
+        )
         self.belief, self.motion, self.flip_map = self.painter.belief, self.painter.motion, self.painter.flip_map
         self.log_path = Path(log_path) if log_path is not None else default_log_path()
         self.last_result: RoundResult | None = None
@@ -80,7 +86,7 @@ class PreferenceApp:
     def propose(self, seed: int | None = None) -> Proposal:
         """Draw the picker's ``n`` proposals from model A (noise of ``seed``, else the session's stream), show them."""
         proposal = self.session.propose(self.picker.n, seed=seed)
-        self.painter.new_proposals()
+        self.painter.new_proposals(proposal)
         self.picker.show_proposal(proposal)
         return proposal
 
@@ -118,7 +124,7 @@ class PreferenceApp:
         self.picker.wait()
         self.session.reset()
         if self.meter is not None:
-            self.meter = ChartMeter(self.session, self.eval_n, self.eval_seed)
+            self.meter = self._chart_meter()
             self._redraw_chart()
         self.picker.clear_results()
         self.painter.after_undo()
@@ -135,6 +141,10 @@ class PreferenceApp:
             "toyflow.preference.replay or `toyflow prefer CHECKPOINT --replay LOG.json --out B.safetensors`"
         )
         return written
+
+    def _chart_meter(self) -> ChartMeter | None:
+        """A new chart of this session on the shared held-out noises (``None`` when ``eval_n`` is 0: no chart)."""
+        return ChartMeter(self.session, self.eval_n, self.eval_seed, self.held_out) if self.eval_n > 0 else None
 
     def _redraw_chart(self) -> None:
         """Draw the chart's points as they are now (none: no chart)."""

@@ -13,29 +13,39 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..plotting import GREEN, RED, png_bytes, rasterize
+from ..plotting import GREEN, RED, WHITE, dot_mask, indexed_png, rgb_bytes
 
 GAP = 6  # white pixels between clouds
 
 
-def motion_frame(a_clouds: torch.Tensor, b_clouds: torch.Tensor | None = None, size: int = 120) -> np.ndarray:
-    """One frame as an RGB image: the clouds of ``a_clouds (n, num_points, 2)`` in red in a row, and under them, if
-    given, those of ``b_clouds (n, num_points, 2)`` in green (the same noise in the same column)."""
-    rows = [(a_clouds, RED)] + ([(b_clouds, GREEN)] if b_clouds is not None else [])
+PALETTE = (WHITE, RED, GREEN)  # the frames' colours: background, model A, model B
+
+
+def frame_indices(a_clouds: torch.Tensor, b_clouds: torch.Tensor | None = None, size: int = 120) -> np.ndarray:
+    """One frame as colour numbers into :data:`PALETTE` (uint8 ``(height, width)``): the clouds of ``a_clouds (n,
+    num_points, 2)`` in a row, and under them, if given, those of ``b_clouds (n, num_points, 2)`` (the same noise
+    in the same column)."""
+    rows = [a_clouds] + ([b_clouds] if b_clouds is not None else [])
     n = a_clouds.shape[0]
-    image = np.full((len(rows) * (size + GAP) - GAP, n * (size + GAP) - GAP, 3), 255, dtype=np.uint8)
-    for r, (clouds, color) in enumerate(rows):
+    image = np.zeros((len(rows) * (size + GAP) - GAP, n * (size + GAP) - GAP), dtype=np.uint8)
+    for r, clouds in enumerate(rows):
         for i in range(n):
             top, left = r * (size + GAP), i * (size + GAP)
-            image[top : top + size, left : left + size] = rasterize(clouds[i], size, color, drop_outside=True)
+            image[top : top + size, left : left + size][dot_mask(clouds[i], size, drop_outside=True)] = r + 1
     return image
 
 
+def motion_frame(a_clouds: torch.Tensor, b_clouds: torch.Tensor | None = None, size: int = 120) -> np.ndarray:
+    """One frame as an RGB image ``(height, width, 3)`` uint8: :func:`frame_indices` in A's red above B's green."""
+    return np.stack([rgb_bytes(c) for c in PALETTE])[frame_indices(a_clouds, b_clouds, size)]
+
+
 def motion_pngs(trajectory_a: torch.Tensor, trajectory_b: torch.Tensor | None = None, size: int = 120) -> list[bytes]:
-    """One PNG per step of ``trajectory_a`` (and ``trajectory_b``), each ``(k, n, num_points, 2)``."""
+    """One PNG per step of ``trajectory_a`` (and ``trajectory_b``), each ``(k, n, num_points, 2)``: indexed PNGs of
+    three colours, quick to encode."""
     steps = trajectory_a.shape[0]
     return [
-        png_bytes(motion_frame(trajectory_a[k], None if trajectory_b is None else trajectory_b[k], size))
+        indexed_png(frame_indices(trajectory_a[k], None if trajectory_b is None else trajectory_b[k], size), PALETTE)
         for k in range(steps)
     ]
 

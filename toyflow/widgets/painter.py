@@ -2,11 +2,12 @@
 
 :class:`ViewPainter` owns the views that are not part of the picker (:class:`~toyflow.widgets.belief.BeliefView`,
 :class:`~toyflow.widgets.motion.MotionView`, :class:`~toyflow.widgets.flipview.FlipMapView`) and one worker thread.
-After a round it fits what B believes and takes a frozen copy of B where the round ran (both quick), then the
-worker measures and draws, in this order: what B believes (read on A's pool), the decision over time under the
-tiles, A and B in motion, the flip map (then the controller's chart). Each job carries a generation number: a job
-whose proposals (or, for what B believes and the flip map, whose B) were replaced (Next proposals, Undo, Reset)
-before it finished draws nothing.
+While the person looks at new proposals the worker reads model A's decision over time on their noise (A is frozen),
+so that after the round only B's is left. After a round it fits what B believes and takes a frozen copy of B where
+the round ran (both quick), then the worker measures and draws, in this order: what B believes (read on A's pool),
+the decision over time under the tiles, A and B in motion, the flip map (then the controller's chart). Each job
+carries a generation number: a job whose proposals (or, for what B believes and the flip map, whose B) were replaced
+(Next proposals, Undo, Reset) before it finished draws nothing.
 """
 
 from __future__ import annotations
@@ -60,11 +61,25 @@ class ViewPainter:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toyflow-views")
         self.picker.track(self._executor.submit(job, *args))
 
-    def new_proposals(self) -> None:
-        """New proposals are shown: what was drawn for the old ones goes (the flip map stays: it is about B)."""
+    def new_proposals(self, proposal: Proposal | None = None) -> None:
+        """New proposals are shown: what was drawn for the old ones goes (the flip map stays: it is about B), and
+        A's side of the views of ``proposal`` is read on the worker while the person looks at it."""
         self.generation += 1
-        if self.meter is not None and self.motion.frames:
+        if self.meter is None:
+            return
+        if self.motion.frames:
             self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
+        if proposal is not None:
+            self.submit(self._a_side, self.generation, proposal)
+
+    def _a_side(self, generation: int, proposal: Proposal) -> None:
+        """A's decision over time on ``proposal``'s noise, ahead of the round (skipped if the proposals were already
+        answered or replaced: the round's views then read it themselves, and show any failure)."""
+        if generation == self.generation:
+            try:
+                self.meter.a_side(proposal)
+            except Exception:  # the round's views read A again and show what went wrong
+                return
 
     def after_round(self, proposal: Proposal, round_number: int, trajectory_b: torch.Tensor | None = None) -> None:
         """Queue the views of the round just played on ``proposal`` (``trajectory_b``: B's, from the round)."""
