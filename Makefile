@@ -9,6 +9,7 @@ TORCH_VERSION ?= 2.13.0
 VENV ?= .venv
 LAB_ARGS ?=
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= -n auto --dist loadfile
 APP_PORT ?= 8866
 APP_ARGS ?=
 
@@ -52,7 +53,7 @@ lint: venv
 	$(BIN)/lint-imports --no-cache
 
 test: venv lint
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 format: venv
 	$(BIN)/ruff format $(LINT_PATHS)

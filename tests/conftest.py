@@ -6,6 +6,7 @@ Everything is sized to run in seconds on a 2-core CPU: tiny networks, few clouds
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,32 @@ def run_toyflow(*args: str, cwd: Path | None = None, timeout: float = 300) -> su
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+# ------------------------------------------------------------------------------------------------ two workers
+# `make test` runs the suite on a worker process per core (pytest-xdist, `-n auto --dist loadfile`: the tests of a
+# file stay together, so that they share what they load, and the browser tests one JupyterLab server). Each worker's
+# torch, and the processes it starts (notebook kernels, JupyterLab's, the command line), take one thread, so that
+# the workers share the cores instead of fighting over them. The files of the longest tests are handed out first, so
+# that no worker is left with a long one at the end.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+LONGEST_FIRST = ("browser", "slow")  # marks, in the order their tests are handed out
+BROWSER_ARTIFACTS = REPO / "tests" / "artifacts" / "browser"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Once per run (not per worker): the browser tests' pictures and logs are this run's only."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        shutil.rmtree(BROWSER_ARTIFACTS, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Hand the longest tests out first (the order within a mark is kept)."""
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, mark in enumerate(LONGEST_FIRST) if mark in item.keywords), len(LONGEST_FIRST))
+
+    items.sort(key=rank)

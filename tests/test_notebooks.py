@@ -7,6 +7,8 @@ by themselves (``toyflow.SHIPPED_CHECKPOINT``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from conftest import REPO
@@ -36,60 +38,71 @@ def test_notebook_is_stored_without_outputs(path):
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
 
 
+PREFERENCE = REPO / "notebooks" / "02_preference.ipynb"
+# the hands-free cell's other experiments (see Try this at the end); the notebook itself runs "s_curves"
+EXPERIMENTS = ("s_curves", "swiss_rolls", "placebo", "label_free", "soft", "undo")
+
+
+def run_headless(nb: nbformat.NotebookNode, where: Path) -> None:
+    """Execute ``nb`` in a fresh kernel with the quick settings, ``where`` as its working directory (not
+    notebooks/: the checkpoint must be found anyway); a failing cell raises CellExecutionError with its traceback."""
+    nbclient = pytest.importorskip("nbclient")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOYFLOW_QUICK", "1")
+        patch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        client = nbclient.NotebookClient(
+            nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(where)}}
+        )
+        client.execute()
+
+
+def printed(cell: nbformat.NotebookNode) -> str:
+    """What a code cell printed."""
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+@pytest.fixture(scope="session")  # not "module": the two tests need not run one after the other
+def preference_run(tmp_path_factory) -> tuple[nbformat.NotebookNode, dict[str, str]]:
+    """The preference notebook run headless, then in the same kernel its hands-free cell once per other experiment:
+    ``(the notebook as run, what each experiment's run printed)``."""
+    if not SHIPPED_CHECKPOINT.is_file():
+        pytest.skip(f"the preference notebook needs the shipped model A, {SHIPPED_CHECKPOINT}, which is missing")
+    nb = nbformat.read(PREFERENCE, as_version=4)
+    (hands_free,) = [c for c in nb.cells if c.cell_type == "code" and 'EXPERIMENT = "s_curves"' in c.source]
+    own = len(nb.cells)
+    nb.cells += [
+        nbformat.v4.new_code_cell(hands_free.source.replace('EXPERIMENT = "s_curves"', f'EXPERIMENT = "{name}"'))
+        for name in EXPERIMENTS[1:]
+    ]
+    run_headless(nb, tmp_path_factory.mktemp("preference"))
+    outputs = dict(zip(EXPERIMENTS, [printed(hands_free)] + [printed(c) for c in nb.cells[own:]], strict=True))
+    nb.cells = nb.cells[:own]
+    return nb, outputs
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_headless(path, tmp_path, monkeypatch):
-    nbclient = pytest.importorskip("nbclient")
-    if path.name in NEEDS_MODEL_A and not SHIPPED_CHECKPOINT.is_file():
-        pytest.skip(f"{path.name} needs the shipped model A, {SHIPPED_CHECKPOINT}, which is missing")
-    monkeypatch.setenv("TOYFLOW_QUICK", "1")
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(tmp_path)}},  # not notebooks/: the checkpoint must be found anyway
-    )
-    client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
+def test_notebook_runs_headless(path, tmp_path, request):
+    if path == PREFERENCE:
+        nb, _ = request.getfixturevalue("preference_run")
+    else:
+        if path.name in NEEDS_MODEL_A and not SHIPPED_CHECKPOINT.is_file():
+            pytest.skip(f"{path.name} needs the shipped model A, {SHIPPED_CHECKPOINT}, which is missing")
+        nb = nbformat.read(path, as_version=4)
+        run_headless(nb, tmp_path)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    if path.name == "02_preference.ipynb":
-        text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    if path == PREFERENCE:
+        text = "".join(printed(c) for c in nb.cells if c.cell_type == "code")
         assert "Widgets OK" in text
         assert "labelled rounds: " in text
 
 
-EXPERIMENTS = ("s_curves", "swiss_rolls", "placebo", "label_free", "soft", "undo")
-
-
 @pytest.mark.slow
-def test_the_hands_free_cell_runs_every_experiment_of_try_this(tmp_path, monkeypatch):
-    """The preference notebook's hands-free cell, once per ``EXPERIMENT`` (quick settings, one kernel): each one
-    teaches B and says what it gave."""
-    nbclient = pytest.importorskip("nbclient")
-    if not SHIPPED_CHECKPOINT.is_file():
-        pytest.skip(f"the preference notebook needs the shipped model A, {SHIPPED_CHECKPOINT}, which is missing")
-    monkeypatch.setenv("TOYFLOW_QUICK", "1")
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    source = nbformat.read(REPO / "notebooks" / "02_preference.ipynb", as_version=4)
-    code = [c.source for c in source.cells if c.cell_type == "code"]
-    setup = [s for s in code if s.startswith("import os") or s.startswith("from pathlib import Path")]
-    (hands_free,) = [s for s in code if 'EXPERIMENT = "s_curves"' in s]
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in setup] + [
-        nbformat.v4.new_code_cell(hands_free.replace('EXPERIMENT = "s_curves"', f'EXPERIMENT = "{name}"'))
-        for name in EXPERIMENTS
-    ]
-    client = nbclient.NotebookClient(
-        nb, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    outputs = {
-        name: "".join(o.get("text", "") for o in cell.outputs)
-        for name, cell in zip(EXPERIMENTS, nb.cells[len(setup) :], strict=True)
-    }
+def test_the_hands_free_cell_runs_every_experiment_of_try_this(preference_run):
+    """The preference notebook's hands-free cell, once per ``EXPERIMENT`` (quick settings; the notebook's own run,
+    then the others in its kernel): each one teaches B and says what it gave."""
+    _, outputs = preference_run
     for name, text in outputs.items():
         assert "labelled rounds: 1" in text and "error" not in text, (name, text)
     assert "random ticks [" in outputs["placebo"] and "probabilities [" in outputs["soft"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
+import torch
 
 from toyflow import LABEL_FREE_CHECKPOINT, SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.checkpoint import read_metadata
@@ -25,13 +28,10 @@ def test_shipped_checkpoint_is_small_and_documented(path):
 
 @pytest.mark.slow
 def test_shipped_label_free_model_a_has_no_class_heads_and_draws_clean_clouds():
-    from toyflow.evaluation import generate
-    from toyflow.judge import judge
-
-    model, meta = load_checkpoint(LABEL_FREE_CHECKPOINT, device="cpu")
+    model, _ = _shipped(LABEL_FREE_CHECKPOINT)
     assert not has_class_heads(model) and not hasattr(model, "gate")
-    clouds = generate(model, 256, seed=1234, meta=meta)
-    summary = judge(clouds).summary()
+    clouds = _a_clouds(LABEL_FREE_CHECKPOINT)
+    summary = _a_verdict(LABEL_FREE_CHECKPOINT).summary()
     # measured at 1024 clouds: clean 0.901 (S curves 0.960, rolls 0.889), S-fraction 0.170
     assert 0.10 <= summary["s_fraction"] <= 0.30, summary
     assert summary["clean"] >= 0.85, summary
@@ -40,12 +40,8 @@ def test_shipped_label_free_model_a_has_no_class_heads_and_draws_clean_clouds():
 
 @pytest.mark.slow
 def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_nearly_all_clean():
-    from toyflow.evaluation import generate
-    from toyflow.judge import judge
-
-    model, meta = load_checkpoint(SHIPPED_CHECKPOINT, device="cpu")
-    clouds = generate(model, 256, seed=1234, meta=meta)
-    summary = judge(clouds).summary()
+    clouds = _a_clouds(SHIPPED_CHECKPOINT)
+    summary = _a_verdict(SHIPPED_CHECKPOINT).summary()
     assert abs(summary["s_fraction"] - 0.2) <= 0.08, summary
     assert summary["valid"] >= 0.95, summary
     assert summary["valid_s"] >= 0.9, summary
@@ -56,16 +52,43 @@ def test_shipped_model_a_draws_mostly_swiss_rolls_inside_the_box_nearly_all_clea
     assert float(clouds.abs().max()) <= 1.1  # no point far outside the data's box [-1, 1]
 
 
+@functools.cache
+def _shipped(path):
+    """The model A at ``path`` and its metadata, loaded once for this module: its sessions then share A's pool
+    (toyflow.preference.a_cache) and the verdict on A's clouds below."""
+    return load_checkpoint(path, device="cpu")
+
+
+@functools.cache
+def _a_clouds(path) -> torch.Tensor:
+    """256 clouds of the model A at ``path`` from the fixed noises of seed 99 (shared by this module's tests)."""
+    from toyflow.evaluation import generate
+
+    model, meta = _shipped(path)
+    return generate(model, 256, seed=99, meta=meta)
+
+
+@functools.cache
+def _a_verdict(path):
+    """The judge's verdict on :func:`_a_clouds`."""
+    from toyflow.judge import judge
+
+    return judge(_a_clouds(path))
+
+
 def _rounds(path, annotate, labelled: int, seed: int = 0):
     """A session on the model A at ``path`` after ``labelled`` labelled rounds of ``annotate(session, proposal)``;
     returns it with the judge's verdicts on 256 fixed noises of A and of B."""
+    from toyflow.evaluation import generate
     from toyflow.judge import judge
     from toyflow.preference import PreferenceSession, play_until
 
-    model, meta = load_checkpoint(path, device="cpu")
+    model, meta = _shipped(path)
     session = PreferenceSession(model, meta=meta, seed=seed)
     assert play_until(session, annotate, labelled) == labelled
-    return session, judge(session.sample_a(256, seed=99)), judge(session.sample_b(256, seed=99))
+    b = judge(session.sample_b(256, seed=99))
+    assert torch.equal(session.sample_a(4, seed=99), generate(model, 4, seed=99, meta=meta)), "the same noises"
+    return session, _a_verdict(path), b
 
 
 @pytest.mark.slow

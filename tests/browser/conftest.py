@@ -8,7 +8,6 @@ Screenshots, console logs and the server log go to ``tests/artifacts/browser/``.
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
@@ -47,7 +46,6 @@ def budget(chromium_path) -> Budget:
 @pytest.fixture(scope="session")
 def lab(chromium_path, budget, tmp_path_factory):
     """``jupyter lab`` serving a temporary copy of the repository, with ``TOYFLOW_QUICK=1``."""
-    shutil.rmtree(SHOTS, ignore_errors=True)  # pictures of this run only
     tmp = tmp_path_factory.mktemp("jupyterlab")
     root = copy_repo(tmp / "repo")
     server = LabServer(root, tmp / "home", SHOTS / "jupyterlab.log", env={"TOYFLOW_QUICK": "1"})

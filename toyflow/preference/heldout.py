@@ -3,7 +3,8 @@
 The chart's figures (S-fraction and clean fraction) and the flip map (what B did with each noise, compared with A)
 read the same thing: each model's clouds from a fixed set of noises that no proposal uses, and the judge's verdict
 on them. :class:`HeldOut` computes that once and hands it to both: A's once per session (A is frozen), B's once per
-frozen copy of B (:meth:`HeldOut.snapshot`, the same copy while B has not changed). The chart reads the first
+frozen copy of B (:meth:`HeldOut.snapshot`, the same copy while B has not changed); A's is shared with the other
+sessions on the same model A (:mod:`~toyflow.preference.a_cache`). The chart reads the first
 ``eval_n`` noises, the flip map the first ``FLIP_N``: drawing the noise of one seed for more clouds only appends
 clouds, so a prefix is exactly what drawing fewer would give.
 """
@@ -19,6 +20,7 @@ from torch import nn
 from ..evaluation import EVAL_SEED
 from ..judge import Verdict, judge
 from ..validation import check_count
+from . import a_cache
 from .session import PreferenceSession
 
 HELD_OUT_SEED = EVAL_SEED  # the held-out noises: the fixed noises every benchmark and the chart measure models on
@@ -66,9 +68,10 @@ class HeldOut:
         """``model``'s clouds of the held-out noises and their verdict: model A's computed once, a copy of B's once
         per copy (the last one is kept)."""
         with self._lock:
-            if model is self.session.a:
+            if model is self.session.a:  # the same for every session on this A: drawn once (a_cache)
                 if self._a is None:
-                    self._a = self._read(model)
+                    key = ("held-out", self.n, self.seed, self.session.sampler, str(self.session.device))
+                    self._a = a_cache.shared(model, key, lambda: self._read(model))
                 return self._a
             if self._b is None or self._b[0] is not model:
                 self._b = (model, self._read(model))

@@ -23,6 +23,7 @@ from ..flow import mixture_loss
 from ..model import has_class_heads, noise_radius
 from ..seeds import derive_seed
 from ..solver import Sampler
+from . import a_cache
 from .belief import Belief, fit_belief
 from .objectives import barrier_direction, flat_grad, trainable
 from .records import Batch, Labelled, Pool
@@ -163,11 +164,18 @@ class Workbench:
         clouds."""
         with self._pool_lock:
             if self._pool is None:
-                noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
-                # a few clouds at a time: the same samples (each cloud sampled on its own), a fifth of the peak memory
-                samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
-                self._pool = Pool(noise, samples)
+                self._pool = a_cache.shared(self.a, ("pool", *self._pool_key()), self._draw_pool)
             return self._pool
+
+    def _pool_key(self) -> tuple:
+        """What the pool depends on besides model A (the key sessions on the same A share it by)."""
+        return self.seed, self.settings.pool_size, self.sampler, str(self.device)
+
+    def _draw_pool(self) -> Pool:
+        noise = self.noise(self.settings.pool_size, derive_seed(self.seed, "pool"))
+        # a few clouds at a time: the same samples (each cloud sampled on its own), a fifth of the peak memory
+        samples = torch.cat([self.sampler.sample(self.a, part) for part in noise.split(POOL_CHUNK)])
+        return Pool(noise, samples)
 
     def pool_classes(self) -> torch.Tensor | None:
         """Model A's own reading of each cloud of its pool, ``P_A(S | x, t = 1)`` from its gate: ``(pool_size,)`` on
@@ -177,11 +185,14 @@ class Workbench:
             return None
         with self._pool_lock:
             if self._pool_classes is None:
-                samples = self.pool().samples
-                with torch.no_grad():
-                    logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
-                self._pool_classes = torch.sigmoid(logits).float().to(self.device)
+                self._pool_classes = a_cache.shared(self.a, ("classes", *self._pool_key()), self._read_classes)
             return self._pool_classes
+
+    def _read_classes(self) -> torch.Tensor:
+        samples = self.pool().samples
+        with torch.no_grad():
+            logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
+        return torch.sigmoid(logits).float().to(self.device)
 
     def pool_pairs(self) -> torch.Tensor:
         """``settings.pool_noises`` fresh noise clouds for each cloud of the pool, each paired with it point to point
@@ -190,11 +201,15 @@ class Workbench:
         of every update when it ran at each step."""
         with self._pool_lock:
             if self._pool_pairs is None:
-                pool = self.pool().samples.cpu()
-                seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
-                paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
-                self._pool_pairs = torch.stack(paired).to(self.device)
+                key = ("pairs", *self._pool_key(), self.settings.pool_noises)
+                self._pool_pairs = a_cache.shared(self.a, key, self._pair_pool)
             return self._pool_pairs
+
+    def _pair_pool(self) -> torch.Tensor:
+        pool = self.pool().samples.cpu()
+        seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
+        paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
+        return torch.stack(paired).to(self.device)
 
     def belief(self) -> Belief:
         """The preference model fitted to every labelled proposal so far (:func:`~toyflow.preference.belief.
