@@ -9,7 +9,7 @@ TORCH_VERSION ?= 2.13.0
 VENV ?= .venv
 LAB_ARGS ?=
 PYTEST_ARGS ?=
-PYTEST_WORKERS ?= -n auto --dist loadfile
+PYTEST_WORKERS ?= -n auto --dist loadfile --no-loadscope-reorder
 APP_PORT ?= 8866
 APP_ARGS ?=
 

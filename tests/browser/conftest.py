@@ -21,6 +21,7 @@ from .labharness import (
     enforce,
     launched_chromium,
     served,
+    without_hands_free,
 )
 
 
@@ -45,9 +46,11 @@ def budget(chromium_path) -> Budget:
 
 @pytest.fixture(scope="session")
 def lab(chromium_path, budget, tmp_path_factory):
-    """``jupyter lab`` serving a temporary copy of the repository, with ``TOYFLOW_QUICK=1``."""
+    """``jupyter lab`` serving a temporary copy of the repository, with ``TOYFLOW_QUICK=1``; in the copy the preference
+    notebook's hands-free cells are off (``HANDS_FREE = False``): they run headless in tests/test_notebooks.py."""
     tmp = tmp_path_factory.mktemp("jupyterlab")
     root = copy_repo(tmp / "repo")
+    without_hands_free(root / "notebooks" / "02_preference.ipynb")  # the headless run covers the hands-free cells
     server = LabServer(root, tmp / "home", SHOTS / "jupyterlab.log", env={"TOYFLOW_QUICK": "1"})
     with served(server, budget, chromium_path, "browser tests"):
         yield server

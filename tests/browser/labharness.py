@@ -130,6 +130,23 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
+HANDS_FREE_LINE = 'HANDS_FREE = not os.environ.get("TOYFLOW_APP")'
+
+
+def without_hands_free(notebook: Path) -> Path:
+    """Set the preference notebook's ``HANDS_FREE`` parameter to False in ``notebook`` (a copy), as a person may: the
+    browser tests use the picker by hand, and the headless run (tests/test_notebooks.py) runs the hands-free cells.
+    Fails if the parameter is not where it was."""
+    nb = json.loads(notebook.read_text())
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code" and HANDS_FREE_LINE in "".join(c["source"])]
+    if len(cells) != 1:
+        raise AssertionError(f"{notebook.name}: no single parameter cell with {HANDS_FREE_LINE!r}")
+    source = "".join(cells[0]["source"]).replace(HANDS_FREE_LINE, "HANDS_FREE = False")
+    cells[0]["source"] = source.splitlines(keepends=True)
+    notebook.write_text(json.dumps(nb, indent=1) + "\n")
+    return notebook
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
