@@ -2,11 +2,11 @@
 
 The chart's figures (S-fraction and clean fraction) and the flip map (what B did with each noise, compared with A)
 read the same thing: each model's clouds from a fixed set of noises that no proposal uses, and the judge's verdict
-on them. :class:`HeldOut` computes that once and hands it to both: A's once per session (A is frozen), B's once per
-frozen copy of B (:meth:`HeldOut.snapshot`, the same copy while B has not changed); A's is shared with the other
-sessions on the same model A (:mod:`~toyflow.preference.a_cache`). The chart reads the first
-``eval_n`` noises, the flip map the first ``FLIP_N``: drawing the noise of one seed for more clouds only appends
-clouds, so a prefix is exactly what drawing fewer would give.
+on them. :class:`HeldOut` computes that once and hands it to both: A's once per session (A is frozen; shared with
+the other sessions on the same model A, :mod:`~toyflow.preference.a_cache`), B's once per frozen copy of B
+(:meth:`HeldOut.snapshot`, the same copy while B has not changed). The chart reads the first ``eval_n`` noises, the
+flip map the first ``FLIP_N``: drawing the noise of one seed for more clouds only appends clouds, so a prefix is
+exactly what drawing fewer would give.
 """
 
 from __future__ import annotations
