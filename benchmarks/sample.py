@@ -1,6 +1,6 @@
-"""Sampling latency: 6 clouds of 400 points, Euler, midpoint and multistep at several step counts, toyflow's
-network and the reference network, with the valid and clean fractions each setting reaches (so a sampler can be
-chosen by measurement).
+"""Sampling latency: 6 clouds of 400 points, Euler, midpoint, multistep and exponential at several step counts,
+toyflow's network and the reference network, with the valid and clean fractions each setting reaches (so a sampler
+can be chosen by measurement).
 
     python benchmarks/sample.py [--checkpoint PATH] [--device cpu] [--n-eval 1024]
 
@@ -28,6 +28,7 @@ from toyflow.solver import Sampler
 SETTINGS = [("euler", 100, "float32"), ("midpoint", 16, "float32"), ("midpoint", 8, "float32")]
 SETTINGS += [("multistep", steps, "float32") for steps in (32, 24, 16)]
 SETTINGS += [("multistep", steps, "auto") for steps in (48, 32, 24, 20, 16)]
+SETTINGS += [("exponential", steps, "auto") for steps in (32, 20, 16, 14, 12)]
 
 
 def main() -> None:
