@@ -173,3 +173,34 @@ def test_recipe_to_dict_is_json_ready():
     d = tiny_recipe().to_dict()
     assert json.loads(json.dumps(d))["config"] == TINY.to_dict()
     assert d["s_fraction"] == 0.2
+
+
+def test_ema_update_moves_every_weight_the_given_fraction():
+    from toyflow.training import ema_update
+
+    torch.manual_seed(0)
+    average, model = CloudFlow(TINY), CloudFlow(TINY)
+    before = [p.clone() for p in average.parameters()]
+    ema_update(average, model, decay=0.75)
+    for old, new, target in zip(before, average.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(new, old + 0.25 * (target - old))
+    with pytest.raises(ValueError, match="the average has .* parameters and the model"):
+        ema_update(average, ReferenceFlow(ReferenceConfig()), decay=0.5)
+
+
+def test_the_optimiser_is_fused_on_the_cpu_and_steps_like_the_for_loop_one():
+    from toyflow.training import make_optimizer
+
+    torch.manual_seed(0)
+    fused_model = CloudFlow(TINY)
+    loop_model = CloudFlow(TINY)
+    loop_model.load_state_dict(fused_model.state_dict())
+    fused = make_optimizer(fused_model, Recipe())
+    loop = torch.optim.AdamW(loop_model.parameters(), lr=Recipe().lr, weight_decay=Recipe().weight_decay)
+    assert fused.defaults["fused"] is True
+    x = torch.randn(2, 16, 2)
+    for model, opt in ((fused_model, fused), (loop_model, loop)):
+        model(x, 0.5).pow(2).sum().backward()
+        opt.step()
+    for a, b in zip(fused_model.parameters(), loop_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
