@@ -146,4 +146,4 @@ def test_save_writes_model_b_with_its_history(tmp_path):
     assert same_weights(weights(model), weights(session.b))
     assert meta["preference"]["method"] == "reward-fm" and meta["preference"]["labelled_rounds"] == 1
     assert meta["preference"]["rounds"][0]["labels"] == [0.0, 1.0, 0.0, 0.0]
-    assert meta["sampler"] == {"method": "multistep", "steps": 32, "precision": "auto"}
+    assert meta["sampler"] == {"method": "exponential", "steps": 16, "precision": "auto"}

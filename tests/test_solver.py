@@ -238,7 +238,7 @@ def test_sampler_from_meta_of_toyflow_and_reference_checkpoints(tmp_path):
     ours = save_checkpoint(make_flow(TINY), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 4})
     model, meta = load_checkpoint(ours, device="cpu")
     assert Sampler.from_meta(model, meta) == Sampler("euler", 4, "float32"), "saved before the precision: float32"
-    assert Sampler.from_meta(model) == Sampler("multistep", 32, "auto"), "without metadata: toyflow's default"
+    assert Sampler.from_meta(model) == Sampler("exponential", 16, "auto"), "without metadata: toyflow's default"
     saved = save_checkpoint(make_flow(TINY), tmp_path / "b.safetensors", sampler=Sampler("midpoint", 5).to_dict())
     assert Sampler.from_meta(*load_checkpoint(saved, device="cpu")) == Sampler("midpoint", 5, "auto")
     small = ReferenceConfig(hidden=8, layers=1, num_points=10)

@@ -130,7 +130,7 @@ def test_a_logged_session_replays_bit_for_bit(method, tmp_path):
     data = json.loads(path.read_text())
     assert data["format"] == "toyflow-session-log" and data["method"] == method and data["seed"] == 4
     assert data["model_a"] == tensors_checksum(session.a)
-    assert data["sampler"] == {"method": "multistep", "steps": 4, "precision": "auto"}
+    assert data["sampler"] == {"method": "exponential", "steps": 4, "precision": "auto"}
     events = [e["event"] for e in data["events"]]
     assert events.count("undo") == 1 and events.count("reset") == 1 and events.count("finetune") == 1
     answers = [e for e in data["events"] if e["event"] == "answer"]
