@@ -52,6 +52,17 @@ class HeldOut:
         self._b: tuple[nn.Module, HeldOutReading] | None = None  # the last copy of B read, and its reading
         self._copy: tuple[int, nn.Module] | None = None
 
+    def require(self, session: PreferenceSession, n: int, what: str, seed: int | None = None) -> HeldOut:
+        """This object, if it holds ``session``'s first ``n`` or more held-out noises of ``seed`` (``None``: any);
+        else ``ValueError`` naming ``what`` needs them."""
+        seed = self.seed if seed is None else seed
+        if self.session is not session or self.n < n or self.seed != seed:
+            raise ValueError(
+                f"the {what} needs {n} or more of seed {seed} of this session's held-out noises, "
+                f"got {self.n} of seed {self.seed}"
+            )
+        return self
+
     def noise(self) -> torch.Tensor:
         """The held-out noises ``(n, num_points, 2)`` of model A's source law, on the session's device."""
         return self.session.noise(self.n, self.seed)

@@ -153,9 +153,8 @@ class ChartMeter:
         held_out: HeldOut | None = None,
     ) -> None:
         self.session, self.eval_n, self.eval_seed = session, check_count("eval_n", eval_n), eval_seed
-        self.held_out = held_out if held_out is not None else HeldOut(session, eval_n, eval_seed)
-        if self.held_out.seed != eval_seed or self.held_out.n < eval_n or self.held_out.session is not session:
-            raise ValueError(f"the held-out noises must be this session's {eval_n} or more of seed {eval_seed}")
+        held_out = held_out if held_out is not None else HeldOut(session, eval_n, eval_seed)
+        self.held_out = held_out.require(session, eval_n, "chart", eval_seed)
         self.points: list[ChartPoint] = []
         self._a: tuple[float, float] | None = None
         self._b: tuple[float, float] | None = None

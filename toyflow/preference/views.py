@@ -61,9 +61,8 @@ class ViewMeter:
 
     def __init__(self, session: PreferenceSession, bank_n: int = FLIP_N, held_out: HeldOut | None = None) -> None:
         self.session, self.bank_n = session, bank_n
-        self.held_out = held_out if held_out is not None else HeldOut(session, bank_n, HELD_OUT_SEED)
-        if self.held_out.n < bank_n or self.held_out.session is not session:
-            raise ValueError(f"the flip map needs {bank_n} or more held-out noises of this session")
+        held_out = held_out if held_out is not None else HeldOut(session, bank_n, HELD_OUT_SEED)
+        self.held_out = held_out.require(session, bank_n, "flip map")
         self._a_side: tuple[Proposal, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def snapshot(self) -> nn.Module:
