@@ -367,7 +367,7 @@ LOG_REFUSALS = {
         lambda d: d["sampler"].update(method="rk4"),
         "'sampler.method' must be one of 'euler', 'heun'",
     ),
-    "another version": (lambda d: d.update(version=2), "'version' is 2; this toyflow reads session logs of version 3"),
+    "another version": (lambda d: d.update(version=3), "'version' is 3; this toyflow reads session logs of version 4"),
     "not a session log": (
         lambda d: d.pop("format"),
         "'format' must be \"toyflow-session-log\": not a toyflow session log",

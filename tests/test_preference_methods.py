@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -181,3 +182,35 @@ def test_reward_fm_trains_a_network_without_class_heads_whole():
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
     assert [g["lr"] for g in session.opt.param_groups] == [FAST.whole_lr]
     assert all(p.requires_grad for p in session.b.parameters())
+
+
+def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():
+    from toyflow.preference.methods.reward_fm import pool_tilt
+
+    assert pool_tilt(torch.full((128,), 1 / 128)) == pytest.approx(0.0, abs=1e-12)
+    even = torch.cat([torch.full((23,), 1 / 23, dtype=torch.float64), torch.zeros(105, dtype=torch.float64)])
+    assert pool_tilt(even) == pytest.approx(math.log(128 / 23), rel=1e-12)  # clouds weighted 0 add nothing
+    assert pool_tilt(torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64)) == pytest.approx(
+        0.5 * math.log(1.5) + 0.5 * math.log(0.75), rel=1e-12
+    )
+
+
+def test_step_scale_sizes_a_whole_network_by_the_tilt_and_a_gated_one_by_the_certainty_alone():
+    from toyflow.preference.methods.reward_fm import step_scale
+
+    assert step_scale(0.8, 0.1, class_heads=True, tilt_nats=0.5) == 0.8
+    assert step_scale(0.8, 0.1, class_heads=False, tilt_nats=0.5) == pytest.approx(0.8 * 0.2)
+    assert step_scale(0.8, 1.7, class_heads=False, tilt_nats=0.5) == 0.8  # a pool far from A's law: capped at 1
+
+
+def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_tilt():
+    from toyflow.preference.methods.reward_fm import step_scale
+
+    session = make_session("reward-fm", config=replace(TINY, class_heads=False))
+    for r in range(2):
+        session.propose(4, seed=r)
+        session.give(ticks=[0, 1])
+    stats = session.history[-1].stats
+    assert stats.tilt is not None and stats.tilt >= 0
+    (group,) = session.opt.param_groups
+    assert group["lr"] == pytest.approx(FAST.whole_lr * step_scale(stats.certainty, stats.tilt, False, FAST.tilt_nats))

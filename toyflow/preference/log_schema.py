@@ -36,7 +36,9 @@ from .base import METHODS
 LOG_FORMAT = "toyflow-session-log"
 # 2: reward-fm learns in the gate and heads only (settings gate_lr, head_lr): a version-1 log would not replay
 # 3: reward-fm weighs by a preference model that knows its certainty (new settings): a version-2 log would not replay
-LOG_VERSION = 3
+# 4: reward-fm sizes a network without class heads by the pool's tilt (setting tilt_nats): a version-3 log of a
+# session on such a network would not replay
+LOG_VERSION = 4
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -83,6 +85,7 @@ class Settings(StrictModel):
     gate_lr: Rate
     head_lr: Rate
     whole_lr: Rate
+    tilt_nats: Positive
     steps: Steps
     batch_size: Batch
     pool_batch: Batch

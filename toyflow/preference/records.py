@@ -30,7 +30,8 @@ class UpdateStats:
     ``flow_loss``: the flow-matching loss of B's last step; ``preference_loss`` and ``barrier``: the original's
     preference cross entropy and the dynamic barrier's coefficient; ``certainty``: the preference model's
     probability that the ticks follow the clouds at all; ``evidence``: its log Bayes factor, in nats;
-    ``effective_samples``: how many of A's pool clouds B effectively learned from."""
+    ``effective_samples``: how many of A's pool clouds B effectively learned from; ``tilt``: how far the weighting
+    took B's training law from A's own (a Kullback-Leibler divergence, in nats)."""
 
     flow_loss: float | None = None
     preference_loss: float | None = None
@@ -38,6 +39,7 @@ class UpdateStats:
     certainty: float | None = None
     evidence: float | None = None
     effective_samples: float | None = None
+    tilt: float | None = None
 
     def reported(self) -> dict[str, float]:
         """The figures the method filled, by field name, in field order."""

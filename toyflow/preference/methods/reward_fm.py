@@ -7,7 +7,8 @@ all), and B, restarted from A each round, takes a few flow-matching steps on tha
 own noise paired to it as in A's training (drawn and paired once per session:
 :meth:`~toyflow.preference.workbench.Workbench.pool_pairs`). The certainty scales both the weighting and the
 learning rates: with no evidence (random ticks, a single round) B stays A; with a dozen consistent ticks B becomes
-A tilted towards the clouds the person ticks.
+A tilted towards the clouds the person ticks. A network without class heads also moves in proportion to how far the
+weighting takes the pool from A's own law (:func:`step_scale`).
 
 In a model with class heads B learns in the gate, which chooses the shape, at early times only (``t < t_max``),
 with A's own reading of each pool cloud as the gate's soft label (so an unweighted pool leaves A's gate optimal),
@@ -54,17 +55,18 @@ class RewardFM(Method):
     def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
         """Fit the preference model to every tick so far (:meth:`~toyflow.preference.workbench.Workbench.belief`),
         restart B from A (``settings.restart``), then ``settings.steps`` steps on the pool weighted by
-        ``softmax(strength * certainty * rate)``, at learning rates scaled by the certainty: without evidence that the
-        ticks follow the clouds, B stays A."""
+        ``softmax(strength * certainty * rate)``, at learning rates scaled by :func:`step_scale`: without evidence
+        that the ticks follow the clouds, B stays A."""
         s = bench.settings
         pool = bench.pool().samples
         pairs = bench.pool_pairs()
         classes = bench.pool_classes()
         belief = bench.belief()
         weights = pool_weights(belief, pool, s.strength)
+        tilt = pool_tilt(weights)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             bench.restart_from_a()
-        bench.scale_learning_rates(belief.certainty)
+        bench.scale_learning_rates(step_scale(belief.certainty, tilt, has_class_heads(bench.b), s.tilt_nats))
 
         def next_batch() -> Batch:
             idx = torch.multinomial(weights, s.pool_batch, replacement=True, generator=generator).to(pool.device)
@@ -77,6 +79,7 @@ class RewardFM(Method):
             certainty=belief.certainty,
             evidence=belief.evidence,
             effective_samples=float(1.0 / weights.pow(2).sum()),
+            tilt=tilt,
         )
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
@@ -101,3 +104,22 @@ def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.T
     belief is not sure at all."""
     rate = belief.rates(pool).mean
     return torch.softmax(strength * belief.certainty * rate, dim=0)
+
+
+def pool_tilt(weights: torch.Tensor) -> float:
+    """How far a weighting ``(m,)`` (summing to 1) of A's pool takes B's training law from A's own: the Kullback-Leibler
+    divergence from the uniform weighting, in nats. 0 for uniform weights; ``log(m / k)`` for weights spread evenly
+    over ``k`` of the ``m`` clouds."""
+    w = weights.detach().double().flatten()
+    w = w / w.sum()  # float32 weights sum to 1 only to rounding
+    w = w[w > 0]
+    return max(0.0, float((w * (w * weights.numel()).log()).sum()))
+
+
+def step_scale(certainty: float, tilt: float, class_heads: bool, tilt_nats: float) -> float:
+    """The factor on B's learning rates: the ``certainty`` that the ticks follow the clouds; for a network without
+    class heads, also ``min(1, tilt / tilt_nats)`` (:func:`pool_tilt`). Adam's first steps move every weight by about
+    its learning rate whatever the gradient, so a whole network would move as far for a pool that barely differs
+    from A's law (Swiss rolls preferred: A's rolls without its few S curves) as for one far from it, and drift; a
+    gated network moves only a calibrated choice between shapes."""
+    return certainty if class_heads else certainty * min(1.0, tilt / tilt_nats)
