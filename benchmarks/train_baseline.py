@@ -16,7 +16,6 @@ Target: clean >= 0.90 overall and >= 0.85 in each class, S-fraction within 0.05 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 
@@ -24,7 +23,7 @@ from common import machine, table
 
 from toyflow.evaluation import evaluate_model
 from toyflow.reference_training import reference_plug, reference_recipe
-from toyflow.training import Recipe, TrainResult, train
+from toyflow.training import Recipe, TrainResult, label_free_recipe, train
 
 TARGET_REFERENCE_STEPS = 200
 MODELS = ("gated", "label-free")
@@ -42,12 +41,9 @@ def meets_target(summary: dict, mixture: float) -> bool:
 def model_recipe(model: str, seed: int) -> Recipe:
     """The recipe of a shipped model A: ``"gated"`` (class heads, trained with the mixture's labels) or
     ``"label-free"`` (one velocity field, never shown a label)."""
-    recipe = Recipe(seed=seed)
-    if model == "label-free":
-        recipe.config = dataclasses.replace(recipe.config, class_heads=False)
-    elif model != "gated":
+    if model not in MODELS:
         raise ValueError(f"unknown model A {model!r}; expected one of {MODELS}")
-    return recipe
+    return label_free_recipe(seed) if model == "label-free" else Recipe(seed=seed)
 
 
 def reference_step_seconds(steps: int, device: str, seed: int, warmup: int = 3) -> float:

@@ -204,3 +204,13 @@ def test_the_optimiser_is_fused_on_the_cpu_and_steps_like_the_for_loop_one():
         opt.step()
     for a, b in zip(fused_model.parameters(), loop_model.parameters(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_the_label_free_recipe_is_the_default_one_without_class_heads():
+    from dataclasses import replace
+
+    from toyflow.training import label_free_recipe
+
+    recipe = label_free_recipe(seed=3)
+    assert recipe.config.class_heads is False
+    assert recipe.to_dict() == replace(Recipe(seed=3), config=replace(Recipe().config, class_heads=False)).to_dict()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -149,13 +148,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .model import has_class_heads
     from .reference_training import reference_plug, reference_recipe
     from .solver import Sampler
-    from .training import Recipe, train
+    from .training import Recipe, label_free_recipe, train
 
     if args.reference and args.label_free:
         raise Refused("--label-free", "the reference network never sees a label already; drop --label-free")
-    recipe = reference_recipe(seed=args.seed) if args.reference else Recipe(seed=args.seed)
-    if args.label_free:
-        recipe.config = replace(recipe.config, class_heads=False)
+    if args.reference:
+        recipe = reference_recipe(seed=args.seed)
+    else:
+        recipe = label_free_recipe(args.seed) if args.label_free else Recipe(seed=args.seed)
     if args.s_fraction is not None:
         recipe.s_fraction = args.s_fraction
     if args.steps is not None:

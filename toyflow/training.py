@@ -7,7 +7,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -67,6 +67,14 @@ class Recipe:
         d = asdict(self)
         d["config"] = self.config.to_dict()
         return d
+
+
+def label_free_recipe(seed: int = 0) -> Recipe:
+    """The recipe of the model A that never sees a label: the default recipe with one velocity field and no class
+    heads (:attr:`~toyflow.model.FlowConfig.class_heads` off), so the mixture's labels reach no part of it."""
+    recipe = Recipe(seed=seed)
+    recipe.config = replace(recipe.config, class_heads=False)
+    return recipe
 
 
 @dataclass
