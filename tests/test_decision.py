@@ -88,7 +88,13 @@ def test_the_curve_follows_the_sampler_and_ends_on_the_samples():
         with torch.no_grad():
             logit = model.class_parts(trajectory[k], torch.full((4,), float(times[k])))[2]
         torch.testing.assert_close(p[:, k], torch.sigmoid(logit), rtol=0, atol=1e-6)
-    assert torch.equal(decision_curve(model, noise, sampler)[1], p)
+    read_as_sampled = decision_along(model, trajectory, sampler.precision)[1]
+    assert torch.equal(decision_curve(model, noise, sampler)[1], read_as_sampled)
+    low = decision_along(model, trajectory, "bfloat16")[1]  # read as a bfloat16 sampler evaluates the network
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logit = model.class_parts(trajectory[2], torch.full((4,), float(times[2])))[2]
+    torch.testing.assert_close(low[:, 2], torch.sigmoid(logit.float()), rtol=0, atol=5e-3)  # bfloat16, batched or not
+    torch.testing.assert_close(low, p, rtol=0, atol=2e-2)
     model.train()
     decision_along(model, trajectory)
     assert model.training, "the model's mode is left as it was"

@@ -8,7 +8,7 @@ from conftest import TINY
 
 from toyflow.checkpoint import load_checkpoint, save_checkpoint
 from toyflow.data import draw_noise
-from toyflow.device import autocast_dtype, make_generator, resolve_device
+from toyflow.device import autocast_dtype, make_generator, precision_context, resolve_device
 from toyflow.solver import sample
 from toyflow.training import Recipe, train
 
@@ -102,3 +102,14 @@ def test_undo_views_and_replay_on_cuda(tmp_path):
     assert replayed.exact, replayed.describe()
     session.undo()
     assert all(torch.equal(before[k], v) for k, v in session.b.state_dict().items())
+
+
+def test_precision_context_runs_the_network_in_that_precision():
+    layer = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    with precision_context("cpu", "bfloat16"):
+        assert layer(x).dtype == torch.bfloat16
+    with precision_context("cpu", "float32"):
+        assert layer(x).dtype == torch.float32
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        precision_context("cpu", "float16")

@@ -12,15 +12,16 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.flips import flip_map
-from toyflow.plotting import GREEN, RED, rgb_bytes
+from toyflow.plotting import GREEN, RED, dot_mask, rgb_bytes
 from toyflow.preference import PreferenceSession, replay
 from toyflow.preference.belief import PoolReading, Rates
 from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
 from toyflow.widgets.belief import FADED_RED, GAP, HEADER, HEADING, MIN_WIDTH, PAD, UNDER, BeliefView, belief_png
-from toyflow.widgets.decision import decision_png
+from toyflow.widgets.decision import _decision_figure, decision_png
 from toyflow.widgets.flipview import FlipMapView, flip_map_png
 from toyflow.widgets.keys import Keyboard
-from toyflow.widgets.motion import MotionView, motion_frame, motion_pngs
+from toyflow.widgets.motion import GAP as FRAME_GAP
+from toyflow.widgets.motion import MotionView, frames_indices, motion_frame, motion_pngs
 
 PNG = b"\x89PNG"
 
@@ -40,6 +41,42 @@ def real(kinds: str) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------------ drawing
+def test_a_decision_plot_is_the_whole_figure_drawn_again_pixel_for_pixel():
+    import io
+
+    from PIL import Image
+
+    times = torch.linspace(0, 1, 17)
+    p_a = torch.tensor([0.0] * 8 + [1.0] * 9)  # at the axes' limits: the markers must stay inside the margins
+    p_b = torch.rand(17, generator=torch.Generator().manual_seed(0))
+    for a, b in ((p_a, p_b), (p_b, None), (None, p_a)):
+        quick = np.asarray(Image.open(io.BytesIO(decision_png(times, a, b))).convert("RGB"))
+        plot = _decision_figure(2.0, 1.2)
+        for line, p in ((plot.line_a, a), (plot.line_b, b)):
+            line.set_visible(p is not None)
+            line.set_data(times.numpy(), [] if p is None else p.numpy())
+        plot.figure.canvas.draw()  # everything drawn again, as a whole figure
+        whole = np.asarray(plot.figure.canvas.buffer_rgba())[..., :3]
+        assert quick.shape == (96, 160, 3) and np.array_equal(quick, whole)
+    assert len({decision_png(times, p_a, p_b), decision_png(times, p_b, p_a)}) == 2, "the lines are drawn"
+
+
+def test_every_frame_of_the_motion_draws_each_cloud_as_its_own_tile_would():
+    trajectory_a = torch.stack([real("srsr") * s for s in (3.0, 1.0, 0.5)])  # (3 steps, 4 clouds, 400, 2)
+    trajectory_b = torch.stack([real("rrss") * s for s in (2.0, 1.05, 0.2)])
+    trajectory_b[1, 2, :5] = float("nan")  # left out, as points outside [-1.1, 1.1]^2 are
+    frames = frames_indices(trajectory_a, trajectory_b, size=50)
+    assert frames.shape == (3, 2 * 50 + FRAME_GAP, 4 * 50 + 3 * FRAME_GAP) and frames.dtype == np.uint8
+    for step in range(3):
+        for r, trajectory in enumerate((trajectory_a, trajectory_b)):
+            for i in range(4):
+                top, left = r * (50 + FRAME_GAP), i * (50 + FRAME_GAP)
+                tile = frames[step, top : top + 50, left : left + 50]
+                expected = dot_mask(trajectory[step, i], 50, drop_outside=True).astype(np.uint8) * (r + 1)
+                assert np.array_equal(tile, expected), (step, r, i)
+    assert frames[0].max() > 0 and (frames[:, 50 : 50 + FRAME_GAP] == 0).all(), "the gaps stay white"
+
+
 def test_the_pictures_are_pngs_of_the_expected_size():
     from PIL import Image
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .device import precision_context
 from .judge import judge
 from .path import Velocity, predicted_cloud
 from .solver import Sampler, time_grid
@@ -52,12 +53,17 @@ def p_s(model: Velocity, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             model.train()
 
 
-def decision_along(model: Velocity, trajectory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def decision_along(
+    model: Velocity, trajectory: torch.Tensor, precision: str = "float32"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`p_s` at every step of ``trajectory (steps + 1, n, num_points, 2)``, a sampler's states at the times
-    ``0, 1/steps, ..., 1``. Returns ``(times (steps + 1,), p (n, steps + 1))`` on the CPU."""
+    ``0, 1/steps, ..., 1``, the network read in ``precision`` (one of :data:`toyflow.device.PRECISIONS`; a sampler's
+    own, to read the network as it was evaluated along the way). Returns ``(times (steps + 1,), p (n, steps + 1))``
+    on the CPU."""
     k, n = trajectory.shape[:2]
     times = time_grid(k - 1, trajectory.device).to(trajectory.dtype)
-    p = p_s(model, trajectory.reshape(k * n, *trajectory.shape[2:]), times.repeat_interleave(n))
+    with precision_context(trajectory.device, precision):
+        p = p_s(model, trajectory.reshape(k * n, *trajectory.shape[2:]), times.repeat_interleave(n))
     return times.cpu(), p.view(k, n).T.contiguous()
 
 
@@ -65,8 +71,8 @@ def decision_curve(
     model: Velocity, noise: torch.Tensor, sampler: Sampler, trajectory: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The decision over time of ``model`` from ``noise (n, num_points, 2)``, sampled with ``sampler`` (or along a
-    ``trajectory (steps + 1, n, num_points, 2)`` already sampled from it). Returns ``(times (k,), p (n, k))``,
-    ``k = sampler.steps + 1``, on the CPU."""
+    ``trajectory (steps + 1, n, num_points, 2)`` already sampled from it) and read in the sampler's precision.
+    Returns ``(times (k,), p (n, k))``, ``k = sampler.steps + 1``, on the CPU."""
     if trajectory is None:
         trajectory = sampler.sample(model, noise, return_trajectory=True)
-    return decision_along(model, trajectory)
+    return decision_along(model, trajectory, sampler.precision)

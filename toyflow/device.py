@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
@@ -48,3 +50,12 @@ def autocast_dtype(device: str | torch.device, precision: str = "auto") -> torch
     if dev.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return torch.bfloat16
     return None
+
+
+def precision_context(
+    device: str | torch.device, precision: str = "auto"
+) -> torch.autocast | contextlib.nullcontext[None]:
+    """The context the network's passes run in at ``precision`` on ``device``: ``torch.autocast`` to
+    :func:`autocast_dtype`'s type, or nothing for plain float32."""
+    amp = autocast_dtype(device, precision)
+    return torch.autocast(torch.device(device).type, dtype=amp) if amp is not None else contextlib.nullcontext()

@@ -7,13 +7,12 @@ settings.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
-from .device import PRECISIONS, autocast_dtype
+from .device import PRECISIONS, precision_context
 from .path import Velocity, predicted_cloud
 from .reference import SAMPLER_STEPS, is_reference
 from .validation import check_count
@@ -202,6 +201,5 @@ class Sampler:
 
     def _integrate(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool) -> torch.Tensor:
         """:func:`sample` with the network's evaluations under autocast in this sampler's precision."""
-        amp = autocast_dtype(noise.device, self.precision)
-        with torch.autocast(noise.device.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+        with precision_context(noise.device, self.precision):
             return sample(model, noise, self.steps, self.method, return_trajectory)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -15,7 +14,7 @@ from tqdm.auto import tqdm
 
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream, noise_like
-from .device import autocast_dtype, resolve_device
+from .device import precision_context, resolve_device
 from .flow import mixture_loss
 from .model import FlowConfig, noise_radius
 from .pair_pool import PairPool, Pairs, random_points
@@ -219,7 +218,6 @@ def train(
     opt = make_optimizer(model, recipe)
     ema = copy.deepcopy(model).requires_grad_(False) if recipe.ema > 0 else None
     warm = recipe.warmup / total if total else 0.03
-    amp = autocast_dtype(dev, recipe.precision)
 
     losses: list[float] = []
     budget = Budget(total, seconds)
@@ -233,7 +231,7 @@ def train(
             x1, x0, is_s = source.next(step, prog)
             t = recipe.time_law.sample(x1.shape[0], gen)
             x1, x0, t = x1.to(dev), x0.to(dev), t.to(dev)
-            with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+            with precision_context(dev, recipe.precision):
                 if loss_fn is None:
                     loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
                 else:

@@ -80,7 +80,7 @@ class ViewMeter:
             trajectory = proposal.trajectory
             if trajectory is None or trajectory.shape[0] != self.session.sampler.steps + 1:
                 trajectory = self._trajectory(self.session.a, proposal.noise)
-            times, p = decision_along(self.session.a, trajectory)
+            times, p = decision_along(self.session.a, trajectory, self.session.sampler.precision)
             self._a_side = (proposal, times, p, trajectory.cpu())
         return self._a_side[1:]
 
@@ -96,7 +96,7 @@ class ViewMeter:
         if trajectory_b is None:
             trajectory_b = self._trajectory(b_model, proposal.noise)
         trajectory_b = trajectory_b.to(self.session.device)
-        _, p_b = decision_along(b_model, trajectory_b)
+        _, p_b = decision_along(b_model, trajectory_b, self.session.sampler.precision)
         timing = {"a": middle - start, "b": time.perf_counter() - middle}
         return SameNoiseViews(
             proposal.number, times, p_a, p_b, trajectory_a, trajectory_b.cpu(), reading(self.session.a), timing
