@@ -10,7 +10,16 @@ from conftest import SMALL, make_flow
 from torch import nn
 
 from toyflow.data import draw_noise, make_cloud
-from toyflow.decision import decision_along, decision_curve, has_gate, p_s, reading
+from toyflow.decision import (
+    DecisionRecorder,
+    decision_along,
+    decision_curve,
+    decision_from,
+    has_gate,
+    p_s,
+    reading,
+    sample_deciding,
+)
 from toyflow.model import CloudFlow, FlowConfig
 from toyflow.solver import Sampler
 
@@ -104,3 +113,30 @@ def test_the_curve_follows_the_sampler_and_ends_on_the_samples():
 def test_any_number_of_steps(steps):
     times, p = decision_curve(make_flow(SMALL, seed=1), draw_noise(2, seed=0), Sampler("euler", steps))
     assert times.shape == (steps + 1,) and p.shape == (2, steps + 1)
+
+
+@pytest.mark.parametrize("class_heads", [True, False])
+@pytest.mark.parametrize("method", ["exponential", "euler"])
+def test_the_decision_read_while_sampling_is_the_one_read_afterwards(class_heads, method):
+    config = SMALL if class_heads else FlowConfig(width=16, depth=1, time_freqs=4, class_heads=False)
+    model = make_flow(config, seed=5)
+    sampler = Sampler(method, 5, "float32")
+    noise = draw_noise(3, seed=8)
+    trace = sample_deciding(model, noise, sampler)
+    assert torch.equal(trace.trajectory, sampler.sample(model, noise, return_trajectory=True)), "the same clouds"
+    assert trace.readings is not None and trace.readings.shape == (3, 5)
+    times, p = decision_from(model, trace, sampler.precision)
+    expected_times, expected = decision_along(model, trace.trajectory, sampler.precision)
+    assert torch.equal(times, expected_times) and p.shape == (3, 6)
+    torch.testing.assert_close(p, expected, rtol=0, atol=1e-6)
+    assert torch.equal(decision_curve(model, noise, sampler)[1], p)
+
+
+def test_without_one_evaluation_per_step_or_a_gated_velocity_the_trajectory_is_read_afterwards():
+    model = make_flow(SMALL, seed=2)
+    noise = draw_noise(2, seed=1)
+    assert sample_deciding(model, noise, Sampler("heun", 3)).readings is None  # it evaluates between the states
+    gate = TimedGate(torch.tensor([-1.0, 1.0]))
+    assert sample_deciding(gate, noise, Sampler("euler", 3)).readings is None
+    with pytest.raises(ValueError, match="gated_velocity"):
+        DecisionRecorder(gate)

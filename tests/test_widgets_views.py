@@ -12,13 +12,14 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.flips import flip_map
-from toyflow.plotting import GREEN, RED, dot_mask, rgb_bytes
+from toyflow.plotting import GREEN, RED, dot_mask, rasterize, rgb_bytes
 from toyflow.preference import PreferenceSession, replay
 from toyflow.preference.belief import PoolReading, Rates
 from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
 from toyflow.widgets.belief import FADED_RED, GAP, HEADER, HEADING, MIN_WIDTH, PAD, UNDER, BeliefView, belief_png
 from toyflow.widgets.decision import _decision_figure, decision_png
-from toyflow.widgets.flipview import FlipMapView, flip_map_png
+from toyflow.widgets.flipview import COLORS, FRAME, INNER, FlipMapView, flip_map_png
+from toyflow.widgets.flipview import GAP as CELL_GAP
 from toyflow.widgets.keys import Keyboard
 from toyflow.widgets.motion import GAP as FRAME_GAP
 from toyflow.widgets.motion import MotionView, frames_indices, motion_frame, motion_pngs
@@ -75,6 +76,35 @@ def test_every_frame_of_the_motion_draws_each_cloud_as_its_own_tile_would():
                 expected = dot_mask(trajectory[step, i], 50, drop_outside=True).astype(np.uint8) * (r + 1)
                 assert np.array_equal(tile, expected), (step, r, i)
     assert frames[0].max() > 0 and (frames[:, 50 : 50 + FRAME_GAP] == 0).all(), "the gaps stay white"
+
+
+def test_the_flip_map_draws_each_noise_as_a_framed_pair_of_tiles():
+    import io
+
+    from PIL import Image
+
+    a, b = real("srsrs"), real("ssrrr")
+    b[4] *= 1.5  # points beyond the square: drawn on its edge
+    b[3, :3] = float("nan")  # left out
+    flips = flip_map(a, b)
+    assert flips.b_clean.any() and not flips.b_clean.all(), "solid and dashed frames both drawn"
+    size, columns = 20, 3
+    image = np.asarray(Image.open(io.BytesIO(flip_map_png(a, b, flips, size, columns))).convert("RGB"))
+    h, w = size + 2 * FRAME + 2, 2 * size + INNER + 2 * FRAME + 2
+    assert image.shape == (2 * h + CELL_GAP, 3 * w + 2 * CELL_GAP, 3)
+    for i, category in enumerate(flips.categories):
+        r, c = divmod(i, columns)
+        cell = image[r * (h + CELL_GAP) : r * (h + CELL_GAP) + h, c * (w + CELL_GAP) : c * (w + CELL_GAP) + w]
+        top = FRAME + 1
+        assert np.array_equal(cell[top : top + size, top : top + size], rasterize(a[i], size, RED, dot=1))
+        left = top + size + INNER
+        assert np.array_equal(cell[top : top + size, left : left + size], rasterize(b[i], size, GREEN, dot=1))
+        ring = np.zeros((h, w), dtype=bool)
+        ring[:FRAME], ring[-FRAME:], ring[:, :FRAME], ring[:, -FRAME:] = True, True, True, True
+        framed = (cell == COLORS[category]).all(axis=-1)
+        assert not framed[~ring].any() and (cell[ring & ~framed] == 255).all(), "a frame, white where it breaks"
+        assert framed[ring].all() == bool(flips.b_clean[i]), "solid when B's cloud is clean, else dashed"
+    assert (image[h : h + CELL_GAP] == 255).all() and (image[2 * h + CELL_GAP - h :, 2 * w + CELL_GAP :] == 255).all()
 
 
 def test_the_pictures_are_pngs_of_the_expected_size():

@@ -92,12 +92,18 @@ class CloudFlow(nn.Module):
 
         Returns ``(batch, num_points, 2)``.
         """
-        h = self._features(x, t)
         if not self.config.class_heads:
-            return self.out(h)
-        v_s, v_roll, logit = self._split(h)
-        p = torch.sigmoid(logit)[:, None, None]
-        return p * v_s + (1 - p) * v_roll
+            return self.out(self._features(x, t))
+        return self.gated_velocity(x, t)[0]
+
+    def gated_velocity(self, x: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The velocity and the gate that weighs its heads: ``(v (batch, num_points, 2), P(S | x, t) (batch,))`` at
+        ``x (batch, num_points, 2)`` and time ``t``; ``v`` is exactly :meth:`forward`'s. Only for networks built
+        with ``class_heads``."""
+        v_s, v_roll, logit = self.class_parts(x, t)
+        p = torch.sigmoid(logit)
+        gate = p[:, None, None]
+        return gate * v_s + (1 - gate) * v_roll, p
 
     def class_parts(self, x: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The class decomposition of the velocity: ``(v_S, v_roll, logit)``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,16 @@ WHITE = (1.0, 1.0, 1.0)
 PNG_LEVEL = 1  # zlib's level for indexed PNGs: the fastest, and still fewer bytes than RGB at PIL's default level 6
 
 
+@dataclass(frozen=True)
+class PixelPlaces:
+    """The pixels of points drawn on a square canvas (:func:`pixel_places`): for each point drawn, the index of its
+    cloud in the leading dimensions (``cloud``, a tuple of index arrays) and its pixel's ``row`` and ``col``."""
+
+    cloud: tuple[np.ndarray, ...]
+    row: np.ndarray
+    col: np.ndarray
+
+
 def _as_numpy(clouds: torch.Tensor | np.ndarray) -> np.ndarray:
     if isinstance(clouds, torch.Tensor):
         clouds = clouds.detach().cpu().numpy()
@@ -29,17 +40,11 @@ def dot_mask(cloud: torch.Tensor | np.ndarray, size: int = 160, dot: int = 2, dr
     ``(size, size)``, each point a ``dot`` x ``dot`` square. Points outside the square are drawn on its edge, or left
     out with ``drop_outside`` (noise, whose points reach far out, would otherwise draw a frame); non-finite points
     are left out."""
-    pts = _as_numpy(cloud)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if drop_outside:
-        pts = pts[(np.abs(pts) <= 1.1).all(axis=1)]
+    places = pixel_places(cloud, size, drop_outside)
     mask = np.zeros((size, size), dtype=bool)
-    scale = (size - 1) / 2.2
-    col = np.clip(((pts[:, 0] + 1.1) * scale).round().astype(int), 0, size - 1)
-    row = np.clip(((1.1 - pts[:, 1]) * scale).round().astype(int), 0, size - 1)
     for dr in range(dot):
         for dc in range(dot):
-            mask[np.clip(row + dr, 0, size - 1), np.clip(col + dc, 0, size - 1)] = True
+            mask[np.minimum(places.row + dr, size - 1), np.minimum(places.col + dc, size - 1)] = True
     return mask
 
 
@@ -71,19 +76,36 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def indexed_png(indices: np.ndarray, palette: Sequence[tuple[float, float, float]]) -> bytes:
+def indexed_png(indices: np.ndarray, palette: Sequence[tuple[float, float, float]] | np.ndarray) -> bytes:
     """Encode an image of colour numbers ``indices (height, width)`` uint8, each an index into ``palette`` (colours
-    with components in [0, 1], at most 256), as an indexed PNG: a third of an RGB image's bytes to compress, for
-    pictures drawn in a few colours (A and B in motion: white, red, green)."""
+    with components in [0, 1], or uint8 RGB rows ``(k, 3)``; at most 256), as an indexed PNG: a third of an RGB
+    image's bytes to compress, for pictures drawn in a few colours (A and B in motion, the flip map)."""
     from PIL import Image
 
     if not 1 <= len(palette) <= 256:
         raise ValueError(f"a palette holds 1 to 256 colours, got {len(palette)}")
+    rows = palette if isinstance(palette, np.ndarray) else np.stack([rgb_bytes(c) for c in palette])
     image = Image.fromarray(np.ascontiguousarray(indices, dtype=np.uint8), mode="P")
-    image.putpalette(np.concatenate([rgb_bytes(c) for c in palette]).tolist())
+    image.putpalette(np.ascontiguousarray(rows, dtype=np.uint8).reshape(-1).tolist())
     buf = io.BytesIO()
     image.save(buf, format="PNG", compress_level=PNG_LEVEL)
     return buf.getvalue()
+
+
+def pixel_places(clouds: torch.Tensor | np.ndarray, size: int, drop_outside: bool = False) -> PixelPlaces:
+    """Where the points of ``clouds (..., num_points, 2)`` in [-1.1, 1.1]^2 fall on a ``size`` x ``size`` canvas, as
+    :func:`dot_mask` places them (non-finite points left out; points outside the square on its edge, or left out
+    with ``drop_outside``): :class:`PixelPlaces`, one entry per point drawn."""
+    pts = _as_numpy(clouds)
+    keep = np.isfinite(pts).all(axis=-1)
+    if drop_outside:
+        keep &= (np.abs(pts) <= 1.1).all(axis=-1)
+    where = np.nonzero(keep)
+    xy = pts[where]
+    scale = (size - 1) / 2.2
+    col = np.clip(((xy[:, 0] + 1.1) * scale).round().astype(int), 0, size - 1)
+    row = np.clip(((1.1 - xy[:, 1]) * scale).round().astype(int), 0, size - 1)
+    return PixelPlaces(where[:-1], row, col)
 
 
 def cloud_png(cloud: torch.Tensor | np.ndarray, size: int = 160, color: tuple[float, float, float] = RED) -> bytes:

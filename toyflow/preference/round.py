@@ -46,7 +46,9 @@ class RoundResult:
     """What one round shows: ``b_same (n, num_points, 2)`` is B on the proposals' noise, ``b_fresh (fresh_n,
     num_points, 2)`` B on the noise of ``fresh_seed`` (both on the CPU); ``chart`` when it was measured inline;
     ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured); ``b_trajectory`` every
-    step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU."""
+    step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU, and
+    ``b_readings`` B's decision read along it as it was sampled, ``(n, steps)`` (``None`` when the sampler could
+    not read it; :class:`~toyflow.decision.DecisionTrace`)."""
 
     record: RoundRecord
     proposal: Proposal
@@ -56,6 +58,7 @@ class RoundResult:
     chart: ChartPoint | None = None
     timing: dict[str, float] = field(default_factory=dict)
     b_trajectory: torch.Tensor | None = None
+    b_readings: torch.Tensor | None = None
 
 
 def play_round(
@@ -85,8 +88,10 @@ def play_round(
     # one batch for the proposals' noise and the fresh noise: one sampler call instead of two
     n = proposal.noise.shape[0]
     noise = torch.cat([proposal.noise.to(session.device), session.noise(fresh_n, seed)])
-    trajectory = session.resample(noise, return_trajectory=True).cpu()
+    trace = session.resample_deciding(noise)
+    trajectory = trace.trajectory.cpu()
     b_trajectory, b_same, b_fresh = trajectory[:, :n], trajectory[-1, :n], trajectory[-1, n:]
+    b_readings = None if trace.readings is None else trace.readings[:n]
     timing["sample"] = time.perf_counter() - t
     point = None
     if chart is not None:
@@ -94,7 +99,7 @@ def play_round(
         point = chart.measure(record.round, chart.snapshot())
         timing["chart"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - start
-    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, b_trajectory)
+    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, b_trajectory, b_readings)
 
 
 def play_until(

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import save_checkpoint
+from ..decision import DecisionTrace, sample_deciding
 from ..seeds import derive_seed, stream
 from ..solver import Sampler
 from . import undo as snapshots
@@ -205,8 +206,9 @@ class PreferenceSession:
         if seed is None:
             seed = derive_seed(self.seed, "proposal", self.proposals_drawn)
         noise = self.noise(n, seed)
-        trajectory = self.sampler.sample(self.a, noise, return_trajectory=True)  # the same steps as without it
-        self.last_proposal = Proposal(noise, trajectory[-1], seed, self.proposals_drawn, trajectory)
+        trace = sample_deciding(self.a, noise, self.sampler)  # the same steps as without it, A's decision read
+        trajectory = trace.trajectory
+        self.last_proposal = Proposal(noise, trajectory[-1], seed, self.proposals_drawn, trajectory, trace.readings)
         self.log.add("propose", number=self.proposals_drawn, n=int(n), seed=int(seed))
         return self.last_proposal
 
@@ -214,6 +216,11 @@ class PreferenceSession:
         """Model B's clouds from ``noise (n, num_points, 2)``: ``(n, num_points, 2)`` (or every step of the sampler,
         ``(steps + 1, n, num_points, 2)``, with ``return_trajectory``)."""
         return self.sampler.sample(self.b, noise, return_trajectory)
+
+    def resample_deciding(self, noise: torch.Tensor) -> DecisionTrace:
+        """Every step of model B from ``noise (n, num_points, 2)``, the clouds :meth:`resample` draws at its end, with
+        B's decision read along the way (:func:`~toyflow.decision.sample_deciding`)."""
+        return sample_deciding(self.b, noise, self.sampler)
 
     def sample_a(self, n: int, seed: int) -> torch.Tensor:
         """``n`` clouds of A from the noise of ``seed``: ``(n, num_points, 2)``."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..decision import decision_along, reading
+from ..decision import DecisionTrace, decision_from, reading, sample_deciding
 from ..flips import FLIP_N, FlipMap, compare
 from .belief import Belief, PoolReading, read_pool
 from .heldout import HELD_OUT_SEED, HeldOut
@@ -70,33 +70,37 @@ class ViewMeter:
         so that the chart and the flip map read one sampling of it)."""
         return self.held_out.snapshot()
 
-    def _trajectory(self, model: nn.Module, noise: torch.Tensor) -> torch.Tensor:
-        return self.session.sampler.sample(model, noise, return_trajectory=True)
-
     def a_side(self, proposal: Proposal) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A on ``proposal``'s noise: ``(times (k,), p_a (n, k), trajectory_a (k, n, num_points, 2))`` on the CPU;
         its last step is exactly ``proposal.samples``."""
         if self._a_side is None or self._a_side[0] is not proposal:
-            trajectory = proposal.trajectory
-            if trajectory is None or trajectory.shape[0] != self.session.sampler.steps + 1:
-                trajectory = self._trajectory(self.session.a, proposal.noise)
-            times, p = decision_along(self.session.a, trajectory, self.session.sampler.precision)
-            self._a_side = (proposal, times, p, trajectory.cpu())
+            trace = DecisionTrace(proposal.trajectory, proposal.readings)
+            if proposal.trajectory is None or proposal.trajectory.shape[0] != self.session.sampler.steps + 1:
+                trace = sample_deciding(self.session.a, proposal.noise, self.session.sampler)
+            times, p = decision_from(self.session.a, trace, self.session.sampler.precision)
+            self._a_side = (proposal, times, p, trace.trajectory.cpu())
         return self._a_side[1:]
 
     def same_noise(
-        self, proposal: Proposal, b_model: nn.Module | None = None, trajectory_b: torch.Tensor | None = None
+        self,
+        proposal: Proposal,
+        b_model: nn.Module | None = None,
+        trajectory_b: torch.Tensor | None = None,
+        readings_b: torch.Tensor | None = None,
     ) -> SameNoiseViews:
         """The decision over time and the trajectories of A and of ``b_model`` (default: a snapshot of B) on the
-        noise of ``proposal``; ``trajectory_b``, if given, is ``b_model``'s already (e.g. the round's)."""
+        noise of ``proposal``; ``trajectory_b``, if given, is ``b_model``'s already (e.g. the round's), with
+        ``readings_b`` B's decision read as it was sampled (:class:`~toyflow.decision.DecisionTrace`), if it was."""
         b_model = b_model if b_model is not None else self.snapshot()
         start = time.perf_counter()
         times, p_a, trajectory_a = self.a_side(proposal)
         middle = time.perf_counter()
         if trajectory_b is None:
-            trajectory_b = self._trajectory(b_model, proposal.noise)
-        trajectory_b = trajectory_b.to(self.session.device)
-        _, p_b = decision_along(b_model, trajectory_b, self.session.sampler.precision)
+            trace = sample_deciding(b_model, proposal.noise, self.session.sampler)
+        else:
+            trace = DecisionTrace(trajectory_b.to(self.session.device), readings_b)
+        trajectory_b = trace.trajectory
+        _, p_b = decision_from(b_model, trace, self.session.sampler.precision)
         timing = {"a": middle - start, "b": time.perf_counter() - middle}
         return SameNoiseViews(
             proposal.number, times, p_a, p_b, trajectory_a, trajectory_b.cpu(), reading(self.session.a), timing

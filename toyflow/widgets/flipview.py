@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..flips import CATEGORIES, DESCRIPTIONS, STAYED_ROLL, STAYED_S, TO_ROLL, TO_S, FlipMap
-from ..plotting import GREEN, RED, png_bytes, rasterize
+from ..plotting import GREEN, RED, indexed_png, pixel_places, rgb_bytes
 
 COLORS = {  # RGB 0-255 of each category's frame
     STAYED_ROLL: (163, 163, 163),
@@ -22,46 +22,51 @@ COLORS = {  # RGB 0-255 of each category's frame
 FRAME, INNER, GAP = 3, 2, 5  # frame width, gap between A and B inside a cell, gap between cells (pixels)
 
 
-def _frame(cell: np.ndarray, color: tuple[int, int, int], dashed: bool) -> None:
-    """Paint a ``FRAME``-pixel border of ``color`` on ``cell (h, w, 3)`` in place (dashed: every other 4 pixels)."""
-    h, w = cell.shape[:2]
-    mask = np.zeros((h, w), dtype=bool)
-    mask[:FRAME], mask[-FRAME:], mask[:, :FRAME], mask[:, -FRAME:] = True, True, True, True
-    if dashed:
-        rows, cols = np.indices((h, w))
-        mask &= ((rows + cols) // 4) % 2 == 0
-    cell[mask] = color
+PALETTE = np.array(  # the map's colour numbers: white, A's red, B's green, then each category's frame
+    [(255, 255, 255), tuple(rgb_bytes(RED)), tuple(rgb_bytes(GREEN))] + [COLORS[c] for c in CATEGORIES], dtype=np.uint8
+)
 
 
-def flip_cell(a_cloud: torch.Tensor, b_cloud: torch.Tensor, category: str, clean: bool, size: int) -> np.ndarray:
-    """One noise of the map: A's cloud ``(num_points, 2)`` in red beside B's in green, framed in the colour of
-    ``category`` (dashed when B's cloud is not ``clean``); an RGB image."""
+def frame_masks(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where a cell of :func:`flip_map_indices` (``size``-pixel clouds) has its ``FRAME``-pixel border: bool ``(h,
+    w)`` masks of the solid frame and of the dashed one (every other 4 pixels along the diagonals)."""
     h, w = size + 2 * FRAME + 2, 2 * size + INNER + 2 * FRAME + 2
-    cell = np.full((h, w, 3), 255, dtype=np.uint8)
-    top = FRAME + 1
-    cell[top : top + size, top : top + size] = rasterize(a_cloud, size, RED, dot=1)
-    left = top + size + INNER
-    cell[top : top + size, left : left + size] = rasterize(b_cloud, size, GREEN, dot=1)
-    _frame(cell, COLORS[category], dashed=not clean)
-    return cell
+    solid = np.zeros((h, w), dtype=bool)
+    solid[:FRAME], solid[-FRAME:], solid[:, :FRAME], solid[:, -FRAME:] = True, True, True, True
+    rows, cols = np.indices((h, w))
+    return solid, solid & (((rows + cols) // 4) % 2 == 0)
+
+
+def flip_map_indices(
+    a_clouds: torch.Tensor, b_clouds: torch.Tensor, flips: FlipMap, size: int = 40, columns: int = 8
+) -> np.ndarray:
+    """The flip map as colour numbers into :data:`PALETTE`, uint8 ``(height, width)``: ``columns`` cells a row, one
+    per noise: A's cloud ``(num_points, 2)`` in red beside B's in green, each in a ``size``-pixel square (one pixel a
+    point; points outside [-1.1, 1.1]^2 on the square's edge), framed in the colour of its category of ``flips``
+    (dashed when B's cloud is not clean). Every cloud's points are placed at once."""
+    n = len(flips.categories)
+    solid, dashed = frame_masks(size)
+    h, w = solid.shape
+    image = np.zeros((-(-n // columns) * (h + GAP) - GAP, columns * (w + GAP) - GAP), dtype=np.uint8)
+    cell_row, cell_col = np.divmod(np.arange(n), columns)
+    tops, lefts = cell_row * (h + GAP) + FRAME + 1, cell_col * (w + GAP) + FRAME + 1
+    for colour, clouds, shift in ((1, a_clouds, 0), (2, b_clouds, size + INNER)):
+        places = pixel_places(clouds[:n], size)
+        (cloud,) = places.cloud
+        image[tops[cloud] + places.row, lefts[cloud] + shift + places.col] = colour
+    for i, category in enumerate(flips.categories):
+        top, left = tops[i] - FRAME - 1, lefts[i] - FRAME - 1
+        mask = solid if flips.b_clean[i] else dashed
+        image[top : top + h, left : left + w][mask] = 3 + CATEGORIES.index(category)
+    return image
 
 
 def flip_map_png(
     a_clouds: torch.Tensor, b_clouds: torch.Tensor, flips: FlipMap, size: int = 40, columns: int = 8
 ) -> bytes:
-    """The flip map as one PNG: a grid of :func:`flip_cell` s, ``columns`` per row, for A's and B's clouds
-    ``(n, num_points, 2)`` of the same noises and their :class:`~toyflow.flips.FlipMap`."""
-    cells = [
-        flip_cell(a_clouds[i], b_clouds[i], flips.categories[i], bool(flips.b_clean[i]), size)
-        for i in range(len(flips.categories))
-    ]
-    h, w = cells[0].shape[:2]
-    rows = -(-len(cells) // columns)
-    image = np.full((rows * (h + GAP) - GAP, columns * (w + GAP) - GAP, 3), 255, dtype=np.uint8)
-    for i, cell in enumerate(cells):
-        r, c = divmod(i, columns)
-        image[r * (h + GAP) : r * (h + GAP) + h, c * (w + GAP) : c * (w + GAP) + w] = cell
-    return png_bytes(image)
+    """The flip map as one indexed PNG (:func:`flip_map_indices`), for A's and B's clouds ``(n, num_points, 2)`` of
+    the same noises and their :class:`~toyflow.flips.FlipMap`."""
+    return indexed_png(flip_map_indices(a_clouds, b_clouds, flips, size, columns), PALETTE)
 
 
 def legend_html(flips: FlipMap) -> str:

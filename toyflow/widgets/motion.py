@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..plotting import GREEN, RED, WHITE, indexed_png, rgb_bytes
+from ..plotting import GREEN, RED, WHITE, indexed_png, pixel_places, rgb_bytes
 
 GAP = 6  # white pixels between clouds
 
@@ -30,17 +30,14 @@ def frames_indices(trajectory_a: torch.Tensor, trajectory_b: torch.Tensor | None
     rows = [trajectory_a] + ([trajectory_b] if trajectory_b is not None else [])
     k, n = trajectory_a.shape[:2]
     image = np.zeros((k, len(rows) * (size + GAP) - GAP, n * (size + GAP) - GAP), dtype=np.uint8)
-    scale = (size - 1) / 2.2
     for r, trajectory in enumerate(rows):
-        pts = np.asarray(torch.as_tensor(trajectory).detach().cpu().numpy(), dtype=np.float32)
-        step, cloud, point = np.nonzero(np.isfinite(pts).all(axis=-1) & (np.abs(pts) <= 1.1).all(axis=-1))
-        xy = pts[step, cloud, point]
-        col = np.clip(((xy[:, 0] + 1.1) * scale).round().astype(int), 0, size - 1)
-        row = np.clip(((1.1 - xy[:, 1]) * scale).round().astype(int), 0, size - 1)
+        places = pixel_places(trajectory, size, drop_outside=True)
+        step, cloud = places.cloud
         top, left = r * (size + GAP), cloud * (size + GAP)
         for dr in range(2):  # dot_mask's 2 x 2 dots, kept inside the cloud's square
             for dc in range(2):
-                image[step, top + np.minimum(row + dr, size - 1), left + np.minimum(col + dc, size - 1)] = r + 1
+                rows_at, cols_at = np.minimum(places.row + dr, size - 1), np.minimum(places.col + dc, size - 1)
+                image[step, top + rows_at, left + cols_at] = r + 1
     return image
 
 

@@ -81,8 +81,15 @@ class ViewPainter:
             except Exception:  # the round's views read A again and show what went wrong
                 return
 
-    def after_round(self, proposal: Proposal, round_number: int, trajectory_b: torch.Tensor | None = None) -> None:
-        """Queue the views of the round just played on ``proposal`` (``trajectory_b``: B's, from the round)."""
+    def after_round(
+        self,
+        proposal: Proposal,
+        round_number: int,
+        trajectory_b: torch.Tensor | None = None,
+        readings_b: torch.Tensor | None = None,
+    ) -> None:
+        """Queue the views of the round just played on ``proposal`` (``trajectory_b``: B's, from the round, with
+        ``readings_b`` its decision read as it was sampled)."""
         self.generation += 1
         self.b_generation += 1
         if self.meter is None:
@@ -92,7 +99,7 @@ class ViewPainter:
         self.picker.decision_pending()
         self.motion.pending()
         self.flip_map.pending()
-        self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trajectory_b)
+        self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trajectory_b, readings_b)
         self.submit(self._bank, self.b_generation, round_number, b_model)
 
     def after_undo(self) -> None:
@@ -139,10 +146,11 @@ class ViewPainter:
         round_number: int,
         b_model: nn.Module,
         trajectory_b: torch.Tensor | None = None,
+        readings_b: torch.Tensor | None = None,
     ) -> None:
         try:
             start = time.perf_counter()
-            views = self.meter.same_noise(proposal, b_model, trajectory_b)
+            views = self.meter.same_noise(proposal, b_model, trajectory_b, readings_b)
             if generation != self.generation:
                 return
             measured = time.perf_counter() - start
