@@ -47,7 +47,7 @@ def one_round(session: PreferenceSession, views: ViewMeter, chart: ChartMeter, t
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: [cloud_png(c, 160, GREEN) for c in (*result.b_same, *result.b_fresh)])
     b_model = views.snapshot()
-    same, measured = timed(lambda: views.same_noise(proposal, b_model, result.b_trajectory, result.b_readings))
+    same, measured = timed(lambda: views.same_noise(proposal, b_model, result.b_trace))
     _, plots = timed(lambda: [decision_png(same.times, same.p_a[i], same.p_b[i]) for i in range(4)])
     _, motion = timed(lambda: motion_pngs(same.trajectory_a, same.trajectory_b))
     _, held_out = timed(lambda: views.held_out.reading(b_model))

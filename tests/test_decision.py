@@ -124,19 +124,27 @@ def test_the_decision_read_while_sampling_is_the_one_read_afterwards(class_heads
     noise = draw_noise(3, seed=8)
     trace = sample_deciding(model, noise, sampler)
     assert torch.equal(trace.trajectory, sampler.sample(model, noise, return_trajectory=True)), "the same clouds"
-    assert trace.readings is not None and trace.readings.shape == (3, 5)
+    if class_heads:
+        assert trace.gate is not None and trace.gate.shape == (3, 5) and trace.endpoints is None
+    else:  # judged when read, not while sampling
+        assert trace.endpoints is not None and trace.endpoints.shape == (5, 3, 400, 2) and trace.gate is None
     times, p = decision_from(model, trace, sampler.precision)
     expected_times, expected = decision_along(model, trace.trajectory, sampler.precision)
     assert torch.equal(times, expected_times) and p.shape == (3, 6)
     torch.testing.assert_close(p, expected, rtol=0, atol=1e-6)
     assert torch.equal(decision_curve(model, noise, sampler)[1], p)
+    first = trace.first(2)  # the round keeps the proposals' clouds of a batch that also holds fresh ones
+    assert torch.equal(decision_from(model, first, sampler.precision)[1], p[:2])
 
 
 def test_without_one_evaluation_per_step_or_a_gated_velocity_the_trajectory_is_read_afterwards():
     model = make_flow(SMALL, seed=2)
     noise = draw_noise(2, seed=1)
-    assert sample_deciding(model, noise, Sampler("heun", 3)).readings is None  # it evaluates between the states
+    heun = sample_deciding(model, noise, Sampler("heun", 3))  # it evaluates between the states
+    assert heun.gate is None and heun.endpoints is None
     gate = TimedGate(torch.tensor([-1.0, 1.0]))
-    assert sample_deciding(gate, noise, Sampler("euler", 3)).readings is None
+    timed = sample_deciding(gate, noise, Sampler("euler", 3))
+    assert timed.gate is None and timed.endpoints is None
+    torch.testing.assert_close(decision_from(gate, timed)[1], decision_along(gate, timed.trajectory)[1])
     with pytest.raises(ValueError, match="gated_velocity"):
         DecisionRecorder(gate)

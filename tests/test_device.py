@@ -94,7 +94,7 @@ def test_undo_views_and_replay_on_cuda(tmp_path):
     session = PreferenceSession(make_flow(TINY, seed=1), seed=0, sampler_steps=4, settings=settings, device="cuda")
     before = {k: v.clone() for k, v in session.b.state_dict().items()}
     result = play_round(session, Answer(ticks=[0, 2]), session.propose(4))
-    views = ViewMeter(session).same_noise(result.proposal, trajectory_b=result.b_trajectory)
+    views = ViewMeter(session).same_noise(result.proposal, trace_b=result.b_trace)
     assert views.p_b.device.type == "cpu" and torch.equal(views.trajectory_b[-1], result.b_same)
     assert sum(ViewMeter(session).bank().flips.counts.values()) == 32
     path = session.log.write(tmp_path / "log.json")

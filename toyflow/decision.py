@@ -17,8 +17,6 @@ Reading it costs no evaluation of the network of its own where the clouds are be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
@@ -26,6 +24,7 @@ from .device import precision_context
 from .judge import judge
 from .path import Velocity, predicted_cloud
 from .solver import Sampler, time_grid
+from .trace import DecisionTrace
 
 # The samplers that evaluate the field once a step, at the step's start: at the trajectory's states (the others also
 # evaluate it between them).
@@ -78,11 +77,11 @@ def decision_along(
 
 
 class DecisionRecorder(nn.Module):
-    """``model``'s velocity field, reading ``model``'s decision at every evaluation: sampled in ``model``'s place it
-    draws exactly ``model``'s clouds and keeps, for each evaluation at ``x (n, num_points, 2)`` and ``t (n,)``, what
-    :func:`p_s` would read there: the gate's ``P(S | x, t)`` of a network with class heads (from the same evaluation,
-    :meth:`~toyflow.model.CloudFlow.gated_velocity`), else the straight-line endpoint, judged all at once by
-    :meth:`readings`."""
+    """``model``'s velocity field, keeping what ``model``'s decision is read from at every evaluation: sampled in
+    ``model``'s place it draws exactly ``model``'s clouds and keeps, for each evaluation at ``x (n, num_points, 2)``
+    and ``t (n,)``, the gate's ``P(S | x, t)`` of a network with class heads (from the same evaluation,
+    :meth:`~toyflow.model.CloudFlow.gated_velocity`), else the straight-line endpoint ``x + (1 - t) v``, which
+    :func:`decision_from` judges when the decision is read (:func:`p_s`'s readings, without evaluating again)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -93,7 +92,7 @@ class DecisionRecorder(nn.Module):
         self._kept: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """``model``'s velocity at ``x (n, num_points, 2)``, ``t (n,)``, the decision there kept."""
+        """``model``'s velocity at ``x (n, num_points, 2)``, ``t (n,)``; what its decision is read from, kept."""
         if self.gated:
             v, p = self.model.gated_velocity(x, t)
             self._kept.append(p.float())
@@ -102,52 +101,47 @@ class DecisionRecorder(nn.Module):
             self._kept.append(predicted_cloud(x, v, t))
         return v
 
-    def readings(self) -> torch.Tensor:
-        """The decision at each evaluation so far, ``(n, evaluations)`` on the CPU."""
+    def trace(self, trajectory: torch.Tensor) -> DecisionTrace:
+        """The :class:`DecisionTrace` of the ``trajectory`` sampled with this recorder, on the CPU."""
+        kept = torch.stack(self._kept).cpu()  # (evaluations, n) or (evaluations, n, num_points, 2)
         if self.gated:
-            return torch.stack(self._kept, dim=1).cpu()
-        endpoints = torch.stack(self._kept)  # (evaluations, n, num_points, 2)
-        k, n = endpoints.shape[:2]
-        return judge(endpoints.reshape(k * n, *endpoints.shape[2:])).is_s.float().view(k, n).T.contiguous()
-
-
-@dataclass(frozen=True)
-class DecisionTrace:
-    """A sampler's ``trajectory (steps + 1, n, num_points, 2)`` from noise to clouds, and the decision read at each
-    state but the last as it was sampled, ``readings (n, steps)`` (``None``: not read then; :func:`decision_from`
-    reads the whole trajectory)."""
-
-    trajectory: torch.Tensor
-    readings: torch.Tensor | None = None
+            return DecisionTrace(trajectory.cpu(), gate=kept.T.contiguous())
+        return DecisionTrace(trajectory.cpu(), endpoints=kept)
 
 
 def sample_deciding(model: Velocity, noise: torch.Tensor, sampler: Sampler) -> DecisionTrace:
     """``sampler``'s trajectory of ``model`` from ``noise (n, num_points, 2)``, the very clouds sampling alone draws,
-    with the decision read at each evaluation when the sampler evaluates the field once a step (:data:`ONE_EVALUATION`)
-    and ``model`` is a module whose decision an evaluation gives (:class:`DecisionRecorder`); else the trajectory
-    alone."""
+    with what the decision is read from kept at each evaluation (:class:`DecisionRecorder`) when the sampler evaluates
+    the field once a step (:data:`ONE_EVALUATION`) and ``model`` is a module whose evaluation gives it; else the
+    trajectory alone. On the CPU."""
     readable = not has_gate(model) or callable(getattr(model, "gated_velocity", None))
     if sampler.method not in ONE_EVALUATION or not isinstance(model, nn.Module) or not readable:
-        return DecisionTrace(sampler.sample(model, noise, return_trajectory=True))
+        return DecisionTrace(sampler.sample(model, noise, return_trajectory=True).cpu())
     recorder = DecisionRecorder(model)
-    trajectory = sampler.sample(recorder, noise, return_trajectory=True)
-    return DecisionTrace(trajectory, recorder.readings())
+    return recorder.trace(sampler.sample(recorder, noise, return_trajectory=True))
 
 
 def decision_from(
     model: Velocity, trace: DecisionTrace, precision: str = "float32"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The decision over time along ``trace``: its readings and ``model``'s at the finished clouds (``t = 1``, one
-    evaluation, in ``precision``), or, without readings, :func:`decision_along` the whole trajectory. Returns
-    ``(times (steps + 1,), p (n, steps + 1))`` on the CPU."""
-    if trace.readings is None:
-        return decision_along(model, trace.trajectory, precision)
-    trajectory = trace.trajectory
+    """The decision over time along ``trace``: the gate it kept, or the judge's reading of the endpoints it kept, and
+    ``model``'s reading of the finished clouds (``t = 1``, one evaluation, in ``precision``); without either,
+    :func:`decision_along` the whole trajectory. Returns ``(times (steps + 1,), p (n, steps + 1))`` on the CPU."""
+    param = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+    trajectory = trace.trajectory if param is None else trace.trajectory.to(param.device)
+    if trace.gate is None and trace.endpoints is None:
+        return decision_along(model, trajectory, precision)
+    if trace.gate is not None:
+        readings = trace.gate
+    else:
+        k, n = trace.endpoints.shape[:2]
+        flat = trace.endpoints.reshape(k * n, *trace.endpoints.shape[2:])
+        readings = judge(flat).is_s.float().view(k, n).T
     k, n = trajectory.shape[:2]
     times = time_grid(k - 1, trajectory.device).to(trajectory.dtype)
     with precision_context(trajectory.device, precision):
         last = p_s(model, trajectory[-1], times[-1].expand(n))
-    return times.cpu(), torch.cat([trace.readings.cpu(), last[:, None]], dim=1)
+    return times.cpu(), torch.cat([readings.cpu(), last[:, None]], dim=1)
 
 
 def decision_curve(

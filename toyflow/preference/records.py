@@ -7,22 +7,28 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
+from ..trace import DecisionTrace
+
 PROPOSALS = 4  # proposals of model A shown in a round
 
 
 @dataclass
 class Proposal:
     """Proposals of model A: ``noise`` and ``samples`` are ``(n, num_points, 2)``; ``seed`` is the noise's seed and
-    ``number`` counts the session's proposals from 1; ``trajectory`` (when the session kept it) is every step of
-    the sampler from ``noise`` to ``samples``, ``(steps + 1, n, num_points, 2)``, and ``readings`` A's decision read
-    at each step but the last as it was sampled, ``(n, steps)`` (:class:`~toyflow.decision.DecisionTrace`)."""
+    ``number`` counts the session's proposals from 1; ``trace`` (when the session kept it) is every step of the
+    sampler from ``noise`` to ``samples`` with what A's decision is read from, kept as they were sampled
+    (:class:`~toyflow.decision.DecisionTrace`)."""
 
     noise: torch.Tensor
     samples: torch.Tensor
     seed: int | None = None
     number: int = 0
-    trajectory: torch.Tensor | None = None
-    readings: torch.Tensor | None = None
+    trace: DecisionTrace | None = None
+
+    @property
+    def trajectory(self) -> torch.Tensor | None:
+        """Every step of the sampler from ``noise`` to ``samples``, ``(steps + 1, n, num_points, 2)``, if kept."""
+        return None if self.trace is None else self.trace.trajectory
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from torch import nn
 from ..evaluation import EVAL_SEED
 from ..judge import oracle_ticks
 from ..seeds import derive_seed, stream
+from ..trace import DecisionTrace
 from ..validation import check_count, check_probability
 from .heldout import HeldOut
 from .labels import Answer, PreferenceInputError
@@ -45,10 +46,9 @@ def round_seed(seed: int, purpose: str, round_number: int) -> int:
 class RoundResult:
     """What one round shows: ``b_same (n, num_points, 2)`` is B on the proposals' noise, ``b_fresh (fresh_n,
     num_points, 2)`` B on the noise of ``fresh_seed`` (both on the CPU); ``chart`` when it was measured inline;
-    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured); ``b_trajectory`` every
-    step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU, and
-    ``b_readings`` B's decision read along it as it was sampled, ``(n, steps)`` (``None`` when the sampler could
-    not read it; :class:`~toyflow.decision.DecisionTrace`)."""
+    ``timing`` in seconds (``update``, ``sample``, ``total``, and ``chart`` if measured); ``b_trace`` every step of B
+    from the proposals' noise to ``b_same`` with what B's decision is read from, kept as it was sampled
+    (:class:`~toyflow.decision.DecisionTrace`, on the CPU)."""
 
     record: RoundRecord
     proposal: Proposal
@@ -57,8 +57,12 @@ class RoundResult:
     fresh_seed: int
     chart: ChartPoint | None = None
     timing: dict[str, float] = field(default_factory=dict)
-    b_trajectory: torch.Tensor | None = None
-    b_readings: torch.Tensor | None = None
+    b_trace: DecisionTrace | None = None
+
+    @property
+    def b_trajectory(self) -> torch.Tensor | None:
+        """Every step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU."""
+        return None if self.b_trace is None else self.b_trace.trajectory
 
 
 def play_round(
@@ -89,9 +93,7 @@ def play_round(
     n = proposal.noise.shape[0]
     noise = torch.cat([proposal.noise.to(session.device), session.noise(fresh_n, seed)])
     trace = session.resample_deciding(noise)
-    trajectory = trace.trajectory.cpu()
-    b_trajectory, b_same, b_fresh = trajectory[:, :n], trajectory[-1, :n], trajectory[-1, n:]
-    b_readings = None if trace.readings is None else trace.readings[:n]
+    b_same, b_fresh = trace.trajectory[-1, :n], trace.trajectory[-1, n:]
     timing["sample"] = time.perf_counter() - t
     point = None
     if chart is not None:
@@ -99,7 +101,7 @@ def play_round(
         point = chart.measure(record.round, chart.snapshot())
         timing["chart"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - start
-    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, b_trajectory, b_readings)
+    return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, trace.first(n))
 
 
 def play_until(

@@ -27,9 +27,10 @@ import torch
 from torch import nn
 
 from ..checkpoint import save_checkpoint
-from ..decision import DecisionTrace, sample_deciding
+from ..decision import sample_deciding
 from ..seeds import derive_seed, stream
 from ..solver import Sampler
+from ..trace import DecisionTrace
 from . import undo as snapshots
 from .base import DEFAULT_METHOD, get_method
 from .belief import Belief
@@ -206,9 +207,8 @@ class PreferenceSession:
         if seed is None:
             seed = derive_seed(self.seed, "proposal", self.proposals_drawn)
         noise = self.noise(n, seed)
-        trace = sample_deciding(self.a, noise, self.sampler)  # the same steps as without it, A's decision read
-        trajectory = trace.trajectory
-        self.last_proposal = Proposal(noise, trajectory[-1], seed, self.proposals_drawn, trajectory, trace.readings)
+        trace = sample_deciding(self.a, noise, self.sampler)  # the same steps as without it, A's decision kept
+        self.last_proposal = Proposal(noise, trace.trajectory[-1].to(noise.device), seed, self.proposals_drawn, trace)
         self.log.add("propose", number=self.proposals_drawn, n=int(n), seed=int(seed))
         return self.last_proposal
 
@@ -219,7 +219,7 @@ class PreferenceSession:
 
     def resample_deciding(self, noise: torch.Tensor) -> DecisionTrace:
         """Every step of model B from ``noise (n, num_points, 2)``, the clouds :meth:`resample` draws at its end, with
-        B's decision read along the way (:func:`~toyflow.decision.sample_deciding`)."""
+        what B's decision is read from kept along the way (:func:`~toyflow.decision.sample_deciding`), on the CPU."""
         return sample_deciding(self.b, noise, self.sampler)
 
     def sample_a(self, n: int, seed: int) -> torch.Tensor:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..decision import DecisionTrace, decision_from, reading, sample_deciding
+from ..decision import decision_from, reading, sample_deciding
 from ..flips import FLIP_N, FlipMap, compare
+from ..trace import DecisionTrace
 from .belief import Belief, PoolReading, read_pool
 from .heldout import HELD_OUT_SEED, HeldOut
 from .methods.reward_fm import RewardFM, pool_weights
@@ -74,8 +75,8 @@ class ViewMeter:
         """A on ``proposal``'s noise: ``(times (k,), p_a (n, k), trajectory_a (k, n, num_points, 2))`` on the CPU;
         its last step is exactly ``proposal.samples``."""
         if self._a_side is None or self._a_side[0] is not proposal:
-            trace = DecisionTrace(proposal.trajectory, proposal.readings)
-            if proposal.trajectory is None or proposal.trajectory.shape[0] != self.session.sampler.steps + 1:
+            trace = proposal.trace
+            if trace is None or trace.trajectory.shape[0] != self.session.sampler.steps + 1:
                 trace = sample_deciding(self.session.a, proposal.noise, self.session.sampler)
             times, p = decision_from(self.session.a, trace, self.session.sampler.precision)
             self._a_side = (proposal, times, p, trace.trajectory.cpu())
@@ -85,25 +86,20 @@ class ViewMeter:
         self,
         proposal: Proposal,
         b_model: nn.Module | None = None,
-        trajectory_b: torch.Tensor | None = None,
-        readings_b: torch.Tensor | None = None,
+        trace_b: DecisionTrace | None = None,
     ) -> SameNoiseViews:
         """The decision over time and the trajectories of A and of ``b_model`` (default: a snapshot of B) on the
-        noise of ``proposal``; ``trajectory_b``, if given, is ``b_model``'s already (e.g. the round's), with
-        ``readings_b`` B's decision read as it was sampled (:class:`~toyflow.decision.DecisionTrace`), if it was."""
+        noise of ``proposal``; ``trace_b``, if given, is ``b_model``'s already, as it was sampled (the round's
+        :attr:`~toyflow.preference.round.RoundResult.b_trace`)."""
         b_model = b_model if b_model is not None else self.snapshot()
         start = time.perf_counter()
         times, p_a, trajectory_a = self.a_side(proposal)
         middle = time.perf_counter()
-        if trajectory_b is None:
-            trace = sample_deciding(b_model, proposal.noise, self.session.sampler)
-        else:
-            trace = DecisionTrace(trajectory_b.to(self.session.device), readings_b)
-        trajectory_b = trace.trajectory
+        trace = trace_b if trace_b is not None else sample_deciding(b_model, proposal.noise, self.session.sampler)
         _, p_b = decision_from(b_model, trace, self.session.sampler.precision)
         timing = {"a": middle - start, "b": time.perf_counter() - middle}
         return SameNoiseViews(
-            proposal.number, times, p_a, p_b, trajectory_a, trajectory_b.cpu(), reading(self.session.a), timing
+            proposal.number, times, p_a, p_b, trajectory_a, trace.trajectory.cpu(), reading(self.session.a), timing
         )
 
     def bank_noise(self) -> torch.Tensor:

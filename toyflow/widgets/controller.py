@@ -99,7 +99,7 @@ class PreferenceApp:
         self.last_result = result
         self._show_counts()
         self.picker.show_round(result.record, result.b_same, result.b_fresh, result.timing)
-        self.painter.after_round(result.proposal, result.record.round, result.b_trajectory, result.b_readings)
+        self.painter.after_round(result.proposal, result.record.round, result.b_trace)
         self._schedule_chart(result.record.round)
         return result.record
 

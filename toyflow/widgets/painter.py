@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import torch
 from torch import nn
 
 from ..preference import Proposal
 from ..preference.belief import Belief
 from ..preference.views import ViewMeter
+from ..trace import DecisionTrace
 from .belief import BeliefView
 from .flipview import FlipMapView
 from .motion import MotionView, motion_pngs
@@ -85,11 +85,10 @@ class ViewPainter:
         self,
         proposal: Proposal,
         round_number: int,
-        trajectory_b: torch.Tensor | None = None,
-        readings_b: torch.Tensor | None = None,
+        trace_b: DecisionTrace | None = None,
     ) -> None:
-        """Queue the views of the round just played on ``proposal`` (``trajectory_b``: B's, from the round, with
-        ``readings_b`` its decision read as it was sampled)."""
+        """Queue the views of the round just played on ``proposal`` (``trace_b``: B's trajectory from the round, as
+        it was sampled)."""
         self.generation += 1
         self.b_generation += 1
         if self.meter is None:
@@ -99,7 +98,7 @@ class ViewPainter:
         self.picker.decision_pending()
         self.motion.pending()
         self.flip_map.pending()
-        self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trajectory_b, readings_b)
+        self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trace_b)
         self.submit(self._bank, self.b_generation, round_number, b_model)
 
     def after_undo(self) -> None:
@@ -145,12 +144,11 @@ class ViewPainter:
         proposal: Proposal,
         round_number: int,
         b_model: nn.Module,
-        trajectory_b: torch.Tensor | None = None,
-        readings_b: torch.Tensor | None = None,
+        trace_b: DecisionTrace | None = None,
     ) -> None:
         try:
             start = time.perf_counter()
-            views = self.meter.same_noise(proposal, b_model, trajectory_b, readings_b)
+            views = self.meter.same_noise(proposal, b_model, trace_b)
             if generation != self.generation:
                 return
             measured = time.perf_counter() - start
