@@ -184,6 +184,30 @@ def test_reward_fm_trains_a_network_without_class_heads_whole():
     assert all(p.requires_grad for p in session.b.parameters())
 
 
+@pytest.mark.parametrize("class_heads", [True, False])
+def test_reward_fm_draws_each_kind_of_network_its_own_batch_of_pool_clouds(class_heads, monkeypatch):
+    from toyflow.preference.workbench import Workbench
+
+    sizes = []
+    fit = Workbench.fit
+
+    def spy(self, next_batch, steps, generator, t_max=1.0):
+        def counted():
+            batch = next_batch()
+            sizes.append(batch.clouds.shape[0])
+            return batch
+
+        return fit(self, counted, steps, generator, t_max)
+
+    monkeypatch.setattr(Workbench, "fit", spy)
+    settings = replace(FAST, pool_batch=3, whole_pool_batch=5)
+    model = make_flow(replace(TINY, class_heads=class_heads), seed=3)
+    session = PreferenceSession(model, method="reward-fm", seed=0, sampler_steps=4, settings=settings)
+    session.propose(4, seed=1)
+    assert session.give(ticks=[0, 1]).updated
+    assert sizes == [3 if class_heads else 5] * settings.steps
+
+
 def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():
     from toyflow.preference.methods.reward_fm import pool_tilt
 

@@ -38,7 +38,8 @@ LOG_FORMAT = "toyflow-session-log"
 # 3: reward-fm weighs by a preference model that knows its certainty (new settings): a version-2 log would not replay
 # 4: reward-fm sizes a network without class heads by the pool's tilt (setting tilt_nats): a version-3 log of a
 # session on such a network would not replay
-LOG_VERSION = 4
+# 5: reward-fm draws a network without class heads its own batch of pool clouds (setting whole_pool_batch)
+LOG_VERSION = 5
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -89,6 +90,7 @@ class Settings(StrictModel):
     steps: Steps
     batch_size: Batch
     pool_batch: Batch
+    whole_pool_batch: Batch
     pool_noises: PoolNoises
     pool_size: Batch
     strength: Finite

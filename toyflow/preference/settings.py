@@ -34,9 +34,15 @@ class MethodSettings:
     tilt_nats: float = 0.5
     steps: int = 8
     batch_size: int = 16
-    # reward-fm: pool clouds per step. 8 halves the update's time against 16 (0.13 s against 0.30 s on 2 cores);
-    # B's S-fraction after 3 rounds is the same
+    # reward-fm: pool clouds per step for a model with class heads. 8 halves the update's time against 16; B's
+    # S-fraction after 3 rounds is the same, and with 16 random ticks moved B further (one seed of five to 0.37 S
+    # curves after 5 rounds, A drawing 0.18; 5 seeds, 256 noises).
     pool_batch: int = 8
+    # reward-fm: pool clouds per step for a network without class heads, whose 8 steps bend the whole field. With 8,
+    # B's moves varied from seed to seed and round to round (S curves preferred, 3 exact rounds: 0.90 / 0.88, one
+    # seed 0.83 / 0.81); with 16, 0.98 / 0.92 after 3 rounds and 0.97 / 0.93 after 5 with a tenth of the ticks
+    # flipped (0.82 / 0.87 with 8), random ticks still leaving B as A (5 seeds, 256 noises).
+    whole_pool_batch: int = 16
     # reward-fm: noise clouds paired with each pool cloud once per session, a step draws one of them. With 1, B drew
     # 7 % of its clouds with a point outside [-1.1, 1.1]; with 4, 0.7 % (fresh noise at every step: 0 %)
     pool_noises: int = 4

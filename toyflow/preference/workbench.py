@@ -19,6 +19,7 @@ from torch import nn
 
 from .. import coupling
 from ..data import NUM_POINTS, CloudStream, draw_noise, noise_like
+from ..device import precision_context
 from ..flow import mixture_loss
 from ..model import has_class_heads, noise_radius
 from ..seeds import derive_seed
@@ -33,6 +34,11 @@ ParameterGroups = Callable[[nn.Module, MethodSettings], list[dict]]
 
 
 POOL_CHUNK = 16  # clouds of the pool sampled at once
+# The precision of B's flow-matching passes (toyflow.device.autocast_dtype): bfloat16 where the processor has it, as
+# model A was trained. On the 2-core CPU a whole network's update takes 0.14 s instead of 0.18 s, with the same
+# figures (5 seeds, 256 noises, S curves preferred: label-free 0.98 / 0.93 after 3 rounds either way, gated 0.98 /
+# 0.95 against 1.00 / 0.95; random ticks leave both as A).
+FIT_PRECISION = "auto"
 
 
 class Workbench:
@@ -113,12 +119,13 @@ class Workbench:
     def fit(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, t_max: float = 1.0) -> float:
         """``steps`` Adam steps of B on batches from ``next_batch``, times drawn from ``U[0, t_max]`` with
         ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the clouds' classes are
-        known); returns the last loss."""
+        known), the network's passes in :data:`FIT_PRECISION` as A's were trained; returns the last loss."""
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
             batch = next_batch()
             t = (t_max * torch.rand(batch.clouds.shape[0], generator=generator)).to(self.device)
-            loss = mixture_loss(self.b, batch.clouds, batch.noise, t, batch.is_s)
+            with precision_context(self.device, FIT_PRECISION):
+                loss = mixture_loss(self.b, batch.clouds, batch.noise, t, batch.is_s)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

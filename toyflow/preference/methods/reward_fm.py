@@ -68,8 +68,10 @@ class RewardFM(Method):
             bench.restart_from_a()
         bench.scale_learning_rates(step_scale(belief.certainty, tilt, has_class_heads(bench.b), s.tilt_nats))
 
+        size = s.pool_batch if has_class_heads(bench.b) else s.whole_pool_batch
+
         def next_batch() -> Batch:
-            idx = torch.multinomial(weights, s.pool_batch, replacement=True, generator=generator).to(pool.device)
+            idx = torch.multinomial(weights, size, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
             return Batch(pool[idx], pairs[pick, idx], None if classes is None else classes[idx])
 
