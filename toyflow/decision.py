@@ -56,10 +56,23 @@ def p_s(model: Velocity, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     try:
         if has_gate(model):
             return torch.sigmoid(model.class_parts(x_t, t)[2]).float().cpu()
-        return judge(predicted_cloud(x_t, model(x_t, t), t)).is_s.float()
+        return endpoint_reading(predicted_cloud(x_t, model(x_t, t), t))
     finally:
         if was_training:
             model.train()
+
+
+def endpoint_reading(endpoints: torch.Tensor) -> torch.Tensor:
+    """The judge's reading of straight-line endpoints ``(..., num_points, 2)``: 1.0 for an S curve, 0.0 for a Swiss
+    roll, ``(...)`` on the CPU."""
+    flat = endpoints.reshape(-1, *endpoints.shape[-2:])
+    return judge(flat).is_s.float().view(endpoints.shape[:-2])
+
+
+def reads_while_sampled(model: Velocity) -> bool:
+    """Whether one evaluation of ``model`` also gives what its decision is read from: a module whose gate comes with
+    its velocity (:meth:`~toyflow.model.CloudFlow.gated_velocity`), or one without a gate (its endpoint)."""
+    return isinstance(model, nn.Module) and (not has_gate(model) or callable(getattr(model, "gated_velocity", None)))
 
 
 def decision_along(
@@ -85,10 +98,12 @@ class DecisionRecorder(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
+        if not reads_while_sampled(model):
+            raise ValueError(
+                "only a module is read while sampled, and one with class heads through its gated_velocity method"
+            )
         self.model = model
         self.gated = has_gate(model)
-        if self.gated and not callable(getattr(model, "gated_velocity", None)):
-            raise ValueError("a model with class heads is read while sampled through its gated_velocity method")
         self._kept: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -114,8 +129,7 @@ def sample_deciding(model: Velocity, noise: torch.Tensor, sampler: Sampler) -> D
     with what the decision is read from kept at each evaluation (:class:`DecisionRecorder`) when the sampler evaluates
     the field once a step (:data:`ONE_EVALUATION`) and ``model`` is a module whose evaluation gives it; else the
     trajectory alone. On the CPU."""
-    readable = not has_gate(model) or callable(getattr(model, "gated_velocity", None))
-    if sampler.method not in ONE_EVALUATION or not isinstance(model, nn.Module) or not readable:
+    if sampler.method not in ONE_EVALUATION or not reads_while_sampled(model):
         return DecisionTrace(sampler.sample(model, noise, return_trajectory=True).cpu())
     recorder = DecisionRecorder(model)
     return recorder.trace(sampler.sample(recorder, noise, return_trajectory=True))
@@ -131,12 +145,7 @@ def decision_from(
     trajectory = trace.trajectory if param is None else trace.trajectory.to(param.device)
     if trace.gate is None and trace.endpoints is None:
         return decision_along(model, trajectory, precision)
-    if trace.gate is not None:
-        readings = trace.gate
-    else:
-        k, n = trace.endpoints.shape[:2]
-        flat = trace.endpoints.reshape(k * n, *trace.endpoints.shape[2:])
-        readings = judge(flat).is_s.float().view(k, n).T
+    readings = trace.gate if trace.gate is not None else endpoint_reading(trace.endpoints).T
     k, n = trajectory.shape[:2]
     times = time_grid(k - 1, trajectory.device).to(trajectory.dtype)
     with precision_context(trajectory.device, precision):

@@ -22,7 +22,8 @@ PNG_LEVEL = 1  # zlib's level for indexed PNGs: the fastest, and still fewer byt
 @dataclass(frozen=True)
 class PixelPlaces:
     """The pixels of points drawn on a square canvas (:func:`pixel_places`): for each point drawn, the index of its
-    cloud in the leading dimensions (``cloud``, a tuple of index arrays) and its pixel's ``row`` and ``col``."""
+    cloud in the leading dimensions (``cloud``, a tuple of index arrays, each ``(points,)``), and the ``row`` and
+    ``col`` of each pixel of its dot, ``(dot * dot, points)``: index arrays that broadcast together."""
 
     cloud: tuple[np.ndarray, ...]
     row: np.ndarray
@@ -40,11 +41,9 @@ def dot_mask(cloud: torch.Tensor | np.ndarray, size: int = 160, dot: int = 2, dr
     ``(size, size)``, each point a ``dot`` x ``dot`` square. Points outside the square are drawn on its edge, or left
     out with ``drop_outside`` (noise, whose points reach far out, would otherwise draw a frame); non-finite points
     are left out."""
-    places = pixel_places(cloud, size, drop_outside)
+    places = pixel_places(cloud, size, drop_outside, dot)
     mask = np.zeros((size, size), dtype=bool)
-    for dr in range(dot):
-        for dc in range(dot):
-            mask[np.minimum(places.row + dr, size - 1), np.minimum(places.col + dc, size - 1)] = True
+    mask[places.row, places.col] = True
     return mask
 
 
@@ -92,10 +91,10 @@ def indexed_png(indices: np.ndarray, palette: Sequence[tuple[float, float, float
     return buf.getvalue()
 
 
-def pixel_places(clouds: torch.Tensor | np.ndarray, size: int, drop_outside: bool = False) -> PixelPlaces:
-    """Where the points of ``clouds (..., num_points, 2)`` in [-1.1, 1.1]^2 fall on a ``size`` x ``size`` canvas, as
-    :func:`dot_mask` places them (non-finite points left out; points outside the square on its edge, or left out
-    with ``drop_outside``): :class:`PixelPlaces`, one entry per point drawn."""
+def pixel_places(clouds: torch.Tensor | np.ndarray, size: int, drop_outside: bool = False, dot: int = 1) -> PixelPlaces:
+    """The pixels the points of ``clouds (..., num_points, 2)`` in [-1.1, 1.1]^2 cover on a ``size`` x ``size``
+    canvas, each point a ``dot`` x ``dot`` square kept inside it (non-finite points left out; points outside the square
+    on its edge, or left out with ``drop_outside``): :class:`PixelPlaces`."""
     pts = _as_numpy(clouds)
     keep = np.isfinite(pts).all(axis=-1)
     if drop_outside:
@@ -105,7 +104,12 @@ def pixel_places(clouds: torch.Tensor | np.ndarray, size: int, drop_outside: boo
     scale = (size - 1) / 2.2
     col = np.clip(((xy[:, 0] + 1.1) * scale).round().astype(int), 0, size - 1)
     row = np.clip(((1.1 - xy[:, 1]) * scale).round().astype(int), 0, size - 1)
-    return PixelPlaces(where[:-1], row, col)
+    shift_row, shift_col = np.divmod(np.arange(dot * dot), dot)
+    return PixelPlaces(
+        where[:-1],
+        np.minimum(row[None, :] + shift_row[:, None], size - 1),
+        np.minimum(col[None, :] + shift_col[:, None], size - 1),
+    )
 
 
 def cloud_png(cloud: torch.Tensor | np.ndarray, size: int = 160, color: tuple[float, float, float] = RED) -> bytes:

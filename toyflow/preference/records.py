@@ -17,7 +17,7 @@ class Proposal:
     """Proposals of model A: ``noise`` and ``samples`` are ``(n, num_points, 2)``; ``seed`` is the noise's seed and
     ``number`` counts the session's proposals from 1; ``trace`` (when the session kept it) is every step of the
     sampler from ``noise`` to ``samples`` with what A's decision is read from, kept as they were sampled
-    (:class:`~toyflow.decision.DecisionTrace`)."""
+    (:class:`~toyflow.trace.DecisionTrace`)."""
 
     noise: torch.Tensor
     samples: torch.Tensor

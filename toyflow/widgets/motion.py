@@ -31,13 +31,9 @@ def frames_indices(trajectory_a: torch.Tensor, trajectory_b: torch.Tensor | None
     k, n = trajectory_a.shape[:2]
     image = np.zeros((k, len(rows) * (size + GAP) - GAP, n * (size + GAP) - GAP), dtype=np.uint8)
     for r, trajectory in enumerate(rows):
-        places = pixel_places(trajectory, size, drop_outside=True)
+        places = pixel_places(trajectory, size, drop_outside=True, dot=2)  # dot_mask's 2 x 2 dots
         step, cloud = places.cloud
-        top, left = r * (size + GAP), cloud * (size + GAP)
-        for dr in range(2):  # dot_mask's 2 x 2 dots, kept inside the cloud's square
-            for dc in range(2):
-                rows_at, cols_at = np.minimum(places.row + dr, size - 1), np.minimum(places.col + dc, size - 1)
-                image[step, top + rows_at, left + cols_at] = r + 1
+        image[step, r * (size + GAP) + places.row, cloud * (size + GAP) + places.col] = r + 1
     return image
 
 

@@ -64,18 +64,18 @@ class RewardFM(Method):
         belief = bench.belief()
         weights = pool_weights(belief, pool, s.strength)
         tilt = pool_tilt(weights)
+        gated = has_class_heads(bench.b)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             bench.restart_from_a()
-        bench.scale_learning_rates(step_scale(belief.certainty, tilt, has_class_heads(bench.b), s.tilt_nats))
-
-        size = s.pool_batch if has_class_heads(bench.b) else s.whole_pool_batch
+        bench.scale_learning_rates(step_scale(belief.certainty, tilt, gated, s.tilt_nats))
+        size = s.pool_batch if gated else s.whole_pool_batch
 
         def next_batch() -> Batch:
             idx = torch.multinomial(weights, size, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
             return Batch(pool[idx], pairs[pick, idx], None if classes is None else classes[idx])
 
-        t_max = s.t_max if has_class_heads(bench.b) else 1.0
+        t_max = s.t_max if gated else 1.0
         return UpdateStats(
             flow_loss=bench.fit(next_batch, s.steps, generator, t_max),
             certainty=belief.certainty,
