@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from scipy.optimize import linear_sum_assignment
 
-from toyflow.coupling import ot_pair, pair_clouds
+from toyflow.coupling import assignments, ot_pair, pair_clouds, sorted_projections
 from toyflow.data import draw_noise, sample_mixture
 
 
@@ -74,3 +76,21 @@ def test_pair_clouds_finds_the_obvious_matching():
     out = pair_clouds(noise, clouds, seed=0)
     inverse = torch.argsort(shuffle)
     assert torch.equal(out, noise[inverse])  # noise cloud i lands on data cloud i
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_assignments_solve_each_matrix_in_order(threads, monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    costs = np.random.default_rng(0).random((7, 5, 5))
+    costs[3] = 1.0 - np.eye(5)[[2, 0, 4, 1, 3]]  # row i costs nothing only in column (2, 0, 4, 1, 3)[i]
+    perms = assignments(costs)
+    assert perms.shape == (7, 5) and perms.dtype == np.int64
+    assert perms[3].tolist() == [2, 0, 4, 1, 3]
+    for cost, perm in zip(costs, perms, strict=True):
+        assert perm.tolist() == linear_sum_assignment(cost)[1].tolist()
+
+
+def test_sorted_projections():
+    clouds = torch.tensor([[[3.0, 0.0], [1.0, 2.0], [2.0, -1.0]]])
+    dirs = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # x, then y
+    assert sorted_projections(clouds, dirs).tolist() == [[[1.0, -1.0], [2.0, 0.0], [3.0, 2.0]]]
