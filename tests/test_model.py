@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import SMALL, make_flow
 
+import toyflow.model as model_module
 from toyflow.model import CloudFlow, FlowConfig, count_parameters, time_features
 
 
@@ -83,6 +84,33 @@ def test_clouds_of_a_batch_do_not_interact(flow_model, clouds):
         b = flow_model(moved, 0.5)
     torch.testing.assert_close(a[0], b[0])
     torch.testing.assert_close(a[2], b[2])
+
+
+@pytest.mark.parametrize("class_heads", [True, False])
+def test_without_gradients_a_few_clouds_at_a_time_read_the_same(monkeypatch, class_heads):
+    # 7 clouds of 60 points, read 2 at a time (120 points): every output as when the clouds are read at once (to
+    # rounding: a matrix product's kernel may group its sums differently for fewer rows)
+    model = make_flow(FlowConfig(width=32, depth=2, time_freqs=8, class_heads=class_heads), seed=3)
+    x = torch.randn(7, 60, 2, generator=torch.Generator().manual_seed(4))
+    t = torch.linspace(0.1, 0.9, 7)
+    with torch.no_grad():
+        whole = model(x, t)
+        parts = model.class_parts(x, t) if class_heads else None
+    sizes = []
+    original = model._features
+    monkeypatch.setattr(model, "_features", lambda xc, tc: sizes.append(xc.shape[0]) or original(xc, tc))
+    monkeypatch.setattr(model_module, "INFERENCE_CHUNK_POINTS", 120)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, t), whole)
+        assert sizes == [2, 2, 2, 1]
+        if class_heads:
+            for chunked, at_once in zip(model.class_parts(x, t), parts, strict=True):
+                torch.testing.assert_close(chunked, at_once)
+            v, p = model.gated_velocity(x, 0.5)  # a float time, for every cloud
+            assert v.shape == x.shape and p.shape == (7,)
+    sizes.clear()
+    model(x, t).sum().backward()  # with gradients, one pass over the whole batch
+    assert sizes == [7]
 
 
 def test_config_and_size():

@@ -198,7 +198,7 @@ class Workbench:
     def _read_classes(self) -> torch.Tensor:
         samples = self.pool().samples
         with torch.no_grad():
-            logits = torch.cat([self.a.class_parts(part, 1.0)[2] for part in samples.split(POOL_CHUNK)])
+            logits = self.a.class_parts(samples, 1.0)[2]
         return torch.sigmoid(logits).float().to(self.device)
 
     def pool_pairs(self) -> torch.Tensor:
