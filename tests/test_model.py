@@ -150,3 +150,15 @@ def test_plain_network_has_one_head(clouds):
     with pytest.raises(ValueError, match="no class heads"):
         plain.class_parts(clouds, 0.5)
     assert count_parameters(plain) < count_parameters(make_flow(FlowConfig(width=32, depth=2, time_freqs=8)))
+
+
+def test_off_the_cpu_the_network_reads_the_whole_batch_at_once(monkeypatch):
+    # a GPU wants large batches: off the CPU (here the shape-only "meta" device) no chunks, even without gradients
+    model = make_flow(FlowConfig(width=32, depth=2, time_freqs=8), seed=3).to("meta")
+    sizes = []
+    original = model._features
+    monkeypatch.setattr(model, "_features", lambda xc, tc: sizes.append(xc.shape[0]) or original(xc, tc))
+    monkeypatch.setattr(model_module, "INFERENCE_CHUNK_POINTS", 120)
+    with torch.no_grad():
+        v = model(torch.empty(7, 60, 2, device="meta"), 0.5)
+    assert v.shape == (7, 60, 2) and sizes == [7]

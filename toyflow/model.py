@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-# Without gradients, the network reads this many points at a time at most (whole clouds, at least one): on the 2-core
-# CPU, 64 clouds of 400 points are sampled in 0.32 s read 24 at a time instead of 0.46 s at once (the activations of
-# a few clouds stay in the processor's caches; 16 at a time 0.34 s, 32 0.46 s). No cloud's velocity depends on
-# another's: the same clouds (to the bit on the shipped networks; in general to the rounding of a matrix product's
-# kernel, which may group its sums differently for fewer rows).
+# On the CPU without gradients, the network reads this many points at a time at most (whole clouds, at least
+# one): on the 2-core CPU, 64 clouds of 400 points are sampled in 0.32 s read 24 at a time instead of 0.46 s at once
+# (the activations of a few clouds stay in the processor's caches; 16 at a time 0.34 s, 32 0.46 s). No cloud's
+# velocity depends on another's: the same clouds (to the bit on the shipped networks; in general to the rounding of
+# a matrix product's kernel, which may group its sums differently for fewer rows). A GPU reads them all at once.
 INFERENCE_CHUNK_POINTS = 9600
 Parts = tuple[torch.Tensor, ...]
 
@@ -158,11 +158,12 @@ class CloudFlow(nn.Module):
 
 def by_clouds(fn: Callable[[torch.Tensor, torch.Tensor], Parts], x: torch.Tensor, t: torch.Tensor | float) -> Parts:
     """``fn(x, t)`` for clouds ``x (batch, num_points, 2)`` at times ``t`` (a float or ``(batch,)``), each of whose
-    outputs has the batch first: without gradients, on a few whole clouds at a time (:data:`INFERENCE_CHUNK_POINTS`)
-    and concatenated, the same values to rounding; with them, at once."""
+    outputs has the batch first: on the CPU without gradients, on a few whole clouds at a time
+    (:data:`INFERENCE_CHUNK_POINTS`) and concatenated, the same values to rounding; else at once (a GPU wants large
+    batches)."""
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
     clouds = max(1, INFERENCE_CHUNK_POINTS // max(1, x.shape[1]))
-    if torch.is_grad_enabled() or x.shape[0] <= clouds:
+    if torch.is_grad_enabled() or x.device.type != "cpu" or x.shape[0] <= clouds:
         return fn(x, t)
     parts = [fn(xc, tc) for xc, tc in zip(x.split(clouds), t.split(clouds), strict=True)]
     return tuple(torch.cat(outputs) for outputs in zip(*parts, strict=True))
