@@ -48,9 +48,9 @@ def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: in
 
 
 def assignments(costs: np.ndarray) -> np.ndarray:
-    """The optimal assignment of each square cost matrix of ``costs (k, size, size)``: ``(k, size)``, row ``i``
-    assigned to column ``perm[:, i]``; on torch's intra-op threads (scipy's solver releases the GIL: on 2 cores, the
-    256 assignments of a batch of model A's training take half the time)."""
+    """The optimal assignment of each square cost matrix of ``costs (k, size, size)``: ``perms (k, size)``, row ``i``
+    of matrix ``j`` assigned to column ``perms[j, i]``; on torch's intra-op threads (scipy's solver releases the
+    GIL: on 2 cores, the 256 assignments of a batch of model A's training take half the time)."""
     threads = max(1, torch.get_num_threads())
     solved = map_chunks(
         lambda lo, hi: [linear_sum_assignment(c)[1] for c in costs[lo:hi]],
