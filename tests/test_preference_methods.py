@@ -238,3 +238,15 @@ def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_
     assert stats.tilt is not None and stats.tilt >= 0
     (group,) = session.opt.param_groups
     assert group["lr"] == pytest.approx(FAST.whole_lr * step_scale(stats.certainty, stats.tilt, False, FAST.tilt_nats))
+
+
+def test_dpo_scales_its_learning_rate_by_the_certainty_and_reports_it():
+    session = make_session("dpo")
+    for r in range(2):
+        session.propose(4, seed=r)
+        session.give(ticks=[0, 1])
+    stats = session.history[-1].stats
+    assert stats.certainty is not None and 0 < stats.certainty < 1 and stats.evidence is not None
+    assert stats.certainty == pytest.approx(session.belief().certainty)
+    for group in session.opt.param_groups:
+        assert group["lr"] == pytest.approx(group["base_lr"] * stats.certainty)
