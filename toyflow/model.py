@@ -119,10 +119,13 @@ class CloudFlow(nn.Module):
         ``P(S | x, t)``, ``(batch,)``. Only for networks built with ``class_heads``.
         """
         self._require_class_heads()
-        return by_clouds(lambda xc, tc: self._split(self._features(xc, tc)), x, t)
+        return by_clouds(self._class_parts, x, t)
+
+    def _class_parts(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self._split(self._features(x, t))
 
     def _gated(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v_s, v_roll, logit = self._split(self._features(x, t))
+        v_s, v_roll, logit = self._class_parts(x, t)
         p = torch.sigmoid(logit)
         gate = p[:, None, None]
         return gate * v_s + (1 - gate) * v_roll, p
@@ -138,9 +141,9 @@ class CloudFlow(nn.Module):
         if not self.config.class_heads:
             raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
 
-    def _features(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """Normalised per-point features ``(batch, num_points, width)``."""
-        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
+    def _features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Normalised per-point features ``(batch, num_points, width)`` at times ``t (batch,)`` (as :func:`by_clouds`
+        hands them on)."""
         temb = self.time(time_features(t, self.config.time_freqs))
         if self.config.pos_freqs:
             proj = x @ self.pos_matrix
