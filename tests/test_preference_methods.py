@@ -250,3 +250,46 @@ def test_dpo_scales_its_learning_rate_by_the_certainty_and_reports_it():
     assert stats.certainty == pytest.approx(session.belief().certainty)
     for group in session.opt.param_groups:
         assert group["lr"] == pytest.approx(group["base_lr"] * stats.certainty)
+
+
+def test_dpo_learns_in_the_gate_of_a_model_with_class_heads_and_in_the_whole_of_one_without():
+    session = make_session("dpo")
+    gate, _ = session.b.shape_parameters()
+    assert [g["lr"] for g in session.opt.param_groups] == [FAST.dpo_gate_lr]
+    assert {id(p) for p in session.b.parameters() if p.requires_grad} == {id(p) for p in gate}
+    session.propose(4, seed=1)
+    assert session.give(ticks=[0, 1]).updated
+    a = dict(session.a.named_parameters())
+    changed = {name for name, p in session.b.named_parameters() if not torch.equal(p, a[name])}
+    assert changed and all(name.startswith("gate.") for name in changed)
+
+    whole = make_session("dpo", config=replace(TINY, class_heads=False))
+    assert [g["lr"] for g in whole.opt.param_groups] == [FAST.lr]
+    assert all(p.requires_grad for p in whole.b.parameters())
+
+
+@pytest.mark.parametrize(("t_max", "expected"), [(0.13, [0.0]), (0.5, [0.0, 0.25, 0.5]), (1.0, [0.0, 0.25, 0.5, 0.75])])
+def test_dpo_reads_the_errors_at_the_early_grid_times_only(t_max, expected, monkeypatch):
+    from toyflow.preference.methods import dpo
+
+    seen: list[float] = []
+    errors = dpo.straight_path_errors
+
+    def spy(model, noise, samples, times):
+        seen.extend(times.tolist())
+        return errors(model, noise, samples, times)
+
+    monkeypatch.setattr(dpo, "straight_path_errors", spy)
+    session = make_session("dpo")  # a sampler of 4 steps: the grid 0, 0.25, 0.5, 0.75 (and 1)
+    session.bench.settings = replace(FAST, dpo_t_max=t_max)
+    assert dpo.FlowDPO.times(session.bench).tolist() == expected
+    session.propose(4, seed=1)
+    session.give(ticks=[0, 1])
+    assert seen and set(seen) <= set(expected)
+
+
+def test_dpo_reads_every_grid_time_on_a_network_without_class_heads():
+    session = make_session("dpo", config=replace(TINY, class_heads=False))
+    from toyflow.preference.methods.dpo import FlowDPO
+
+    assert FlowDPO.times(session.bench).tolist() == [0.0, 0.25, 0.5, 0.75]

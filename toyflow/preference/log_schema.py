@@ -39,7 +39,8 @@ LOG_FORMAT = "toyflow-session-log"
 # 4: reward-fm sizes a network without class heads by the pool's tilt (setting tilt_nats): a version-3 log of a
 # session on such a network would not replay
 # 5: reward-fm draws a network without class heads its own batch of pool clouds (setting whole_pool_batch)
-LOG_VERSION = 5
+# 6: dpo learns in the gate at early times where there is one (settings dpo_gate_lr, dpo_t_max)
+LOG_VERSION = 6
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -83,6 +84,8 @@ class Settings(StrictModel):
     type and in its range."""
 
     lr: Rate
+    dpo_gate_lr: Rate
+    dpo_t_max: Probability
     gate_lr: Rate
     head_lr: Rate
     whole_lr: Rate

@@ -11,7 +11,24 @@ from .belief import BeliefSettings
 class MethodSettings:
     """Knobs of the preference methods (defaults are the measured best); each method reads the ones it needs."""
 
-    lr: float = 5e-4  # dpo's learning rate (the reference method always uses the original's 1e-3)
+    # dpo, for a network without class heads: the whole network's learning rate, on the whole time grid (the
+    # reference method always uses the original's 1e-3). At the early times only (dpo_t_max, as with class heads)
+    # and 4e-4 (the label-free model A, 5 seeds, 1024 noises), B drew 0.76 / 0.84 S curves after 3 / 5 exact rounds
+    # with clean 0.89 / 0.88 (0.45 / 0.58 with clean 0.44 / 0.73 on the whole grid), but with Swiss rolls preferred
+    # its clean fraction fell from 0.87 to 0.58 between 3 and 5 rounds (3 seeds, 256 noises: at 2e-4 from 0.90 to
+    # 0.82; up to t = 0.3, 0.93 to 0.85; up to t = 0.6 S curves preferred fell instead, 0.85 to 0.47 with a tenth of
+    # the ticks flipped).
+    lr: float = 5e-4
+    # dpo, for a model with class heads: only the gate learns, at this rate. Learning the whole network, its steps
+    # raised the straight-path errors of the unticked Swiss rolls by breaking them (3 exact rounds: valid 0.18-0.67,
+    # S curves 0.20); the gate moves the choice of shape and leaves the drawing to A's heads (3 seeds, 256 noises: at
+    # 1e-2 0.30 S curves after 3 exact rounds, at 3e-2 0.61 with clean 0.93, at 5e-2 and 8e-2 seeds swung to 0.00).
+    dpo_gate_lr: float = 3e-2
+    # dpo, for a model with class heads: its preference loss reads B's straight-path errors at the grid times
+    # t <= dpo_t_max only, where the gate chooses the shape (the gated model A learning its whole network, 3 seeds,
+    # 256 noises, S curves / clean after 3 exact rounds: the whole grid 0.20 / 0.48; t <= 0.5 0.27 / 0.50; t <= 0.3
+    # 0.31 / 0.71; t <= 0.13 0.42 / 0.79).
+    dpo_t_max: float = 0.13
     # reward-fm, for a model with class heads: B learns which shape to draw in the gate (gate_lr) and how to draw it
     # only in the velocity heads (head_lr); the trunk stays A's. Learning the whole network cost B half of A's clean
     # clouds. Every learning rate of reward-fm is scaled by the preference model's certainty. The gate's, with A's
