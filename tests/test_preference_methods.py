@@ -22,6 +22,7 @@ from toyflow.preference import (
     straight_path_errors,
 )
 from toyflow.preference.base import DEFAULT_METHOD
+from toyflow.preference.methods import dpo
 from toyflow.preference.records import UpdateStats
 from toyflow.solver import time_grid
 
@@ -270,8 +271,6 @@ def test_dpo_learns_in_the_gate_of_a_model_with_class_heads_and_in_the_whole_of_
 
 @pytest.mark.parametrize(("t_max", "expected"), [(0.13, [0.0]), (0.5, [0.0, 0.25, 0.5]), (1.0, [0.0, 0.25, 0.5, 0.75])])
 def test_dpo_reads_the_errors_at_the_early_grid_times_only(t_max, expected, monkeypatch):
-    from toyflow.preference.methods import dpo
-
     seen: list[float] = []
     errors = dpo.straight_path_errors
 
@@ -290,6 +289,4 @@ def test_dpo_reads_the_errors_at_the_early_grid_times_only(t_max, expected, monk
 
 def test_dpo_reads_every_grid_time_on_a_network_without_class_heads():
     session = make_session("dpo", config=replace(TINY, class_heads=False))
-    from toyflow.preference.methods.dpo import FlowDPO
-
-    assert FlowDPO.times(session.bench).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert dpo.FlowDPO.times(session.bench).tolist() == [0.0, 0.25, 0.5, 0.75]
