@@ -36,6 +36,7 @@ from .base import DEFAULT_METHOD, get_method
 from .belief import Belief
 from .labels import PreferenceInputError, labels_from
 from .log import SessionLog, tensors_checksum
+from .optimizer import Adam
 from .records import PROPOSALS, Labelled, Pool, Proposal, RoundRecord
 from .settings import MethodSettings
 from .workbench import Workbench
@@ -95,7 +96,7 @@ class PreferenceSession:
         return self.bench.b
 
     @property
-    def opt(self) -> torch.optim.Optimizer:
+    def opt(self) -> Adam:
         """B's optimiser."""
         return self.bench.opt
 

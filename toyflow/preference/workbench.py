@@ -27,6 +27,7 @@ from ..solver import Sampler
 from . import a_cache
 from .belief import Belief, fit_belief
 from .objectives import barrier_direction, flat_grad, trainable
+from .optimizer import Adam
 from .records import Batch, Labelled, Pool
 from .settings import MethodSettings
 
@@ -81,13 +82,14 @@ class Workbench:
         self.opt = self.new_optimizer()
         self.buffer: list[Labelled] = []
 
-    def new_optimizer(self) -> torch.optim.Adam:
-        """A fresh Adam optimiser over :attr:`parameter_groups` of B; B's other parameters are frozen."""
+    def new_optimizer(self) -> Adam:
+        """A fresh Adam optimiser (:class:`~toyflow.preference.optimizer.Adam`) over :attr:`parameter_groups` of B;
+        B's other parameters are frozen."""
         groups = self.parameter_groups(self.b, self.settings)
         trained = {id(p) for group in groups for p in group["params"]}
         for p in self.b.parameters():
             p.requires_grad_(id(p) in trained)
-        return torch.optim.Adam(groups)
+        return Adam(groups)
 
     @property
     def noise_radius(self) -> float:
