@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -41,7 +42,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def processor() -> str:
+    """The CPU's model name (Linux: ``/proc/cpuinfo``; elsewhere what :func:`platform.processor` says), or "CPU":
+    machines of one kind differ in speed, and not in the same ratio for small and large operations."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "CPU"
+
+
 def machine() -> str:
-    """One line naming the device, the torch build and the thread count."""
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    """One line naming the device (the GPU, or the CPU's model), the torch build and the thread count."""
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({processor()})"
     return f"torch {torch.__version__}, {dev}, {torch.get_num_threads()} threads"
