@@ -217,3 +217,24 @@ def test_missing_file(tmp_path):
     assert_bad(tmp_path / "nowhere.safetensors", "no such file")
     with pytest.raises(CheckpointError, match="nowhere"):
         read_metadata(tmp_path / "nowhere.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [
+        ("colour", "'config.colour'"),
+        ("a\nb", "config['a\\nb']"),
+        ("x" * 300, "config['xxxxxxxx"),
+        ("two words", "config['two words']"),
+    ],
+)
+def test_an_unknown_field_is_named_on_one_line(saved, tmp_path, key, named):
+    """A field toyflow does not know is named in the message as it is, or by its cut repr where it is no plain word
+    (a newline in a key once broke the message over two lines)."""
+    path = tmp_path / "odd_key.safetensors"
+    meta = {"format": FORMAT, "config": {**TINY.to_dict(), key: 1}}
+    save_file(load_file(str(saved)), str(path), metadata={"toyflow": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="is not a field toyflow knows") as e:
+        load_checkpoint(path)
+    message = str(e.value)
+    assert named in message and "\n" not in message and len(message) < len(str(path)) + 200

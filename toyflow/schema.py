@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
-from .validation import count_problem, finite_problem, positive_problem, probability_problem, seed_problem, shown
+from .validation import SHOWN, count_problem, finite_problem, positive_problem, probability_problem, seed_problem, shown
 
 
 class Problem(ValueError):
@@ -115,10 +115,16 @@ Checksum = Annotated[str, leaf(_checksum_problem, str)]
 
 
 def field_path(loc: Iterable[str | int]) -> str:
-    """A field's path as a message names it: ``settings.lr``, ``ticks[0]``."""
+    """A field's path as a message names it, on one line: ``settings.lr``, ``ticks[0]``; a name that is not a plain
+    word (a newline in it, a space, a thousand characters) by its cut repr: ``config['a\\nb']``."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.isidentifier() and len(part) <= SHOWN:
+            out += f".{part}" if out else part
+        else:
+            out += f"[{shown(part)}]"
     return out
 
 
