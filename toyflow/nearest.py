@@ -99,8 +99,10 @@ class NearestGrid:
         """``(cell, inside)`` of query points ``(k, 2)``: each one's cell index ``(k,)`` (0 where outside) and whether
         it lies in the grid ``(k,)`` (false for a non-finite point)."""
         q = np.asarray(query, dtype=np.float64)
-        fx = (q[:, 0] - self.lo[0]) * (1.0 / self.cell)
-        fy = (q[:, 1] - self.lo[1]) * (1.0 / self.cell)
+        fx = np.subtract(q[:, 0], self.lo[0])
+        fx *= 1.0 / self.cell
+        fy = np.subtract(q[:, 1], self.lo[1])
+        fy *= 1.0 / self.cell
         if len(q) and min(fx.min(), fy.min()) >= 0 and fx.max() < self.shape[0] and fy.max() < self.shape[1]:
             inside = np.ones(len(q), bool)  # all inside (no NaN either: it fails every comparison)
         else:
@@ -119,9 +121,11 @@ class NearestGrid:
         q = np.asarray(query, dtype=np.float64)
         cell, inside = self.cells_of(q)
         centre = self.centre_distance.take(cell).astype(np.float64)
-        slack = self.half_diagonal * (1 + 1e-9) + _EPS + centre * 2.0**-22  # float32 rounds by at most 2^-24 of it
-        lower = np.maximum(centre - slack, 0.0)
-        upper = centre + slack
+        slack = centre * 2.0**-22  # float32 rounds by at most 2^-24 of it
+        slack += self.half_diagonal * (1 + 1e-9) + _EPS
+        lower = np.subtract(centre, slack)
+        np.maximum(lower, 0.0, out=lower)
+        upper = np.add(centre, slack, out=slack)
         if not inside.all():  # outside: at least as far as the points' bounding box
             out = q[~inside]
             gap = np.maximum(np.maximum(self.points.min(axis=0) - out, out - self.points.max(axis=0)), 0.0)
@@ -171,9 +175,8 @@ class NearestGrid:
                 d2, t = np.take_along_axis(d2, j, 1)[:, 0], np.take_along_axis(t, j, 1)[:, 0]
             else:
                 d2, t = self._measure(qx[s:], qy[s:], start[s:] + k)
-            nearer = d2 < near[s:]
-            np.copyto(near[s:], d2, where=nearer)
-            np.copyto(arg[s:], t, where=nearer)
+            np.copyto(arg[s:], t, where=d2 < near[s:])
+            np.minimum(near[s:], d2, out=near[s:])  # (no NaN here: the same as copying where nearer)
             if len(many) - s <= _FEW:
                 break
         dist[order], idx[order] = near, arg
@@ -192,8 +195,10 @@ class NearestGrid:
         ``(qx, qy)``."""
         if t is None:
             t = self.candidates.take(at)
-        dx = qx - self._x.take(t)
-        dy = qy - self._y.take(t)
+        dx = self._x.take(t)  # the candidates' coordinates, then the differences in their place
+        np.subtract(qx, dx, out=dx)
+        dy = self._y.take(t)
+        np.subtract(qy, dy, out=dy)
         dx *= dx
         dy *= dy
         dx += dy
@@ -299,8 +304,10 @@ class NearestInClouds:
             edge = centre[todo] - (w + 1)  # px[o + w + 1:].take(edge) is px.take(centre + o)
             b = best[todo] if measured else None
             for o in (*range(-w, -measured), *range(measured, w)):
-                dx = x - px[o + w + 1 :].take(edge)
-                dy = y - py[o + w + 1 :].take(edge)
+                dx = px[o + w + 1 :].take(edge)  # the cloud points' coordinates, then the differences in their place
+                np.subtract(x, dx, out=dx)
+                dy = py[o + w + 1 :].take(edge)
+                np.subtract(y, dy, out=dy)
                 dx *= dx
                 dy *= dy
                 dx += dy
