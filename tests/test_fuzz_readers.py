@@ -338,6 +338,17 @@ def test_fuzz_a_checkpoints_metadata_field_by_field(checkpoint_case, data):
     read_checkpoint(path)
 
 
+@pytest.mark.parametrize(("field", "value"), [("pos_scale", 10**30), ("pos_scale", 2**64)])
+def test_a_checkpoint_whose_number_no_float_holds_is_refused(checkpoint_case, field, value):
+    """Found by fuzzing: an integer the schema takes as a finite number but no float32 holds (building the network
+    raised OverflowError, not one clear error)."""
+    tensors, doc, _, path = checkpoint_case
+    meta = copy.deepcopy(doc)
+    meta["config"][field] = value
+    save_file(tensors, str(path), metadata={"toyflow": json.dumps(meta)})
+    assert read_checkpoint(path) is None
+
+
 @FUZZ
 @given(data=st.data())
 def test_fuzz_a_checkpoint_byte_by_byte(checkpoint_case, data):
@@ -405,6 +416,15 @@ def test_fuzz_a_file_of_clouds_header_by_header(clouds_case, data):
     body = body[: data.draw(CHOICE) % (len(body) + 1)] if data.draw(FLAG) else body
     path.write_bytes(_npy(header, body))
     read_clouds(path)
+
+
+@pytest.mark.parametrize("minor", [1, 255])
+def test_a_file_of_clouds_of_a_minor_format_version_is_refused(clouds_case, minor):
+    """Found by fuzzing: numpy reads versions 1.0, 2.0 and 3.0 only; toyflow read 1.1 as 1.0."""
+    _, raw, path = clouds_case
+    path.write_bytes(raw[:7] + bytes([minor]) + raw[8:])
+    with pytest.raises(CloudFileError, match=f"format version 1.{minor}, toyflow reads 1.0, 2.0 and 3.0"):
+        load_clouds(path)
 
 
 @FUZZ

@@ -192,7 +192,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     """
     path = Path(path)
     meta = read_metadata(path)
-    model = build_model(meta)  # small by the schema's bounds; the file's tensors are read once they are known to fit
+    try:  # small by the schema's bounds; the file's tensors are read once they are known to fit
+        model = build_model(meta)
+    except (ValueError, TypeError, OverflowError, RuntimeError) as e:  # e.g. a scale of 10**30: no float32 holds it
+        raise CheckpointError(path, f"its configuration does not make a network ({e})") from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:

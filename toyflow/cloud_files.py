@@ -91,9 +91,11 @@ def read_header(f: BinaryIO, path: str | os.PathLike) -> NpyHeader:
         raise CloudFileError(f"{path}: an .npz archive, not a .npy file of one array")
     if len(prefix) < len(MAGIC) + 2 or not prefix.startswith(MAGIC):
         raise CloudFileError(f"{path}: not a readable .npy file (it does not start as one)")
-    version = prefix[len(MAGIC)]
-    if version not in HEADER_LENGTH:
-        raise CloudFileError(f"{path}: not a readable .npy file (format version {version}, toyflow reads 1 to 3)")
+    version, minor = prefix[len(MAGIC)], prefix[len(MAGIC) + 1]
+    if version not in HEADER_LENGTH or minor != 0:  # as numpy: versions 1.0, 2.0 and 3.0
+        raise CloudFileError(
+            f"{path}: not a readable .npy file (format version {version}.{minor}, toyflow reads 1.0, 2.0 and 3.0)"
+        )
     length_format, encoding = HEADER_LENGTH[version]
     size = struct.calcsize(length_format)
     raw = f.read(size)
