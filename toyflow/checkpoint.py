@@ -24,7 +24,7 @@ from .atomic import atomic_write
 from .device import PRECISIONS, resolve_device
 from .schema import Choice, Count, Flag, FractionOrNaN, Number, OpenModel, Problem, Seed, StrictModel, Text, check, leaf
 from .solver import SAMPLERS
-from .validation import finite_problem, shown
+from .validation import SHOWN, finite_problem, shown
 
 FORMAT = "toyflow/1"
 ARCHS = ("cloudflow", "reference")
@@ -195,7 +195,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     try:  # small by the schema's bounds; the file's tensors are read once they are known to fit
         model = build_model(meta)
     except (ValueError, TypeError, OverflowError, RuntimeError) as e:  # e.g. a scale of 10**30: no float32 holds it
-        raise CheckpointError(path, f"its configuration does not make a network ({e})") from None
+        reason = " ".join(str(e).split())[:SHOWN]  # one line, as every refusal
+        raise CheckpointError(path, f"its configuration does not make a network ({reason})") from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
