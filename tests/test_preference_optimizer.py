@@ -30,7 +30,7 @@ def train(model: torch.nn.Module, opt, steps: int, scales: list[float]) -> None:
     for step in range(steps):
         for group, base in zip(opt.param_groups, (8e-2, 3e-4), strict=True):
             group["lr"] = base * scales[step % len(scales)]  # as the workbench scales them by the belief
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss_of(model, step).backward()
         opt.step()
 
@@ -54,7 +54,7 @@ def test_adam_keeps_state_only_for_parameters_with_a_gradient():
     opt.step()
     assert set(opt.state) == set(gate)
     assert all(s["step"] == 1 and s["exp_avg"].shape == p.shape for p, s in opt.state.items())
-    opt.zero_grad(set_to_none=True)
+    opt.zero_grad()
     assert all(p.grad is None for p in model.parameters())
 
 

@@ -195,14 +195,7 @@ class NearestGrid:
         ``(qx, qy)``."""
         if t is None:
             t = self.candidates.take(at)
-        dx = self._x.take(t)  # the candidates' coordinates, then the differences in their place
-        np.subtract(qx, dx, out=dx)
-        dy = self._y.take(t)
-        np.subtract(qy, dy, out=dy)
-        dx *= dx
-        dy *= dy
-        dx += dy
-        return dx, t
+        return _squared_distances(qx, qy, self._x, self._y, t), t
 
 
 class NearestInClouds:
@@ -304,13 +297,7 @@ class NearestInClouds:
             edge = centre[todo] - (w + 1)  # px[o + w + 1:].take(edge) is px.take(centre + o)
             b = best[todo] if measured else None
             for o in (*range(-w, -measured), *range(measured, w)):
-                dx = px[o + w + 1 :].take(edge)  # the cloud points' coordinates, then the differences in their place
-                np.subtract(x, dx, out=dx)
-                dy = py[o + w + 1 :].take(edge)
-                np.subtract(y, dy, out=dy)
-                dx *= dx
-                dy *= dy
-                dx += dy
+                dx = _squared_distances(x, y, px[o + w + 1 :], py[o + w + 1 :], edge)
                 if b is None:
                     b = dx
                 else:
@@ -352,6 +339,19 @@ class NearestInClouds:
                 dx = self._qx[q, None] - clouds[i, None, :, 0]
                 dy = self._qy[q, None] - clouds[i, None, :, 1]
                 best[i * m + q] = (dx * dx + dy * dy).min(axis=1)
+
+
+def _squared_distances(qx: np.ndarray, qy: np.ndarray, xs: np.ndarray, ys: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``(qx - xs[at])^2 + (qy - ys[at])^2``, shaped as ``at`` (``qx, qy`` broadcast to it): the points ``at`` are
+    gathered and their differences written in their place, two arrays for the whole computation."""
+    dx = xs.take(at)
+    np.subtract(qx, dx, out=dx)
+    dy = ys.take(at)
+    np.subtract(qy, dy, out=dy)
+    dx *= dx
+    dy *= dy
+    dx += dy
+    return dx
 
 
 def _squared_floor(bound: np.ndarray) -> np.ndarray:

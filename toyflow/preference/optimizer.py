@@ -36,15 +36,10 @@ class Adam:
     def _params(self) -> list[torch.Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget every parameter's gradient (``set_to_none=False``: set it to zeros)."""
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (set it to ``None``, as ``torch.optim``'s default does)."""
         for p in self._params():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.detach_().zero_()
+            p.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
@@ -74,13 +69,9 @@ class Adam:
         """``{"state": {index: state}, "param_groups": [group with "params" as indices]}``, parameters numbered in
         the order of the groups (the layout of ``torch.optim``'s); the tensors are this optimiser's own, not
         copies."""
-        index = {id(p): i for i, p in enumerate(self._params())}
-        groups, start = [], 0
-        for group in self.param_groups:
-            n = len(group["params"])
-            groups.append({**group, "params": list(range(start, start + n))})
-            start += n
-        return {"state": {index[id(p)]: s for p, s in self.state.items()}, "param_groups": groups}
+        index = {p: i for i, p in enumerate(self._params())}
+        groups = [{**group, "params": [index[p] for p in group["params"]]} for group in self.param_groups]
+        return {"state": {index[p]: s for p, s in self.state.items()}, "param_groups": groups}
 
     def load_state_dict(self, saved: dict) -> None:
         """Take the groups' settings and copies of the state of ``saved`` (a :meth:`state_dict` of an optimiser over

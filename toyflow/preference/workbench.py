@@ -128,10 +128,10 @@ class Workbench:
             t = (t_max * torch.rand(batch.clouds.shape[0], generator=generator)).to(self.device)
             with precision_context(self.device, FIT_PRECISION):
                 loss = mixture_loss(self.b, batch.clouds, batch.noise, t, batch.is_s)
-            self.opt.zero_grad(set_to_none=True)
+            self.opt.zero_grad()
             loss.backward()
             self.opt.step()
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
         return loss.item()
 
     def step_along(self, params: list[torch.Tensor], direction: torch.Tensor) -> None:
@@ -142,7 +142,7 @@ class Workbench:
             p.grad = direction[offset : offset + k].view_as(p).clone()
             offset += k
         self.opt.step()
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
 
     def barrier_step(self, descend: torch.Tensor, protect: torch.Tensor, phi: float | None = None) -> float:
         """One optimiser step of B along the dynamic barrier direction (:func:`~toyflow.preference.objectives.
