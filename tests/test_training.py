@@ -188,14 +188,31 @@ def test_ema_update_moves_every_weight_the_given_fraction():
         ema_update(average, ReferenceFlow(ReferenceConfig()), decay=0.5)
 
 
-def test_the_optimiser_is_fused_on_the_cpu_and_steps_like_the_for_loop_one():
-    from toyflow.training import make_optimizer
+def test_the_recipe_steps_matrices_by_muon_and_the_rest_by_fused_adamw():
+    from toyflow.muon import Muon
+    from toyflow.training import is_matrix, make_optimizers
+
+    model = CloudFlow(Recipe().config)
+    muon, adamw = make_optimizers(model, Recipe())
+    assert isinstance(muon, Muon) and isinstance(adamw, torch.optim.AdamW) and adamw.defaults["fused"] is True
+    matrices = {name for name, p in model.named_parameters() if any(p is q for q in muon.params)}
+    # every hidden and input matrix; the output layers (4 velocities, the gate's 1 logit), biases and norms are AdamW's
+    assert "blocks.0.mlp.0.weight" in matrices and "embed.weight" in matrices and "gate.0.weight" in matrices
+    assert not {"out.weight", "gate.2.weight", "blocks.0.mlp.0.bias", "blocks.0.norm.weight"} & matrices
+    assert matrices == {name for name, p in model.named_parameters() if is_matrix(p)}
+    adamw_params = [p for g in adamw.param_groups for p in g["params"]]
+    assert len(muon.params) + len(adamw_params) == len(list(model.parameters()))
+    assert muon.param_groups[0]["lr"] == Recipe().lr * Recipe().matrix_lr_scale
+
+
+def test_an_adamw_recipe_is_one_fused_optimiser_stepping_like_the_for_loop_one():
+    from toyflow.training import make_optimizers
 
     torch.manual_seed(0)
     fused_model = CloudFlow(TINY)
     loop_model = CloudFlow(TINY)
     loop_model.load_state_dict(fused_model.state_dict())
-    fused = make_optimizer(fused_model, Recipe())
+    [fused] = make_optimizers(fused_model, Recipe(optimizer="adamw"))
     loop = torch.optim.AdamW(loop_model.parameters(), lr=Recipe().lr, weight_decay=Recipe().weight_decay)
     assert fused.defaults["fused"] is True
     x = torch.randn(2, 16, 2)
@@ -206,6 +223,39 @@ def test_the_optimiser_is_fused_on_the_cpu_and_steps_like_the_for_loop_one():
         torch.testing.assert_close(a, b)
 
 
+def test_an_unknown_optimiser_is_refused():
+    from toyflow.training import make_optimizers
+
+    with pytest.raises(ValueError, match="unknown optimizer 'sgd'; expected 'muon', 'adamw' or 'adam'"):
+        make_optimizers(CloudFlow(TINY), Recipe(optimizer="sgd"))
+
+
+def test_the_schedule_sets_each_optimisers_rate_from_its_own_base():
+    seen = []
+    recipe = tiny_recipe(config=Recipe().config, warmup=1, matrix_lr_scale=2.0)
+
+    def spy(step, loss):
+        if step == 3:
+            seen.extend(g["lr"] for opt in captured for g in opt.param_groups)
+
+    import toyflow.training as training
+
+    captured = []
+    original = training.make_optimizers
+
+    def capture(model, r):
+        captured.extend(original(model, r))
+        return captured
+
+    training.make_optimizers = capture
+    try:
+        train(recipe=recipe, steps=4, progress=False, callback=spy)
+    finally:
+        training.make_optimizers = original
+    factor = lr_factor(2 / 4, 1 / 4)  # the rate of the third step (progress 2/4), warm-up a quarter
+    assert seen == pytest.approx([recipe.lr * 2.0 * factor, recipe.lr * factor])
+
+
 def test_the_label_free_recipe_is_the_default_one_without_class_heads():
     from dataclasses import replace
 
@@ -213,4 +263,6 @@ def test_the_label_free_recipe_is_the_default_one_without_class_heads():
 
     recipe = label_free_recipe(seed=3)
     assert recipe.config.class_heads is False
-    assert recipe.to_dict() == replace(Recipe(seed=3), config=replace(Recipe().config, class_heads=False)).to_dict()
+    without_heads = replace(Recipe(seed=3), config=replace(Recipe().config, class_heads=False), matrix_lr_scale=2.0)
+    without_heads = replace(without_heads, sampler_steps=18)
+    assert recipe.to_dict() == without_heads.to_dict()

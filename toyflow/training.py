@@ -17,6 +17,7 @@ from .data import NUM_POINTS, CloudStream, noise_like
 from .device import precision_context, resolve_device
 from .flow import mixture_loss
 from .model import FlowConfig, noise_radius
+from .muon import Muon
 from .pair_pool import PairPool, Pairs, random_points
 from .time_law import TimeLaw
 from .validation import check_count, check_positive
@@ -31,7 +32,9 @@ class Recipe:
     # points and every point outside the data's box.
     config: FlowConfig = field(default_factory=lambda: FlowConfig(noise_radius=2.5))
     s_fraction: float = 0.2
-    steps: int = 10000
+    # 3000 steps with Muon for the weight matrices reach what 10000 steps of AdamW alone reached (clean 0.92-0.93
+    # on 1024 noises, two seeds; AdamW alone after 4000 steps: 0.82).
+    steps: int = 3000
     batch_size: int = 32
     train_points: int = NUM_POINTS
     # Coupled (cloud, noise) pairs kept and trained on again at fresh times once this many are drawn (0: fresh
@@ -51,7 +54,9 @@ class Recipe:
     precision: str = "auto"  # the network's training passes: "auto", "float32" or "bfloat16" (toyflow.device)
     lr: float = 6e-3
     weight_decay: float = 0.0
-    optimizer: str = "adamw"
+    # "muon": Muon for the network's weight matrices, AdamW for the rest (see make_optimizers); "adamw"; "adam".
+    optimizer: str = "muon"
+    matrix_lr_scale: float = 1.0  # Muon's learning rate over ``lr`` (its updates sized as AdamW's)
     schedule: str = "cosine"
     warmup: int = 50
     ema: float = 0.999
@@ -59,6 +64,8 @@ class Recipe:
     ot_chunk: int = 50  # 0: independent pairing (the reference); else minibatch-OT chunk size
     pair_clouds: bool = True  # batch-level OT: which noise cloud goes to which data cloud
     gate_weight: float = 0.1  # weight of the gate's cross entropy, for networks with class heads
+    # The exponential sampler's steps the trained model is judged and saved with (toyflow.solver; `toyflow train`).
+    sampler_steps: int = 16
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -73,6 +80,11 @@ def label_free_recipe(seed: int = 0) -> Recipe:
     heads (:attr:`~toyflow.model.FlowConfig.class_heads` off), so the mixture's labels reach no part of it."""
     recipe = Recipe(seed=seed)
     recipe.config = replace(recipe.config, class_heads=False)
+    # Without a gate the whole field draws the shape: its matrices learn at twice the rate (clean 0.905-0.914
+    # against 0.890-0.907 at the gated recipe's rate, 3000 steps; the gated model A is less clean at twice: 0.900).
+    recipe.matrix_lr_scale = 2.0
+    # Its clouds are cleaner at 18 sampler steps (0.915 against 0.906 at 16 and 0.896 at 14, 1024 noises).
+    recipe.sampler_steps = 18
     return recipe
 
 
@@ -152,14 +164,37 @@ class PairSource:
         return pairs
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    """The recipe's optimiser (``"adamw"`` or ``"adam"``) over every parameter of ``model``, in its fused form (one
-    kernel for all the parameters, on the CPU as on a GPU: a third of the for-loop form's time on model A's network)
-    where the parameters' device has one."""
-    optim_cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}[recipe.optimizer]
+MATRIX_MIN_SIDE = 16  # weight matrices with fewer rows or columns (the output layers) are not Muon's
+
+
+def is_matrix(parameter: torch.Tensor) -> bool:
+    """Whether Muon steps ``parameter``: a weight matrix with at least :data:`MATRIX_MIN_SIDE` rows and columns (not a
+    bias, a norm's scale, or an output layer of 1-4 rows)."""
+    return parameter.ndim == 2 and min(parameter.shape) >= MATRIX_MIN_SIDE
+
+
+def make_optimizers(model: nn.Module, recipe: Recipe) -> list[torch.optim.Optimizer | Muon]:
+    """The recipe's optimisers over every parameter of ``model``, stepped together.
+
+    ``"muon"``: :class:`~toyflow.muon.Muon` for the weight matrices (:func:`is_matrix`), which steps along the
+    nearest orthogonal matrix to each one's momentum (every direction of the layer moves at once, where Adam moves
+    the few its gradient favours), its updates sized as AdamW's, at ``lr * matrix_lr_scale``; AdamW for the other
+    parameters. ``"adamw"`` or ``"adam"``: one optimiser for all. Adam and
+    AdamW in their fused form (one kernel for all their parameters, on the CPU as on a GPU: a third of the for-loop
+    form's time on model A's network) where the parameters' device has one."""
+    if recipe.optimizer not in ("muon", "adamw", "adam"):
+        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; expected 'muon', 'adamw' or 'adam'")
     params = list(model.parameters())
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
-    return optim_cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None)
+    matrices = [p for p in params if is_matrix(p)] if recipe.optimizer == "muon" else []
+    rest = [p for p in params if not any(p is m for m in matrices)]
+    optimisers: list[torch.optim.Optimizer | Muon] = []
+    if matrices:
+        optimisers.append(Muon(matrices, lr=recipe.lr * recipe.matrix_lr_scale, weight_decay=recipe.weight_decay))
+    if rest:
+        optim_cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in rest)
+        optimisers.append(optim_cls(rest, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None))
+    return optimisers
 
 
 @torch.no_grad()
@@ -215,7 +250,8 @@ def train(
     )
     gen = torch.Generator().manual_seed(recipe.seed + 1)
     source = PairSource(recipe, stream, gen, noise_radius(model), noise_fn)
-    opt = make_optimizer(model, recipe)
+    optimisers = make_optimizers(model, recipe)
+    groups = [(g, g["lr"]) for opt in optimisers for g in opt.param_groups]  # each group with its base rate
     ema = copy.deepcopy(model).requires_grad_(False) if recipe.ema > 0 else None
     warm = recipe.warmup / total if total else 0.03
 
@@ -226,8 +262,8 @@ def train(
     try:  # an interrupt (Ctrl-C) still closes the progress bar: what follows starts on a new line
         while (prog := budget.progress(step)) < 1.0:
             if recipe.schedule == "cosine":
-                for g in opt.param_groups:
-                    g["lr"] = recipe.lr * lr_factor(prog, warm)
+                for g, base in groups:
+                    g["lr"] = base * lr_factor(prog, warm)
             x1, x0, is_s = source.next(step, prog)
             t = recipe.time_law.sample(x1.shape[0], gen)
             x1, x0, t = x1.to(dev), x0.to(dev), t.to(dev)
@@ -236,9 +272,10 @@ def train(
                     loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
                 else:
                     loss = loss_fn(model, x1, x0, t)
-            opt.zero_grad(set_to_none=True)
+            model.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+            for opt in optimisers:
+                opt.step()
             if ema is not None:
                 ema_update(ema, model, min(recipe.ema, (1 + step) / (10 + step)))
             step += 1
