@@ -168,9 +168,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         **(reference_plug() if args.reference else {}),
     )
-    sampler = Sampler.from_meta(result.model)
-    if not args.reference:
-        sampler = sampler.with_(steps=recipe.sampler_steps)
     meta = {
         "recipe": recipe.to_dict(),
         "mixture": {"s_fraction": recipe.s_fraction},
@@ -180,10 +177,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         "steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "final_loss": float(np.mean(result.losses[-50:])) if result.losses else None,
-        "sampler": sampler.to_dict(),
+        "sampler": Sampler.from_meta(result.model).to_dict(),
     }
     if args.eval_n > 0:
-        meta["evaluation"] = evaluate_model(result.model, n=args.eval_n, sampler=sampler)
+        meta["evaluation"] = evaluate_model(result.model, n=args.eval_n)
     path = save_checkpoint(result.model, args.out, **meta)
     print(f"trained {result.steps} steps in {result.seconds:.1f} s; saved {path}")
     if "evaluation" in meta:

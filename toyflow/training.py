@@ -64,8 +64,6 @@ class Recipe:
     ot_chunk: int = 50  # 0: independent pairing (the reference); else minibatch-OT chunk size
     pair_clouds: bool = True  # batch-level OT: which noise cloud goes to which data cloud
     gate_weight: float = 0.1  # weight of the gate's cross entropy, for networks with class heads
-    # The exponential sampler's steps the trained model is judged and saved with (toyflow.solver; `toyflow train`).
-    sampler_steps: int = 16
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -83,8 +81,6 @@ def label_free_recipe(seed: int = 0) -> Recipe:
     # Without a gate the whole field draws the shape: its matrices learn at twice the rate (clean 0.905-0.914
     # against 0.890-0.907 at the gated recipe's rate, 3000 steps; the gated model A is less clean at twice: 0.900).
     recipe.matrix_lr_scale = 2.0
-    # Its clouds are cleaner at 18 sampler steps (0.915 against 0.906 at 16 and 0.896 at 14, 1024 noises).
-    recipe.sampler_steps = 18
     return recipe
 
 
