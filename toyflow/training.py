@@ -175,14 +175,15 @@ def make_optimizers(model: nn.Module, recipe: Recipe) -> list[torch.optim.Optimi
     ``"muon"``: :class:`~toyflow.muon.Muon` for the weight matrices (:func:`is_matrix`), which steps along the
     nearest orthogonal matrix to each one's momentum (every direction of the layer moves at once, where Adam moves
     the few its gradient favours), its updates sized as AdamW's, at ``lr * matrix_lr_scale``; AdamW for the other
-    parameters. ``"adamw"`` or ``"adam"``: one optimiser for all. Adam and
-    AdamW in their fused form (one kernel for all their parameters, on the CPU as on a GPU: a third of the for-loop
-    form's time on model A's network) where the parameters' device has one."""
+    parameters. ``"adamw"`` or ``"adam"``: one optimiser for all. Adam and AdamW in their fused form (one kernel for
+    all their parameters, on the CPU as on a GPU: a third of the for-loop form's time on model A's network) where the
+    parameters' device has one."""
     if recipe.optimizer not in ("muon", "adamw", "adam"):
         raise ValueError(f"unknown optimizer {recipe.optimizer!r}; expected 'muon', 'adamw' or 'adam'")
-    params = list(model.parameters())
-    matrices = [p for p in params if is_matrix(p)] if recipe.optimizer == "muon" else []
-    rest = [p for p in params if not any(p is m for m in matrices)]
+    matrices: list[nn.Parameter] = []
+    rest: list[nn.Parameter] = []
+    for p in model.parameters():
+        (matrices if recipe.optimizer == "muon" and is_matrix(p) else rest).append(p)
     optimisers: list[torch.optim.Optimizer | Muon] = []
     if matrices:
         optimisers.append(Muon(matrices, lr=recipe.lr * recipe.matrix_lr_scale, weight_decay=recipe.weight_decay))
