@@ -26,11 +26,12 @@ from common import machine, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.plotting import GREEN, cloud_png
-from toyflow.preference import Answer, ChartMeter, HeldOut, PreferenceSession, ViewMeter, play_round
-from toyflow.preference.round import CHART_CLOUDS
+from toyflow.preference import Answer, ChartMeter, HeldOut, PreferenceSession, Proposal, ViewMeter, play_round
+from toyflow.preference.round import CHART_CLOUDS, RoundResult
 from toyflow.widgets.decision import decision_png
 from toyflow.widgets.flipview import flip_map_png
 from toyflow.widgets.motion import motion_pngs
+from toyflow.worker import TorchWorker
 
 
 def timed(fn):
@@ -40,13 +41,30 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def one_round(session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int]) -> dict[str, float]:
-    """The seconds of each part of one round."""
+def one_round(
+    session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int], worker: TorchWorker
+) -> dict[str, float]:
+    """The seconds of each part of one round: the round on this thread, the views on ``worker``, as the picker
+    does."""
     proposal = session.propose(4)
-    views.a_side(proposal)  # as the picker does while the person looks at the proposals: A is frozen
+    worker.submit(views.a_side, proposal).result()  # while the person looks at the proposals: A is frozen
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: [cloud_png(c, 160, GREEN) for c in (*result.b_same, *result.b_fresh)])
     b_model = views.snapshot()
+    after = worker.submit(after_tiles, proposal, views, chart, b_model, result).result()
+    return {
+        "update": result.timing["update"],
+        "re-sampling B": result.timing["sample"],
+        "B's tiles": tiles,
+        "round (the picker waits for it)": result.timing["total"] + tiles,
+        **after,
+    }
+
+
+def after_tiles(
+    proposal: Proposal, views: ViewMeter, chart: ChartMeter, b_model: torch.nn.Module, result: RoundResult
+) -> dict[str, float]:
+    """The seconds of each view drawn after B's tiles."""
     same, measured = timed(lambda: views.same_noise(proposal, b_model, result.b_trace))
     _, plots = timed(lambda: [decision_png(same.times, same.p_a[i], same.p_b[i]) for i in range(4)])
     _, motion = timed(lambda: motion_pngs(same.trajectory_a, same.trajectory_b))
@@ -55,10 +73,6 @@ def one_round(session: PreferenceSession, views: ViewMeter, chart: ChartMeter, t
     _, picture = timed(lambda: flip_map_png(bank.a_clouds, bank.b_clouds, bank.flips))
     _, chart_s = timed(lambda: chart.measure(result.record.round, chart.snapshot()))
     return {
-        "update": result.timing["update"],
-        "re-sampling B": result.timing["sample"],
-        "B's tiles": tiles,
-        "round (the picker waits for it)": result.timing["total"] + tiles,
         "decision over time": measured + plots,
         "A and B in motion": motion,
         "B on the held-out noises (sampled, judged)": held_out,
@@ -89,12 +103,15 @@ def main() -> None:
     held_out = HeldOut(session, CHART_CLOUDS)  # as the picker does: the chart and the flip map read one sampling
     views, chart = ViewMeter(session, held_out=held_out), ChartMeter(session, held_out=held_out)
     reference = PreferenceSession(model_a, meta=meta, seed=0, method="reference")
-    one_round(session, views, chart, [0])  # warm-up: the judge's calibration, matplotlib's first figure, A's bank
+    worker = TorchWorker()  # the picker's worker thread
+    one_round(
+        session, views, chart, [0], worker
+    )  # warm-up: the judge's calibration, matplotlib's first figure, A's bank
     reference_round(reference, [0])
     rows, reference_s = [], []
     for r in range(args.rounds):  # in turns, so that a slow spell of the machine falls on both alike
         ticks = [0] if r % 2 else [0, 1]
-        rows.append(one_round(session, views, chart, ticks))
+        rows.append(one_round(session, views, chart, ticks, worker))
         reference_s.append(reference_round(reference, ticks))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"views benchmark; {machine()}; load average {load}; {args.rounds} rounds, median seconds")

@@ -12,7 +12,7 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.flips import flip_map
-from toyflow.plotting import GREEN, RED, dot_mask, rasterize, rgb_bytes
+from toyflow.plotting import GREEN, RED, cloud_png, dot_mask, rasterize, rgb_bytes
 from toyflow.preference import PreferenceSession, replay
 from toyflow.preference.belief import PoolReading, Rates
 from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
@@ -124,6 +124,8 @@ def test_the_pictures_are_pngs_of_the_expected_size():
     assert colours == {(255, 255, 255), tuple(rgb_bytes(RED)), tuple(rgb_bytes(GREEN))}
     assert motion_frame(trajectory[0], trajectory[0], size=50).shape == (2 * 50 + 6, 4 * 50 + 3 * 6, 3)
     assert motion_frame(trajectory[0], None, size=50).shape == (50, 4 * 50 + 3 * 6, 3)
+    tile = np.asarray(Image.open(io.BytesIO(cloud_png(real("s")[0], 60, GREEN))).convert("RGB"))
+    assert np.array_equal(tile, rasterize(real("s")[0], 60, GREEN)), "a tile: the rasterized cloud, as an indexed PNG"
     a, b = real("srsr" * 4), real("ssrr" * 4)
     png = flip_map_png(a, b, flip_map(a, b), size=20, columns=8)
     width, height = Image.open(io.BytesIO(png)).size

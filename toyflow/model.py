@@ -13,12 +13,15 @@ majority class wins (without it model A drew 13-15% S curves from a 20% mixture)
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
+
+from . import fused
 
 # On the CPU without gradients, the network reads this many points at a time at most (whole clouds, at least
 # one): on the 2-core CPU, 64 clouds of 400 points are sampled in 0.32 s read 24 at a time instead of 0.46 s at once
@@ -71,6 +74,15 @@ class SetBlock(nn.Module):
         ctx = self.pool(z.mean(dim=1)) + temb
         return h + self.mlp(z + ctx[:, None, :])
 
+    def fused_forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for sampling on a CPU in bfloat16 (:mod:`toyflow.fused`), run with autocast off: ``h
+        (batch, num_points, width)`` bfloat16 and ``temb (batch, width)`` float32 -> bfloat16 ``(batch, num_points,
+        width)``; the cloud's mean feature and its layer in float32, each product fused with what follows it."""
+        z = fused.layer_norm(self.norm, h)
+        ctx = self.pool(z.mean(dim=1).float()) + temb
+        hidden = fused.linear_silu(self.mlp[0], z + ctx.to(fused.LOW)[:, None, :])
+        return fused.linear_add(self.mlp[2], hidden, h)
+
 
 class CloudFlow(nn.Module):
     """Velocity field ``v(x, t)`` for whole clouds.
@@ -102,7 +114,7 @@ class CloudFlow(nn.Module):
         Returns ``(batch, num_points, 2)``.
         """
         if not self.config.class_heads:
-            return by_clouds(lambda xc, tc: (self.out(self._features(xc, tc)),), x, t)[0]
+            return by_clouds(lambda xc, tc: (self._outputs(xc, tc)[0],), x, t)[0]
         return self.gated_velocity(x, t)[0]
 
     def gated_velocity(self, x: torch.Tensor, t: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -122,7 +134,8 @@ class CloudFlow(nn.Module):
         return by_clouds(self._class_parts, x, t)
 
     def _class_parts(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self._split(self._features(x, t))
+        out, logit = self._outputs(x, t)
+        return out[..., :2], out[..., 2:], logit
 
     def _gated(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v_s, v_roll, logit = self._class_parts(x, t)
@@ -141,22 +154,41 @@ class CloudFlow(nn.Module):
         if not self.config.class_heads:
             raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
 
-    def _features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Normalised per-point features ``(batch, num_points, width)`` at times ``t (batch,)`` (as :func:`by_clouds`
-        hands them on)."""
+    def _outputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output layer at ``x (batch, num_points, 2)`` and times ``t (batch,)`` (as :func:`by_clouds` hands them
+        on), ``(batch, num_points, 2)`` (``v``) or with class heads ``(batch, num_points, 4)`` (``v_S``, ``v_roll``),
+        and the gate's logit ``(batch,)`` (zeros without class heads). Sampled on a CPU in bfloat16, the fused way
+        (:mod:`toyflow.fused`), decided once for the whole evaluation."""
+        is_fused = fused.active(x)
+        with fused.full_precision() if is_fused else contextlib.nullcontext():
+            h = self._fused_features(x, t) if is_fused else self._features(x, t)
+            logit = self.gate(h.mean(dim=1))[:, 0] if self.config.class_heads else h.new_zeros(h.shape[0])
+            return self.out(h), logit
+
+    def _embedding(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h, temb)``: each point's first features ``(batch, num_points, width)`` and the time's ``(batch,
+        width)``."""
         temb = self.time(time_features(t, self.config.time_freqs))
         if self.config.pos_freqs:
             proj = x @ self.pos_matrix
             x = torch.cat([x, proj.sin(), proj.cos()], dim=-1)
-        h = self.embed(x)
+        return self.embed(x), temb
+
+    def _features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Normalised per-point features ``(batch, num_points, width)``."""
+        h, temb = self._embedding(x, t)
         for block in self.blocks:
             h = block(h, temb)
         return self.out_norm(h)
 
-    def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(v_S, v_roll, logit)`` from the per-point features ``h (batch, num_points, width)``."""
-        out = self.out(h)
-        return out[..., :2], out[..., 2:], self.gate(h.mean(dim=1))[:, 0]
+    def _fused_features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """:meth:`_features`, float32, computed the fused way (autocast off; the blocks' per-point work in
+        bfloat16)."""
+        h, temb = self._embedding(x, t)
+        h = h.to(fused.LOW)
+        for block in self.blocks:
+            h = block.fused_forward(h, temb)
+        return fused.layer_norm(self.out_norm, h).float()
 
 
 def by_clouds(fn: Callable[[torch.Tensor, torch.Tensor], Parts], x: torch.Tensor, t: torch.Tensor | float) -> Parts:

@@ -113,8 +113,9 @@ def pixel_places(clouds: torch.Tensor | np.ndarray, size: int, drop_outside: boo
 
 
 def cloud_png(cloud: torch.Tensor | np.ndarray, size: int = 160, color: tuple[float, float, float] = RED) -> bytes:
-    """One cloud ``(num_points, 2)`` as a PNG tile (bytes)."""
-    return png_bytes(rasterize(cloud, size, color))
+    """One cloud ``(num_points, 2)`` as a PNG tile (bytes): :func:`rasterize`'s pixels, encoded as an indexed PNG of
+    two colours (a quarter of the time of the RGB image, and fewer bytes)."""
+    return indexed_png(dot_mask(cloud, size).astype(np.uint8), [WHITE, color])
 
 
 def draw_panel(ax, cloud: np.ndarray | None, color: tuple[float, float, float] | str, title: str | None = None) -> None:

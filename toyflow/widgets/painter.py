@@ -1,7 +1,8 @@
 """Drawing the teaching views after B's tiles, without blocking them.
 
 :class:`ViewPainter` owns the views that are not part of the picker (:class:`~toyflow.widgets.belief.BeliefView`,
-:class:`~toyflow.widgets.motion.MotionView`, :class:`~toyflow.widgets.flipview.FlipMapView`) and one worker thread.
+:class:`~toyflow.widgets.motion.MotionView`, :class:`~toyflow.widgets.flipview.FlipMapView`) and one worker thread
+(:class:`~toyflow.worker.TorchWorker`: whichever of it and the kernel's thread computes has torch's threads alone).
 While the person looks at new proposals the worker reads model A's decision over time on their noise (A is frozen),
 so that after the round only B's is left. After a round it fits what B believes and takes a frozen copy of B where
 the round ran (both quick), then the worker measures and draws, in this order: what B believes (read on A's pool),
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from torch import nn
 
@@ -22,6 +22,7 @@ from ..preference import Proposal
 from ..preference.belief import Belief
 from ..preference.views import ViewMeter
 from ..trace import DecisionTrace
+from ..worker import TorchWorker
 from .belief import BeliefView
 from .flipview import FlipMapView
 from .motion import MotionView, motion_pngs
@@ -42,7 +43,7 @@ class ViewPainter:
         self.generation = 0  # changes with the proposals shown (and with B)
         self.b_generation = 0  # changes with B only (the flip map is about B, not the proposals)
         self.timing: dict[str, float] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker = TorchWorker("toyflow-views")  # its thread starts with the first job
         if meter is None:
             self.motion.clear("the teaching views are off (PreferenceApp(..., views=False))")
             self.belief.clear("the teaching views are off (PreferenceApp(..., views=False))")
@@ -57,9 +58,7 @@ class ViewPainter:
         if not self.background:
             job(*args)
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="toyflow-views")
-        self.picker.track(self._executor.submit(job, *args))
+        self.picker.track(self._worker.submit(job, *args))
 
     def new_proposals(self, proposal: Proposal | None = None) -> None:
         """New proposals are shown: what was drawn for the old ones goes (the flip map stays: it is about B), and

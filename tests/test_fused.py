@@ -1,0 +1,77 @@
+"""The fused evaluation (sampling on a CPU in bfloat16): when it runs, and that it is the same network, closer to
+float32 than autocast's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from toyflow import fused, load_checkpoint
+from toyflow.data import draw_noise
+from toyflow.model import SetBlock
+from toyflow.shipped import shipped_checkpoint
+from toyflow.solver import Sampler
+
+needs_kernels = pytest.mark.skipif(not fused.available(), reason="no oneDNN bfloat16 kernels on this processor")
+
+
+def test_it_runs_only_without_gradients_on_the_cpu_under_bfloat16_autocast():
+    x = torch.zeros(1, 4, 2)
+    assert not fused.active(x)  # gradients on, no autocast
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not fused.active(x)  # training: gradients
+    with torch.no_grad():
+        assert not fused.active(x)  # float32
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert fused.active(x) == fused.available()
+            assert not fused.active(x.to("meta"))  # another device
+
+
+def _velocities(model: torch.nn.Module, x: torch.Tensor, t: float, monkeypatch) -> tuple[torch.Tensor, ...]:
+    """The velocity at ``x``, ``t`` in float32, the fused way, and by autocast's bfloat16 (the fused way off)."""
+    with torch.no_grad():
+        exact = model(x, t)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = model(x, t)
+            with monkeypatch.context() as m:
+                m.setattr(fused, "active", lambda x: False)
+                autocast = model(x, t)
+    return exact, fast, autocast
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", ["model_a", "model_a_label_free"])
+def test_the_fused_velocity_is_the_network_s_and_closer_to_float32_than_autocast(name, monkeypatch):
+    model, _ = load_checkpoint(shipped_checkpoint(name), device="cpu")
+    noise = draw_noise(6, 400, 1, "cpu", model.config.noise_radius)
+    calls = []
+    original = SetBlock.fused_forward
+    monkeypatch.setattr(
+        SetBlock, "fused_forward", lambda self, h, temb: calls.append(h.dtype) or original(self, h, temb)
+    )
+    for t in (0.0, 0.5, 0.9):
+        x = (1 - t) * noise + t * torch.tanh(noise.flip(1))
+        exact, fast, autocast = _velocities(model, x, t, monkeypatch)
+        scale = exact.abs().mean()
+        fast_error, autocast_error = (fast - exact).abs().mean() / scale, (autocast - exact).abs().mean() / scale
+        assert fast.dtype == exact.dtype == torch.float32 and fast.shape == x.shape
+        assert fast_error < 0.01 and fast_error < autocast_error, (t, fast_error, autocast_error)
+    assert calls == [torch.bfloat16] * 3 * len(model.blocks), "the blocks ran fused under autocast only"
+
+
+@needs_kernels
+def test_sampling_uses_it_and_draws_the_float32_clouds_to_rounding(monkeypatch):
+    model, meta = load_checkpoint(shipped_checkpoint("model_a"), device="cpu")
+    sampler = Sampler.from_meta(model, meta)
+    assert sampler.precision == "auto"
+    noise = draw_noise(4, 400, 2, "cpu", model.config.noise_radius)
+    calls = []
+    original = SetBlock.fused_forward
+    monkeypatch.setattr(SetBlock, "fused_forward", lambda self, h, temb: calls.append(1) or original(self, h, temb))
+    clouds = sampler.sample(model, noise)
+    assert len(calls) == sampler.steps * len(model.blocks)
+    exact = sampler.with_(precision="float32").sample(model, noise)
+    assert (clouds - exact).abs().mean() < 2e-3
+    model.train()
+    model(noise, 0.5).sum().backward()  # training: the plain path, with gradients
+    assert len(calls) == sampler.steps * len(model.blocks)
