@@ -12,6 +12,16 @@ from toyflow.openmp import release_threads
 from toyflow.worker import TorchWorker
 
 GNU_OPENMP = "OpenMP" in torch.__config__.parallel_info() and os.path.isdir("/proc/self/task")
+needs_openmp = pytest.mark.skipif(not GNU_OPENMP, reason="needs torch on GNU OpenMP (Linux)")
+
+
+@pytest.fixture
+def two_threads():
+    """torch on 2 threads (the test suite's workers run on one): a pool of one OpenMP worker thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
 
 
 def threads() -> int:
@@ -22,12 +32,12 @@ def parallel_work() -> torch.Tensor:
     return torch.nn.functional.silu(torch.arange(1_000_000, dtype=torch.float32))  # large enough to run in parallel
 
 
-@pytest.mark.skipif(not GNU_OPENMP or torch.get_num_threads() < 2, reason="needs torch on GNU OpenMP, 2+ threads")
-def test_releasing_ends_this_thread_s_openmp_threads_and_torch_computes_on():
+@needs_openmp
+def test_releasing_ends_this_thread_s_openmp_threads_and_torch_computes_on(two_threads):
     before = parallel_work()
     with_pool = threads()
     assert release_threads()
-    assert threads() == with_pool - (torch.get_num_threads() - 1)
+    assert threads() == with_pool - 1
     torch.testing.assert_close(parallel_work(), before)  # a new pool, the same results
     assert threads() == with_pool
 
@@ -49,14 +59,13 @@ def test_the_worker_runs_jobs_in_order_on_one_other_thread():
     worker.shutdown()
 
 
-@pytest.mark.skipif(not GNU_OPENMP or torch.get_num_threads() < 2, reason="needs torch on GNU OpenMP, 2+ threads")
-def test_the_worker_hands_back_the_caller_s_threads_and_its_own_when_idle():
+@needs_openmp
+def test_the_worker_hands_back_the_caller_s_threads_and_its_own_when_idle(two_threads):
     parallel_work()
     with_pool = threads()  # this thread's pool exists
     worker = TorchWorker()
-    worker.submit(parallel_work).result()
-    pool = torch.get_num_threads() - 1
+    worker.submit(lambda: torch.set_num_threads(2) or parallel_work()).result()
     # the caller's pool went at the submit, the worker's when its queue ran empty: only the worker thread is left
-    assert threads() == with_pool - pool + 1
+    assert threads() == with_pool - 1 + 1
     worker.shutdown()
-    assert threads() == with_pool - pool
+    assert threads() == with_pool - 1
