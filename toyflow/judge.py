@@ -52,7 +52,7 @@ def chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 0.5 * (d.min(dim=2).values.mean(dim=1) + d.min(dim=1).values.mean(dim=1))
 
 
-def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor, max_elements: int = 1 << 22) -> torch.Tensor:
+def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor, max_elements: int = 1 << 20) -> torch.Tensor:
     """Chamfer distance between every cloud of ``a (n, p, 2)`` and of ``b (m, q, 2)``: ``(n, m)``.
 
     Every point of a few clouds of ``a`` against every point of ``b`` in one distance matrix, at most about
