@@ -34,7 +34,7 @@ def _velocities(model: torch.nn.Module, x: torch.Tensor, t: float, monkeypatch) 
         with torch.autocast("cpu", dtype=torch.bfloat16):
             fast = model(x, t)
             with monkeypatch.context() as m:
-                m.setattr(fused, "active", lambda x: False)
+                m.setattr(fused, "active", lambda *args: False)
                 autocast = model(x, t)
     return exact, fast, autocast
 
@@ -75,3 +75,32 @@ def test_sampling_uses_it_and_draws_the_float32_clouds_to_rounding(monkeypatch):
     model.train()
     model(noise, 0.5).sum().backward()  # training: the plain path, with gradients
     assert len(calls) == sampler.steps * len(model.blocks)
+
+
+@needs_kernels
+def test_training_only_the_gate_and_heads_reads_the_trunk_fused(monkeypatch):
+    # B's update on a gated network trains the gate and the heads only: the trunk needs no gradient
+    model, _ = load_checkpoint(shipped_checkpoint("model_a"), device="cpu")
+    gate, heads = model.shape_parameters()
+    model.requires_grad_(False)
+    for p in gate + heads:
+        p.requires_grad_(True)
+    x = draw_noise(3, 400, 3, "cpu", model.config.noise_radius)
+    calls = []
+    original = SetBlock.fused_forward
+    monkeypatch.setattr(SetBlock, "fused_forward", lambda self, h, temb: calls.append(1) or original(self, h, temb))
+
+    def gradients(precision: bool) -> list[torch.Tensor]:
+        model.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision):
+            model(x, 0.7).pow(2).mean().backward()
+        return [p.grad.clone() for p in gate + heads]
+
+    exact, fast = gradients(False), gradients(True)
+    assert len(calls) == len(model.blocks), "the bfloat16 pass read the trunk fused"
+    assert all(p.grad is None for p in model.embed.parameters())
+    for a, b in zip(fast, exact, strict=True):
+        assert (a - b).norm() < 0.02 * b.norm()
+    model.embed.weight.requires_grad_(True)  # a trunk that learns: the plain path, with gradients through it
+    gradients(True)
+    assert len(calls) == len(model.blocks) and model.embed.weight.grad is not None

@@ -24,8 +24,9 @@ def two_threads():
     torch.set_num_threads(before)
 
 
-def threads() -> int:
-    return len(os.listdir("/proc/self/task"))
+def threads() -> set[str]:
+    """The ids of this process's threads (other tests' threads may come and go: the tests compare their own)."""
+    return set(os.listdir("/proc/self/task"))
 
 
 def parallel_work() -> torch.Tensor:
@@ -34,12 +35,16 @@ def parallel_work() -> torch.Tensor:
 
 @needs_openmp
 def test_releasing_ends_this_thread_s_openmp_threads_and_torch_computes_on(two_threads):
-    before = parallel_work()
-    with_pool = threads()
+    import sklearn.datasets  # noqa: F401  (it loads a libgomp of its own beside torch's)
+
+    assert release_threads()  # whatever pool this thread had
+    before = threads()
+    result = parallel_work()
+    pool = threads() - before
+    assert len(pool) == 1, "two threads: the caller and one OpenMP worker thread"
     assert release_threads()
-    assert threads() == with_pool - 1
-    torch.testing.assert_close(parallel_work(), before)  # a new pool, the same results
-    assert threads() == with_pool
+    assert not pool & threads()
+    torch.testing.assert_close(parallel_work(), result)  # a new pool, the same results
 
 
 def test_the_worker_runs_jobs_in_order_on_one_other_thread():
@@ -61,11 +66,23 @@ def test_the_worker_runs_jobs_in_order_on_one_other_thread():
 
 @needs_openmp
 def test_the_worker_hands_back_the_caller_s_threads_and_its_own_when_idle(two_threads):
+    release_threads()
+    before = threads()
     parallel_work()
-    with_pool = threads()  # this thread's pool exists
+    callers = threads() - before
+    seen = {}
+
+    def job() -> None:
+        torch.set_num_threads(2)
+        start = threads()
+        parallel_work()
+        seen["pool"], seen["worker"] = threads() - start, str(threading.get_native_id())
+
     worker = TorchWorker()
-    worker.submit(lambda: torch.set_num_threads(2) or parallel_work()).result()
-    # the caller's pool went at the submit, the worker's when its queue ran empty: only the worker thread is left
-    assert threads() == with_pool - 1 + 1
+    worker.submit(job).result()
+    now = threads()
+    assert callers and not callers & now, "the caller's pool ended when it queued the job"
+    assert seen["pool"] and not seen["pool"] & now, "the worker's pool ended when its queue ran empty"
+    assert seen["worker"] in now
     worker.shutdown()
-    assert threads() == with_pool - 1
+    assert seen["worker"] not in threads()

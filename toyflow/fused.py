@@ -31,11 +31,14 @@ def available() -> bool:
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def active(x: torch.Tensor) -> bool:
-    """Whether a network evaluated on ``x`` now is sampled the fused way: no gradient, ``x`` on the CPU, autocast
-    to bfloat16 enabled there, and :func:`available`."""
+def active(x: torch.Tensor, needs_grad: bool | None = None) -> bool:
+    """Whether a network evaluated on ``x`` now computes the fused way: its work needs no gradient (``needs_grad``;
+    default: whether gradients are enabled), ``x`` is on the CPU, autocast to bfloat16 is enabled there, and
+    :func:`available`."""
+    if needs_grad is None:
+        needs_grad = torch.is_grad_enabled()
     return (
-        not torch.is_grad_enabled()
+        not needs_grad
         and x.device.type == "cpu"
         and torch.is_autocast_enabled("cpu")
         and torch.get_autocast_dtype("cpu") == LOW

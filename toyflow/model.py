@@ -160,13 +160,22 @@ class CloudFlow(nn.Module):
     def _outputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The output layer at ``x (batch, num_points, 2)`` and times ``t (batch,)`` (as :func:`by_clouds` hands them
         on), ``(batch, num_points, 2)`` (``v``) or with class heads ``(batch, num_points, 4)`` (``v_S``, ``v_roll``),
-        and the gate's logit ``(batch,)`` (zeros without class heads). Sampled on a CPU in bfloat16, the fused way
-        (:mod:`toyflow.fused`), decided once for the whole evaluation."""
-        is_fused = fused.active(x)
+        and the gate's logit ``(batch,)`` (zeros without class heads). On a CPU in bfloat16, when the per-point
+        features need no gradient (sampling, or training only the gate and heads), they are computed the fused way
+        (:mod:`toyflow.fused`) and the heads in float32."""
+        is_fused = fused.active(x, self._trunk_needs_grad(x))
         with fused.full_precision() if is_fused else contextlib.nullcontext():
             h = self._fused_features(x, t) if is_fused else self._features(x, t)
             logit = self.gate(h.mean(dim=1))[:, 0] if self.config.class_heads else h.new_zeros(h.shape[0])
             return self.out(h), logit
+
+    def _trunk_needs_grad(self, x: torch.Tensor) -> bool:
+        """Whether the per-point features at ``x`` need a gradient: gradients on, and ``x`` or a weight of the trunk
+        (everything but the gate and the output layer) requires one."""
+        if not torch.is_grad_enabled():
+            return False
+        trunk = (self.time, self.embed, *self.blocks, self.out_norm)
+        return x.requires_grad or any(p.requires_grad for module in trunk for p in module.parameters())
 
     def _embedding(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(h, temb)``: each point's first features ``(batch, num_points, width)`` and the time's ``(batch,
@@ -197,8 +206,8 @@ class CloudFlow(nn.Module):
 def by_clouds(fn: Callable[[torch.Tensor, torch.Tensor], Parts], x: torch.Tensor, t: torch.Tensor | float) -> Parts:
     """``fn(x, t)`` for clouds ``x (batch, num_points, 2)`` at times ``t`` (a float or ``(batch,)``), each of whose
     outputs has the batch first: on the CPU without gradients, on a few whole clouds at a time
-    (:data:`INFERENCE_CHUNK_POINTS` points, :data:`FUSED_CHUNK_POINTS` the fused way) and concatenated, the same values to rounding; else at once (a GPU wants large
-    batches)."""
+    (:data:`INFERENCE_CHUNK_POINTS` points, :data:`FUSED_CHUNK_POINTS` the fused way) and concatenated, the same
+    values to rounding; else at once (a GPU wants large batches)."""
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
     chunk = FUSED_CHUNK_POINTS if fused.active(x) else INFERENCE_CHUNK_POINTS
     clouds = max(1, chunk // max(1, x.shape[1]))

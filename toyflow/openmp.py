@@ -27,8 +27,8 @@ OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: the threads end, the runtime stays i
 
 @functools.cache
 def _pause_function() -> Callable[[int], int] | None:
-    """libgomp's ``omp_pause_resource_all``, from the copy torch loaded; ``None`` where there is none (another
-    platform, another OpenMP runtime, or more than one libgomp loaded)."""
+    """libgomp's ``omp_pause_resource_all``, from the copy torch loaded (the one in torch's own folder, else the only
+    one loaded); ``None`` where there is none (another platform, another OpenMP runtime)."""
     if not sys.platform.startswith("linux") or "OpenMP" not in torch.__config__.parallel_info():
         return None
     try:
@@ -36,6 +36,10 @@ def _pause_function() -> Callable[[int], int] | None:
     except OSError:
         return None
     paths = set(re.findall(r"(/\S*/libgomp[^/\s]*\.so[^/\s]*)", maps))
+    torch_dir = str(Path(torch.__file__).resolve().parent) + "/"
+    own = [path for path in paths if path.startswith(torch_dir)]
+    if len(own) == 1:
+        paths = set(own)  # other libraries may bring their own copy (scikit-learn does)
     if len(paths) != 1:
         return None
     try:
