@@ -78,7 +78,8 @@ class SetBlock(nn.Module):
         return h + self.mlp(z + ctx[:, None, :])
 
     def fused_forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` for sampling on a CPU in bfloat16 (:mod:`toyflow.fused`), run with autocast off: ``h
+        """:meth:`forward` when nothing of it needs a gradient, on a CPU in bfloat16 (:mod:`toyflow.fused`; sampling,
+        or B learning only its gate and heads), run with autocast off: ``h
         (batch, num_points, width)`` bfloat16 and ``temb (batch, width)`` float32 -> bfloat16 ``(batch, num_points,
         width)``; the cloud's mean feature and its layer in float32, each product fused with what follows it."""
         z = fused.layer_norm(self.norm, h)
