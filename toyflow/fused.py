@@ -18,6 +18,7 @@ evaluations saved 1-3 % more, not worth a cache that must notice every change of
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +27,27 @@ from torch import nn
 LOW = torch.bfloat16
 
 
+@functools.cache
 def available() -> bool:
-    """Whether this torch has oneDNN's bfloat16 kernels on this processor (what the fused products run on)."""
-    return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    """Whether this torch has oneDNN's bfloat16 kernels on this processor and its fused linear kernels (what the
+    fused products run on)."""
+    try:
+        return (
+            torch.backends.mkldnn.is_available()
+            and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+            and hasattr(torch.ops.mkldnn._linear_pointwise, "binary")
+        )
+    except (AttributeError, RuntimeError):  # a torch built without them
+        return False
+
+
+def _cpu_autocast_dtype() -> torch.dtype | None:
+    """The type CPU autocast casts to now, or ``None`` when it is off."""
+    try:
+        enabled, dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+    except TypeError:  # torch before 2.4 names them apart
+        enabled, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+    return dtype if enabled else None
 
 
 def active(x: torch.Tensor, needs_grad: bool | None = None) -> bool:
@@ -37,13 +56,7 @@ def active(x: torch.Tensor, needs_grad: bool | None = None) -> bool:
     :func:`available`."""
     if needs_grad is None:
         needs_grad = torch.is_grad_enabled()
-    return (
-        not needs_grad
-        and x.device.type == "cpu"
-        and torch.is_autocast_enabled("cpu")
-        and torch.get_autocast_dtype("cpu") == LOW
-        and available()
-    )
+    return not needs_grad and x.device.type == "cpu" and _cpu_autocast_dtype() == LOW and available()
 
 
 def full_precision() -> contextlib.AbstractContextManager[None]:
