@@ -2,11 +2,13 @@
 
 Under ``torch.autocast`` each operation of :class:`~toyflow.model.CloudFlow` reads and writes its whole array: the
 per-point layer norms, additions and SiLU of 400 points by 64 or 128 features take far longer than the matrix
-products themselves on a 2-core CPU. When a network is sampled (no gradient, on the CPU, autocast to bfloat16:
-:func:`active`), its blocks compute instead (:meth:`~toyflow.model.SetBlock.fused_forward`):
+products themselves on a 2-core CPU. When nothing of a network's per-point features needs a gradient (sampling, or
+model B learning only its gate and heads), on the CPU under autocast to bfloat16 (:func:`active`), its blocks
+compute instead (:meth:`~toyflow.model.SetBlock.fused_forward`):
 
 - each block's first product and its SiLU in one oneDNN kernel (:func:`linear_silu`), the activation applied to the
-  float32 accumulator before rounding, and its second product with the residual addition (:func:`linear_add`);
+  float32 accumulator before rounding, and its second product with the residual addition (:func:`linear_add`), the
+  residual stream in bfloat16;
 - the per-cloud layers (time, pooled context, gate, output) in float32, on bfloat16 means accumulated in float32.
 
 The same network, closer to float32 than autocast: on the shipped networks the velocities are half as far from
