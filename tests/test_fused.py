@@ -15,6 +15,17 @@ from toyflow.solver import Sampler
 needs_kernels = pytest.mark.skipif(not fused.available(), reason="no oneDNN bfloat16 kernels on this processor")
 
 
+@pytest.fixture
+def fused_calls(monkeypatch) -> list[torch.dtype]:
+    """The dtype of the features each block's fused evaluation receives, call by call."""
+    calls: list[torch.dtype] = []
+    original = SetBlock.fused_forward
+    monkeypatch.setattr(
+        SetBlock, "fused_forward", lambda self, h, temb: calls.append(h.dtype) or original(self, h, temb)
+    )
+    return calls
+
+
 def test_it_runs_only_without_gradients_on_the_cpu_under_bfloat16_autocast():
     x = torch.zeros(1, 4, 2)
     assert not fused.active(x)  # gradients on, no autocast
@@ -41,14 +52,9 @@ def _velocities(model: torch.nn.Module, x: torch.Tensor, t: float, monkeypatch) 
 
 @needs_kernels
 @pytest.mark.parametrize("name", ["model_a", "model_a_label_free"])
-def test_the_fused_velocity_is_the_network_s_and_closer_to_float32_than_autocast(name, monkeypatch):
+def test_the_fused_velocity_is_the_network_s_and_closer_to_float32_than_autocast(name, monkeypatch, fused_calls):
     model, _ = load_checkpoint(shipped_checkpoint(name), device="cpu")
     noise = draw_noise(6, 400, 1, "cpu", model.config.noise_radius)
-    calls = []
-    original = SetBlock.fused_forward
-    monkeypatch.setattr(
-        SetBlock, "fused_forward", lambda self, h, temb: calls.append(h.dtype) or original(self, h, temb)
-    )
     for t in (0.0, 0.5, 0.9):
         x = (1 - t) * noise + t * torch.tanh(noise.flip(1))
         exact, fast, autocast = _velocities(model, x, t, monkeypatch)
@@ -56,29 +62,26 @@ def test_the_fused_velocity_is_the_network_s_and_closer_to_float32_than_autocast
         fast_error, autocast_error = (fast - exact).abs().mean() / scale, (autocast - exact).abs().mean() / scale
         assert fast.dtype == exact.dtype == torch.float32 and fast.shape == x.shape
         assert fast_error < 0.01 and fast_error < autocast_error, (t, fast_error, autocast_error)
-    assert calls == [torch.bfloat16] * 3 * len(model.blocks), "the blocks ran fused under autocast only"
+    assert fused_calls == [torch.bfloat16] * 3 * len(model.blocks), "the blocks ran fused under autocast only"
 
 
 @needs_kernels
-def test_sampling_uses_it_and_draws_the_float32_clouds_to_rounding(monkeypatch):
+def test_sampling_uses_it_and_draws_the_float32_clouds_to_rounding(fused_calls):
     model, meta = load_checkpoint(shipped_checkpoint("model_a"), device="cpu")
     sampler = Sampler.from_meta(model, meta)
     assert sampler.precision == "auto"
     noise = draw_noise(4, 400, 2, "cpu", model.config.noise_radius)
-    calls = []
-    original = SetBlock.fused_forward
-    monkeypatch.setattr(SetBlock, "fused_forward", lambda self, h, temb: calls.append(1) or original(self, h, temb))
     clouds = sampler.sample(model, noise)
-    assert len(calls) == sampler.steps * len(model.blocks)
+    assert len(fused_calls) == sampler.steps * len(model.blocks)
     exact = sampler.with_(precision="float32").sample(model, noise)
     assert (clouds - exact).abs().mean() < 2e-3
     model.train()
     model(noise, 0.5).sum().backward()  # training: the plain path, with gradients
-    assert len(calls) == sampler.steps * len(model.blocks)
+    assert len(fused_calls) == sampler.steps * len(model.blocks)
 
 
 @needs_kernels
-def test_training_only_the_gate_and_heads_reads_the_trunk_fused(monkeypatch):
+def test_training_only_the_gate_and_heads_reads_the_trunk_fused(fused_calls):
     # B's update on a gated network trains the gate and the heads only: the trunk needs no gradient
     model, _ = load_checkpoint(shipped_checkpoint("model_a"), device="cpu")
     gate, heads = model.shape_parameters()
@@ -86,9 +89,6 @@ def test_training_only_the_gate_and_heads_reads_the_trunk_fused(monkeypatch):
     for p in gate + heads:
         p.requires_grad_(True)
     x = draw_noise(3, 400, 3, "cpu", model.config.noise_radius)
-    calls = []
-    original = SetBlock.fused_forward
-    monkeypatch.setattr(SetBlock, "fused_forward", lambda self, h, temb: calls.append(1) or original(self, h, temb))
 
     def gradients(precision: bool) -> list[torch.Tensor]:
         model.zero_grad()
@@ -97,10 +97,10 @@ def test_training_only_the_gate_and_heads_reads_the_trunk_fused(monkeypatch):
         return [p.grad.clone() for p in gate + heads]
 
     exact, fast = gradients(False), gradients(True)
-    assert len(calls) == len(model.blocks), "the bfloat16 pass read the trunk fused"
+    assert len(fused_calls) == len(model.blocks), "the bfloat16 pass read the trunk fused"
     assert all(p.grad is None for p in model.embed.parameters())
     for a, b in zip(fast, exact, strict=True):
         assert (a - b).norm() < 0.02 * b.norm()
     model.embed.weight.requires_grad_(True)  # a trunk that learns: the plain path, with gradients through it
     gradients(True)
-    assert len(calls) == len(model.blocks) and model.embed.weight.grad is not None
+    assert len(fused_calls) == len(model.blocks) and model.embed.weight.grad is not None

@@ -139,6 +139,7 @@ class CloudFlow(nn.Module):
 
     def _class_parts(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out, logit = self._outputs(x, t)
+        assert logit is not None  # only networks with class heads get here (_require_class_heads)
         return out[..., :2], out[..., 2:], logit
 
     def _gated(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,16 +159,16 @@ class CloudFlow(nn.Module):
         if not self.config.class_heads:
             raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")
 
-    def _outputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _outputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The output layer at ``x (batch, num_points, 2)`` and times ``t (batch,)`` (as :func:`by_clouds` hands them
         on), ``(batch, num_points, 2)`` (``v``) or with class heads ``(batch, num_points, 4)`` (``v_S``, ``v_roll``),
-        and the gate's logit ``(batch,)`` (zeros without class heads). On a CPU in bfloat16, when the per-point
+        and the gate's logit ``(batch,)`` (``None`` without class heads). On a CPU in bfloat16, when the per-point
         features need no gradient (sampling, or training only the gate and heads), they are computed the fused way
         (:mod:`toyflow.fused`) and the heads in float32."""
         is_fused = fused.active(x, self._trunk_needs_grad(x))
         with fused.full_precision() if is_fused else contextlib.nullcontext():
             h = self._fused_features(x, t) if is_fused else self._features(x, t)
-            logit = self.gate(h.mean(dim=1))[:, 0] if self.config.class_heads else h.new_zeros(h.shape[0])
+            logit = self.gate(h.mean(dim=1))[:, 0] if self.config.class_heads else None
             return self.out(h), logit
 
     def _trunk_needs_grad(self, x: torch.Tensor) -> bool:
