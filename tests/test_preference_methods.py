@@ -10,7 +10,7 @@ import torch
 from conftest import FAST, SMALL, TINY, make_flow, same_weights, weights
 
 from toyflow import flow
-from toyflow.data import sample_mixture
+from toyflow.data import NUM_POINTS, sample_mixture
 from toyflow.judge import oracle_ticks
 from toyflow.preference import (
     METHODS,
@@ -189,24 +189,35 @@ def test_reward_fm_trains_a_network_without_class_heads_whole():
 def test_reward_fm_draws_each_kind_of_network_its_own_batch_of_pool_clouds(class_heads, monkeypatch):
     from toyflow.preference.workbench import Workbench
 
-    sizes = []
+    batches = []
     fit = Workbench.fit
 
     def spy(self, next_batch, steps, generator, t_max=1.0):
         def counted():
-            batch = next_batch()
-            sizes.append(batch.clouds.shape[0])
-            return batch
+            batches.append(next_batch())
+            return batches[-1]
 
         return fit(self, counted, steps, generator, t_max)
 
     monkeypatch.setattr(Workbench, "fit", spy)
-    settings = replace(FAST, pool_batch=3, whole_pool_batch=5)
+    settings = replace(FAST, pool_batch=3, whole_pool_batch=5, whole_points=100)
     model = make_flow(replace(TINY, class_heads=class_heads), seed=3)
     session = PreferenceSession(model, method="reward-fm", seed=0, sampler_steps=4, settings=settings)
     session.propose(4, seed=1)
     assert session.give(ticks=[0, 1]).updated
-    assert sizes == [3 if class_heads else 5] * settings.steps
+    # a gated network reads whole clouds, one without class heads a subset of each cloud's points
+    expected = (3, NUM_POINTS) if class_heads else (5, 100)
+    assert [tuple(b.clouds.shape[:2]) for b in batches] == [expected] * settings.steps
+    # every point comes with the noise point paired with it in the pool, whatever subset a step reads
+    bench = session.bench
+    paired = {}
+    for cloud, noises in zip(bench.pool().samples, bench.pool_pairs().transpose(0, 1), strict=True):
+        for k, point in enumerate(cloud.tolist()):
+            paired[tuple(point)] = {tuple(noise[k].tolist()) for noise in noises}
+    for batch in batches:
+        for cloud, noise in zip(batch.clouds, batch.noise, strict=True):
+            assert len({tuple(p) for p in cloud.tolist()}) == cloud.shape[0]  # no point read twice
+            assert all(tuple(n) in paired[tuple(p)] for p, n in zip(cloud.tolist(), noise.tolist(), strict=True))
 
 
 def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():

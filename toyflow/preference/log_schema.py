@@ -40,7 +40,8 @@ LOG_FORMAT = "toyflow-session-log"
 # session on such a network would not replay
 # 5: reward-fm draws a network without class heads its own batch of pool clouds (setting whole_pool_batch)
 # 6: dpo learns in the gate at early times where there is one (settings dpo_gate_lr, dpo_t_max)
-LOG_VERSION = 6
+# 7: reward-fm reads a subset of each pool cloud's points for a network without class heads (setting whole_points)
+LOG_VERSION = 7
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -94,6 +95,7 @@ class Settings(StrictModel):
     batch_size: Batch
     pool_batch: Batch
     whole_pool_batch: Batch
+    whole_points: Batch
     pool_noises: PoolNoises
     pool_size: Batch
     strength: Finite

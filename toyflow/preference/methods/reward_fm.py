@@ -13,7 +13,8 @@ weighting takes the pool from A's own law (:func:`step_scale`).
 In a model with class heads B learns in the gate, which chooses the shape, at early times only (``t < t_max``),
 with A's own reading of each pool cloud as the gate's soft label (so an unweighted pool leaves A's gate optimal),
 and a little in the velocity heads; the trunk stays A's. In a model that never saw a label there is no gate to move:
-B bends its whole field, at every time.
+B bends its whole field, at every time, each step on more pool clouds, each read at a random subset of its points
+(``settings.whole_pool_batch``, ``settings.whole_points``).
 """
 
 from __future__ import annotations
@@ -73,7 +74,11 @@ class RewardFM(Method):
         def next_batch() -> Batch:
             idx = torch.multinomial(weights, size, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
-            return Batch(pool[idx], pairs[pick, idx], None if classes is None else classes[idx])
+            clouds, noise = pool[idx], pairs[pick, idx]
+            if not gated and s.whole_points < clouds.shape[1]:
+                keep = torch.randperm(clouds.shape[1], generator=generator)[: s.whole_points].to(pool.device)
+                clouds, noise = clouds[:, keep], noise[:, keep]
+            return Batch(clouds, noise, None if classes is None else classes[idx])
 
         t_max = s.t_max if gated else 1.0
         return UpdateStats(
