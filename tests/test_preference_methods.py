@@ -234,14 +234,15 @@ def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():
 def test_step_scale_sizes_a_whole_network_by_the_tilt_and_a_gated_one_by_the_certainty_alone():
     from toyflow.preference.methods.reward_fm import step_scale
 
-    assert step_scale(0.8, 0.1, class_heads=True, tilt_nats=0.5) == 0.8
-    assert step_scale(0.8, 0.1, class_heads=False, tilt_nats=0.5) == pytest.approx(0.8 * 0.2)
-    assert step_scale(0.8, 1.7, class_heads=False, tilt_nats=0.5) == 0.8  # a pool far from A's law: capped at 1
+    assert step_scale(0.8, 0.1, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == 0.8
+    assert step_scale(0.4, 0.1, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
+    # a pool far from A's law and a belief past certainty_full: the full step
+    assert step_scale(0.8, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == 1.0
+    assert step_scale(0.2, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.4)
+    assert step_scale(0.0, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == 0.0  # no evidence: B is A
 
 
 def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_tilt():
-    from toyflow.preference.methods.reward_fm import step_scale
-
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
     for r in range(2):
         session.propose(4, seed=r)
@@ -249,7 +250,8 @@ def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_
     stats = session.history[-1].stats
     assert stats.tilt is not None and stats.tilt >= 0
     (group,) = session.opt.param_groups
-    assert group["lr"] == pytest.approx(FAST.whole_lr * step_scale(stats.certainty, stats.tilt, False, FAST.tilt_nats))
+    scale = min(1.0, stats.certainty / FAST.certainty_full) * min(1.0, stats.tilt / FAST.tilt_nats)
+    assert group["lr"] == pytest.approx(FAST.whole_lr * scale)
 
 
 def test_dpo_scales_its_learning_rate_by_the_certainty_and_reports_it():

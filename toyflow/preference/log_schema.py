@@ -40,7 +40,8 @@ LOG_FORMAT = "toyflow-session-log"
 # session on such a network would not replay
 # 5: reward-fm draws a network without class heads its own batch of pool clouds (setting whole_pool_batch)
 # 6: dpo learns in the gate at early times where there is one (settings dpo_gate_lr, dpo_t_max)
-# 7: reward-fm reads a subset of each pool cloud's points for a network without class heads (setting whole_points)
+# 7: reward-fm reads a subset of each pool cloud's points for a network without class heads and takes its full step
+# from a certainty (settings whole_points, certainty_full)
 LOG_VERSION = 7
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
@@ -91,6 +92,7 @@ class Settings(StrictModel):
     head_lr: Rate
     whole_lr: Rate
     tilt_nats: Positive
+    certainty_full: Positive
     steps: Steps
     batch_size: Batch
     pool_batch: Batch

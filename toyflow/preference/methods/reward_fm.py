@@ -68,7 +68,7 @@ class RewardFM(Method):
         gated = has_class_heads(bench.b)
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             bench.restart_from_a()
-        bench.scale_learning_rates(step_scale(belief.certainty, tilt, gated, s.tilt_nats))
+        bench.scale_learning_rates(step_scale(belief.certainty, tilt, gated, s.tilt_nats, s.certainty_full))
         size = s.pool_batch if gated else s.whole_pool_batch
 
         def next_batch() -> Batch:
@@ -123,10 +123,14 @@ def pool_tilt(weights: torch.Tensor) -> float:
     return max(0.0, float((w * (w * weights.numel()).log()).sum()))
 
 
-def step_scale(certainty: float, tilt: float, class_heads: bool, tilt_nats: float) -> float:
-    """The factor on B's learning rates: the ``certainty`` that the ticks follow the clouds; for a network without
-    class heads, also ``min(1, tilt / tilt_nats)`` (:func:`pool_tilt`). Adam's first steps move every weight by about
-    its learning rate whatever the gradient, so a whole network would move as far for a pool that barely differs
-    from A's law (Swiss rolls preferred: A's rolls without its few S curves) as for one far from it, and drift; a
-    gated network moves only a calibrated choice between shapes."""
-    return certainty if class_heads else certainty * min(1.0, tilt / tilt_nats)
+def step_scale(certainty: float, tilt: float, class_heads: bool, tilt_nats: float, certainty_full: float) -> float:
+    """The factor on B's learning rates. For a network with class heads, the ``certainty`` that the ticks follow the
+    clouds: its gate moves a calibrated choice between shapes. For a network without class heads,
+    ``min(1, certainty / certainty_full) * min(1, tilt / tilt_nats)`` (:func:`pool_tilt`): Adam's first steps move
+    every weight by about its learning rate whatever the gradient, so a whole network would move as far for a pool
+    that barely differs from A's law as for one far from it, and drift; and its full step, which its clean clouds
+    bound, is taken once the belief is fairly sure (a dozen ticks of Swiss rolls leave it only 0.2-0.45 sure, since
+    only the unticked S curves among them are evidence)."""
+    if class_heads:
+        return certainty
+    return min(1.0, certainty / certainty_full) * min(1.0, tilt / tilt_nats)
