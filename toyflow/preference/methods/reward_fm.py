@@ -8,7 +8,8 @@ own noise paired to it as in A's training (drawn and paired once per session:
 :meth:`~toyflow.preference.workbench.Workbench.pool_pairs`). The certainty scales both the weighting and the
 learning rates: with no evidence (random ticks, a single round) B stays A; with a dozen consistent ticks B becomes
 A tilted towards the clouds the person ticks. A network without class heads also moves in proportion to how far the
-weighting takes the pool from A's own law (:func:`step_scale`).
+weighting takes the pool from A's own law, and takes its full step once the belief is half sure
+(:func:`step_scale`).
 
 In a model with class heads B learns in the gate, which chooses the shape, at early times only (``t < t_max``),
 with A's own reading of each pool cloud as the gate's soft label (so an unweighted pool leaves A's gate optimal),
