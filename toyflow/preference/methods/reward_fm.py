@@ -75,11 +75,12 @@ class RewardFM(Method):
         def next_batch() -> Batch:
             idx = torch.multinomial(weights, size, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
-            clouds, noise = pool[idx], pairs[pick, idx]
-            if not gated and s.whole_points < clouds.shape[1]:
-                keep = torch.randperm(clouds.shape[1], generator=generator)[: s.whole_points].to(pool.device)
-                clouds, noise = clouds[:, keep], noise[:, keep]
-            return Batch(clouds, noise, None if classes is None else classes[idx])
+            labels = None if classes is None else classes[idx]
+            if gated or s.whole_points >= pool.shape[1]:
+                return Batch(pool[idx], pairs[pick, idx], labels)
+            # the same random points of every cloud of the step, gathered once with their paired noise points
+            keep = torch.randperm(pool.shape[1], generator=generator)[: s.whole_points].to(pool.device)
+            return Batch(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], labels)
 
         t_max = s.t_max if gated else 1.0
         return UpdateStats(
