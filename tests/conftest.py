@@ -31,7 +31,9 @@ except ImportError:  # without the test extra: the fuzz tests are skipped by the
 TINY = FlowConfig(width=16, depth=1, time_freqs=4)
 SMALL = FlowConfig(width=32, depth=2, time_freqs=8)
 # preference-method settings small enough for a round in milliseconds
-FAST = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4, time_samples=2)
+FAST = MethodSettings(
+    steps=2, batch_size=4, dpo_barrier_batch=4, pool_size=8, kernel_points=16, fm_batch=4, time_samples=2
+)
 
 
 def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:

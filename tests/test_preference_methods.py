@@ -300,6 +300,24 @@ def test_dpo_reads_the_errors_at_the_early_grid_times_only(t_max, expected, monk
     assert seen and set(seen) <= set(expected)
 
 
-def test_dpo_reads_every_grid_time_on_a_network_without_class_heads():
+def test_dpo_reads_the_early_grid_times_on_a_network_without_class_heads_too():
     session = make_session("dpo", config=replace(TINY, class_heads=False))
-    assert dpo.FlowDPO.times(session.bench).tolist() == [0.0, 0.25, 0.5, 0.75]
+    session.bench.settings = replace(FAST, dpo_t_max=0.5)
+    assert dpo.FlowDPO.times(session.bench).tolist() == [0.0, 0.25, 0.5]
+
+
+def test_dpo_protects_the_flow_matching_loss_of_its_own_batch_of_fresh_clouds(monkeypatch):
+    session = make_session("dpo", config=replace(TINY, class_heads=False))
+    session.bench.settings = replace(FAST, dpo_barrier_batch=5)
+    sizes: list[int] = []
+    fresh = session.bench.fresh_batch
+
+    def spy(size, generator):
+        batch = fresh(size, generator)
+        sizes.append(batch.clouds.shape[0])
+        return batch
+
+    monkeypatch.setattr(session.bench, "fresh_batch", spy)
+    session.propose(4, seed=1)
+    assert session.give(ticks=[0, 1]).updated
+    assert sizes == [5] * FAST.steps  # one batch a step, of dpo_barrier_batch clouds (not batch_size: 4)

@@ -42,7 +42,8 @@ LOG_FORMAT = "toyflow-session-log"
 # 6: dpo learns in the gate at early times where there is one (settings dpo_gate_lr, dpo_t_max)
 # 7: reward-fm reads a subset of each pool cloud's points for a network without class heads and takes its full step
 # from a certainty (settings whole_points, certainty_full)
-LOG_VERSION = 7
+# 8: dpo reads early times on every network, its barrier on its own batch (setting dpo_barrier_batch)
+LOG_VERSION = 8
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -88,6 +89,7 @@ class Settings(StrictModel):
     lr: Rate
     dpo_gate_lr: Rate
     dpo_t_max: Probability
+    dpo_barrier_batch: Batch
     gate_lr: Rate
     head_lr: Rate
     whole_lr: Rate

@@ -9,12 +9,12 @@ the ticks follow the clouds (:mod:`~toyflow.preference.belief`): Adam moves ever
 whatever the gradient, so random ticks moved B as far as real ones (the label-free model A's B after 3 rounds of
 random ticks: clean 0.42 in one seed of three; scaled, 0.88-0.91 against A's 0.90).
 
-Like ``reward-fm``, in a model with class heads it learns where the shape is chosen: only the gate learns
-(``settings.dpo_gate_lr``), from the errors at the early grid times (``t <= settings.dpo_t_max``). On the whole grid
-and the whole network, raising the errors of the unticked Swiss rolls broke them instead of turning them into S
-curves (the gated model A after 3 exact rounds: valid 0.18-0.67, S curves 0.20, clean falling further from 3 to 5
-rounds); early and in the gate, B's clouds stay as clean as A's. A network without class heads learns whole, on the
-whole grid, as ``reward-fm``'s does: the field that draws the shape must follow the new choice.
+It learns where the shape is chosen: from the errors at the early grid times (``t <= settings.dpo_t_max``), and in
+a model with class heads only in the gate (``settings.dpo_gate_lr``). On the whole grid and the whole network,
+raising the errors of the unticked Swiss rolls broke them instead of turning them into S curves (the gated model A
+after 3 exact rounds: valid 0.18-0.67, S curves 0.20; the label-free one: clean 0.39); early, B's clouds stay as
+clean as A's. A network without class heads learns whole (``settings.lr``), its barrier reading enough fresh clouds
+(``settings.dpo_barrier_batch``) to protect every weight.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ class FlowDPO(Method):
 
     def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
         """Restart B from A (``settings.restart``), then ``settings.steps`` steps, each on ``settings.time_samples``
-        of the grid times it learns from (:meth:`times`) and a fresh batch, at learning rates scaled by the preference
-        model's certainty (none: B stays A)."""
+        of the grid times it learns from (:meth:`times`) and a fresh batch of ``settings.dpo_barrier_batch`` clouds
+        whose flow-matching loss the barrier protects, at learning rates scaled by the preference model's certainty
+        (none: B stays A)."""
         s = bench.settings
         if s.restart:
             bench.restart_from_a()
@@ -64,7 +65,7 @@ class FlowDPO(Method):
             for item in bench.buffer:
                 g = g + preference_cross_entropy(self.logits(bench, item.noise, item.samples, times), item.labels)
             g = g / len(bench.buffer)
-            batch = bench.fresh_batch(s.batch_size, generator)
+            batch = bench.fresh_batch(s.dpo_barrier_batch, generator)
             t = torch.rand(batch.clouds.shape[0], generator=generator).to(bench.device)
             f = mixture_loss(bench.b, batch.clouds, batch.noise, t, batch.is_s)
             # quality is the protected objective: descend on g, and f may not rise to first order
@@ -85,10 +86,10 @@ class FlowDPO(Method):
 
     @staticmethod
     def times(bench: Workbench) -> torch.Tensor:
-        """The sampler's grid times the preference loss reads, ``(k,)`` on B's device: for a model with class heads
-        those up to ``settings.dpo_t_max`` (``t = 0`` at least), where the gate chooses the shape; else all of them."""
+        """The sampler's grid times the preference loss reads, ``(k,)`` on B's device: those up to
+        ``settings.dpo_t_max`` (``t = 0`` at least), where the shape is chosen."""
         grid = time_grid(bench.sampler.steps, bench.device)[:-1]
-        return grid[grid <= bench.settings.dpo_t_max] if has_class_heads(bench.b) else grid
+        return grid[grid <= bench.settings.dpo_t_max]
 
     @staticmethod
     def logits(bench: Workbench, noise: torch.Tensor, samples: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
