@@ -77,6 +77,7 @@ class MethodSettings:
     # ticks left B as A (0.15-0.16, A 0.16) either way, the tilt keeping a pool near A's law still.
     certainty_full: float = 0.5
     steps: int = 8
+    # fresh clouds a step of the control "fine-tune, no preference" (PreferenceSession.finetune_fresh)
     batch_size: int = 16
     # reward-fm: pool clouds per step for a model with class heads. 8 halves the update's time against 16; B's
     # S-fraction after 3 rounds is the same, and with 16 random ticks moved B further (one seed of five to 0.37 S
