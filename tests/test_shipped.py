@@ -87,7 +87,7 @@ def _rounds(path, annotate, labelled: int, seed: int = 0, method: str | None = N
     from toyflow.preference import PreferenceSession, play_until
 
     model, meta = _shipped(path)
-    session = PreferenceSession(model, meta=meta, seed=seed, **({} if method is None else {"method": method}))
+    session = PreferenceSession(model, meta=meta, seed=seed, method=method)
     assert play_until(session, annotate, labelled) == labelled
     b = judge(session.sample_b(256, seed=99))
     assert torch.equal(session.sample_a(4, seed=99), generate(model, 4, seed=99, meta=meta)), "the same noises"

@@ -70,7 +70,7 @@ class Workbench:
         self._pool: Pool | None = None
         self._pool_pairs: torch.Tensor | None = None
         self._pool_classes: torch.Tensor | None = None
-        self._mixture: CloudStream | None = None
+        self._mixtures: dict[int, CloudStream] = {}  # one stream per batch size (a method's, the fine-tune control's)
         # The pool, its pairs and A's reading of it are drawn once, by whichever thread asks first (a session may
         # prepare them in the background); the others wait for them.
         self._pool_lock = threading.RLock()
@@ -104,10 +104,10 @@ class Workbench:
         """``size`` fresh clouds of the training mixture, noise for them (coupled as in A's training, or
         independent with ``couple=False``, as the reference method draws it) and their labels, on B's device; every
         draw from ``generator``."""
-        if self._mixture is None or self._mixture.batch_size != size:
+        if size not in self._mixtures:
             seed = derive_seed(self.seed, "mixture")
-            self._mixture = CloudStream(size, self.s_fraction, NUM_POINTS, seed=seed, pool_size=256)
-        x1, is_s = self._mixture.next(generator)
+            self._mixtures[size] = CloudStream(size, self.s_fraction, NUM_POINTS, seed=seed, pool_size=256)
+        x1, is_s = self._mixtures[size].next(generator)
         x1 = x1.to(self.device)
         x0 = noise_like(x1, generator, self.noise_radius)
         return Batch(x1, self.couple(x0, x1, generator) if couple else x0.to(self.device), is_s)
