@@ -42,18 +42,19 @@ def test_kernel_is_one_at_zero_distance_and_falls_with_the_width():
 
 
 def test_evidence_of_two_labels_on_the_same_cloud_is_exact():
-    # the second tick, predicted from the first: Laplace's rule says 2/3; the kernel model (weight 1, one prior
-    # pseudo-label at 2/3) says (2/3 + 1) / 2 = 5/6, and with a lapse of 0.02, 0.02 + 0.96 * 5/6 = 0.82
+    # the second tick, predicted from the first: Laplace's rule says 2/3; the kernel model (weight 1, half a prior
+    # pseudo-label at 2/3) says (1/3 + 1) / 1.5 = 8/9, and with a lapse of 0.02, 0.02 + 0.96 * 8/9 = 131/150
     s = BeliefSettings()
+    assert (s.prior_labels, s.lapse) == (0.5, 0.02)
     cloud = torch.rand(1, 64, 2, generator=torch.Generator().manual_seed(0))
     evidence = prequential_evidence(torch.cat([cloud, cloud]), torch.tensor([1.0, 1.0]), s)
-    assert evidence == pytest.approx(math.log(0.82) - math.log(2 / 3), abs=1e-6)
+    assert evidence == pytest.approx(math.log(131 / 150) - math.log(2 / 3), abs=1e-6)
 
 
 def test_one_label_is_no_evidence_so_certainty_is_the_prior():
     belief = fit_belief([(torch.rand(1, 64, 2), torch.tensor([1.0]))])
     assert belief.evidence == 0.0
-    assert belief.certainty == pytest.approx(1 / (1 + math.exp(2.0)))  # prior log odds -2
+    assert belief.certainty == pytest.approx(1 / (1 + math.exp(1.5)))  # prior log odds -1.5
     assert belief.count == 1
 
 
@@ -73,7 +74,7 @@ def test_random_ticks_earn_no_evidence(mixture):
         ticks = (torch.rand(24, generator=gen) < 0.5).float()
         ticks[::4] = 1.0  # every round has a tick, like a labelled round
         belief = fit_belief(_rounds(clouds[:24], ticks))
-        assert belief.evidence < 1.0 and belief.certainty < 0.27, belief.evidence
+        assert belief.evidence < 1.0 and belief.certainty < 1 / (1 + math.exp(0.5)), belief.evidence
 
 
 def test_no_labels_is_refused():

@@ -231,10 +231,12 @@ def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():
     )
 
 
-def test_step_scale_sizes_a_whole_network_by_the_tilt_and_a_gated_one_by_the_certainty_alone():
+def test_step_scale_sizes_every_network_by_the_tilt_and_a_gated_one_by_the_certainty_itself():
     from toyflow.preference.methods.reward_fm import step_scale
 
-    assert step_scale(0.8, 0.1, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == 0.8
+    assert step_scale(0.8, 0.1, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
+    assert step_scale(0.8, 1.7, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == 0.8  # not full past 0.5
+    assert step_scale(0.3, 0.0, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == 0.0  # A's own law: B is A
     assert step_scale(0.4, 0.1, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
     # a pool far from A's law and a belief past certainty_full: the full step
     assert step_scale(0.8, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == 1.0
@@ -244,14 +246,28 @@ def test_step_scale_sizes_a_whole_network_by_the_tilt_and_a_gated_one_by_the_cer
 
 def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_tilt():
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
+    session.bench.settings = settings = replace(FAST, tilt_nats=10.0)  # past any tilt of a pool of 8: a fraction
     for r in range(2):
         session.propose(4, seed=r)
         session.give(ticks=[0, 1])
     stats = session.history[-1].stats
     assert stats.tilt is not None and stats.tilt >= 0
     (group,) = session.opt.param_groups
-    scale = min(1.0, stats.certainty / FAST.certainty_full) * min(1.0, stats.tilt / FAST.tilt_nats)
-    assert group["lr"] == pytest.approx(FAST.whole_lr * scale)
+    scale = min(1.0, stats.certainty / settings.certainty_full) * (stats.tilt / settings.tilt_nats)
+    assert 0 < stats.tilt < settings.tilt_nats and group["lr"] == pytest.approx(FAST.whole_lr * scale)
+
+
+def test_reward_fm_scales_a_gated_network_by_the_certainty_and_the_tilt():
+    session = make_session("reward-fm")
+    session.bench.settings = settings = replace(FAST, tilt_nats=10.0)  # past any tilt of a pool of 8: a fraction
+    for r in range(2):
+        session.propose(4, seed=r)
+        session.give(ticks=[0, 1])
+    stats = session.history[-1].stats
+    scale = stats.certainty * stats.tilt / settings.tilt_nats
+    assert 0 < stats.tilt < settings.tilt_nats and 0 < stats.certainty < 1
+    gate, heads = session.opt.param_groups
+    assert gate["lr"] == pytest.approx(FAST.gate_lr * scale) and heads["lr"] == pytest.approx(FAST.head_lr * scale)
 
 
 def test_dpo_scales_its_learning_rate_by_the_certainty_and_reports_it():

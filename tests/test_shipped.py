@@ -134,7 +134,7 @@ def test_random_ticks_leave_b_drawing_what_a_draws(path):
 
     session, a, b = _rounds(path, random_answer, 3)
     assert abs(b.s_fraction - a.s_fraction) <= 0.15, (a.summary(), b.summary())
-    assert session.history[-1].stats.certainty < 0.3  # measured 0.07-0.13 after 3 random rounds (5 seeds)
+    assert session.history[-1].stats.certainty < 0.3  # measured 0.03-0.15 after 3 random rounds (5 seeds)
 
 
 @pytest.mark.slow

@@ -45,9 +45,9 @@ class BeliefSettings:
 
     kernel_points: int = 64  # points of each cloud the Chamfer distances read
     width: float = 0.1  # kernel width in Chamfer units (same shape: 0.05-0.07 apart on 64 points, S to roll: ~0.21)
-    prior_labels: float = 1.0  # pseudo-labels of the prior at the pooled tick rate
+    prior_labels: float = 0.5  # pseudo-labels of the prior at the pooled tick rate
     lapse: float = 0.02  # the kernel model's chance of any tick being the other way (people slip)
-    prior_log_odds: float = -2.0  # before any label: odds of e^-2 (about 1 in 7) that the ticks follow the clouds
+    prior_log_odds: float = -1.5  # before any label: odds of e^-1.5 (about 1 in 4.5) that the ticks follow the clouds
 
 
 @dataclass(frozen=True)
