@@ -106,11 +106,11 @@ def test_three_oracle_rounds_on_the_gated_model_a_make_b_draw_s_curves_as_clean_
 
 @pytest.mark.slow
 def test_oracle_rounds_on_the_label_free_model_a_make_b_draw_s_curves_as_clean_as_a():
-    """Without a gate, B bends A's whole field: after 5 labelled rounds (3 give a median 0.96 S curves over 5 seeds:
-    see docs/preference.md) B draws S curves, as clean as A's."""
+    """Without a gate, B bends A's whole field: after 3 labelled rounds B draws S curves, as clean as A's (over 5
+    seeds and 1024 noises a median 0.99 / 0.92 after 3 rounds, 0.99 / 0.905 after 5: see docs/preference.md)."""
     from toyflow.preference import oracle_answer
 
-    session, a, b = _rounds(LABEL_FREE_CHECKPOINT, oracle_answer, 5)
+    session, a, b = _rounds(LABEL_FREE_CHECKPOINT, oracle_answer, 3)
     assert b.s_fraction >= 0.9, (a.summary(), b.summary())
     assert b.clean_fraction >= a.clean_fraction - 0.05, (a.summary(), b.summary())
 
