@@ -31,6 +31,14 @@ def make_session(method: str, config=TINY, seed: int = 0) -> PreferenceSession:
     return PreferenceSession(make_flow(config, seed=3), method=method, seed=seed, sampler_steps=4, settings=FAST)
 
 
+def two_rounds(session: PreferenceSession) -> UpdateStats:
+    """Two rounds of ticks [0, 1] on fresh proposals; the statistics of the second update."""
+    for r in range(2):
+        session.propose(4, seed=r)
+        session.give(ticks=[0, 1])
+    return session.history[-1].stats
+
+
 # ---------------------------------------------------------------------------------------------- registry
 def test_every_method_module_is_registered_by_name():
     assert set(METHODS) == {"reference", "dpo", "reward-fm"}
@@ -247,10 +255,7 @@ def test_step_scale_sizes_every_network_by_the_tilt_and_a_gated_one_by_the_certa
 def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_tilt():
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
     session.bench.settings = settings = replace(FAST, tilt_nats=10.0)  # past any tilt of a pool of 8: a fraction
-    for r in range(2):
-        session.propose(4, seed=r)
-        session.give(ticks=[0, 1])
-    stats = session.history[-1].stats
+    stats = two_rounds(session)
     assert stats.tilt is not None and stats.tilt >= 0
     (group,) = session.opt.param_groups
     scale = min(1.0, stats.certainty / settings.certainty_full) * (stats.tilt / settings.tilt_nats)
@@ -260,10 +265,7 @@ def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_
 def test_reward_fm_scales_a_gated_network_by_the_certainty_and_the_tilt():
     session = make_session("reward-fm")
     session.bench.settings = settings = replace(FAST, tilt_nats=10.0)  # past any tilt of a pool of 8: a fraction
-    for r in range(2):
-        session.propose(4, seed=r)
-        session.give(ticks=[0, 1])
-    stats = session.history[-1].stats
+    stats = two_rounds(session)
     scale = stats.certainty * stats.tilt / settings.tilt_nats
     assert 0 < stats.tilt < settings.tilt_nats and 0 < stats.certainty < 1
     gate, heads = session.opt.param_groups
@@ -272,10 +274,7 @@ def test_reward_fm_scales_a_gated_network_by_the_certainty_and_the_tilt():
 
 def test_dpo_scales_its_learning_rate_by_the_certainty_and_reports_it():
     session = make_session("dpo")
-    for r in range(2):
-        session.propose(4, seed=r)
-        session.give(ticks=[0, 1])
-    stats = session.history[-1].stats
+    stats = two_rounds(session)
     assert stats.certainty is not None and 0 < stats.certainty < 1 and stats.evidence is not None
     assert stats.certainty == pytest.approx(session.belief().certainty)
     for group in session.opt.param_groups:

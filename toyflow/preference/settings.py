@@ -17,7 +17,7 @@ class MethodSettings:
     # clean fell from 0.78 to 0.39 between 3 and 5 rounds. At the early times only (dpo_t_max, as with class heads)
     # and 4e-4, its barrier reading 32 fresh clouds (dpo_barrier_batch; 2-core AMD EPYC): 0.81 / 0.91 and 0.88 /
     # 0.93, flipped 0.47 / 0.91 and 0.78 / 0.91, Swiss rolls preferred 0.96 / 0.92 and 0.99 / 0.91, flipped 0.88 /
-    # 0.90 and 0.98 / 0.92, random ticks 0.14 and 0.15 (A 0.16); with today's preference model (belief_width below)
+    # 0.90 and 0.98 / 0.92, random ticks 0.14 and 0.15 (A 0.16); with today's preference model (its knobs below)
     # 0.87 / 0.93 and 0.88 / 0.93, flipped 0.61 / 0.92 and 0.80 / 0.91, Swiss rolls 0.98 / 0.92 and 0.99 / 0.91,
     # flipped 0.90 / 0.92 and 0.98 / 0.92, random ticks 0.14 and 0.15.
     lr: float = 4e-4
@@ -115,19 +115,19 @@ class MethodSettings:
     kernel_points: int = BeliefSettings.kernel_points
     # reward-fm's preference model (toyflow.preference.belief): kernel width in Chamfer units, pseudo-labels of the
     # prior, the chance that a tick is a slip, and the prior log odds that the ticks follow the clouds at all.
-    # Half a pseudo-label and prior log odds of -1.5 (certainty 0.18 before any evidence) instead of one and -2
-    # (0.12), with both networks' steps scaled by the pool's tilt (reward-fm's step_scale): the annotator flipping a
-    # tenth of its ticks moved B after 3 rounds to 0.84 / 0.90 S curves (gated model A; before 0.61 / 0.91) and 0.93
-    # / 0.90 (label-free; 0.75 / 0.92), with Swiss rolls preferred to 0.99 / 0.92 and 0.90 / 0.91 rolls (0.92, 0.86);
-    # random ticks left B at 0.18 and 0.16 S curves (A 0.17, 0.16; every seed within 0.06); but the label-free B with
-    # Swiss rolls preferred lost clean rolls after 5 exact rounds (0.99 / 0.88 against 0.98 / 0.90); 5 seeds, 1024
-    # noises, 2-core AMD EPYC. Half a pseudo-label lets a tick speak sooner for the clouds like it: 3 rounds of
-    # random ticks earn a median -1.1 nats instead of -0.75, a tenth of them flipped 0.8 instead of 0.9
-    # (benchmarks/evidence.py, the label-free model A). At -1 (one pseudo-label) random ticks moved the gated B to
-    # 0.35 S curves without the tilt in its step. Before (on an H200): at -2 3 consistent rounds gave 0.98 / 0.87 S
-    # curves (gated / label-free model A), at -3 0.92 / 0.65. One pseudo-label and a lapse of 0.02 instead of 2 and
-    # 0.05 (5 seeds, 256 noises): exact ticks earn a median 4.2 nats in 3 rounds instead of 3.2, random ticks -0.8
-    # instead of -0.3.
+    # Half a pseudo-label and prior log odds of -1.5 (certainty 0.18 before any evidence) instead of one and -2 (0.12),
+    # with both networks' steps scaled by the pool's tilt (reward-fm's step_scale): the annotator flipping a tenth of
+    # its ticks moved B after 3 rounds to 0.84 / 0.90 S curves (gated model A; before 0.61 / 0.91) and 0.93 / 0.90
+    # (label-free, 20 pool clouds a step; 0.75 / 0.92), with Swiss rolls preferred to 0.99 / 0.92 and 0.90 / 0.91 rolls
+    # (0.92, 0.86); random ticks left B at 0.18 and 0.16 S curves (A 0.17, 0.16; every seed within 0.06); but the
+    # label-free B with Swiss rolls preferred lost clean rolls after 5 exact rounds on 20 pool clouds a step (0.99 /
+    # 0.88 against 0.98 / 0.90; whole_pool_batch); 5 seeds, 1024 noises, 2-core AMD EPYC. Half a pseudo-label lets a
+    # tick speak sooner for the clouds like it: 3 rounds of random ticks earn a median -1.1 nats instead of -0.75, a
+    # tenth of them flipped 0.8 instead of 0.9 (benchmarks/evidence.py, the label-free model A). At -1 (one
+    # pseudo-label) random ticks moved the gated B to 0.35 S curves without the tilt in its step. Before (on an H200):
+    # at -2 3 consistent rounds gave 0.98 / 0.87 S curves (gated / label-free model A), at -3 0.92 / 0.65. One
+    # pseudo-label and a lapse of 0.02 instead of 2 and 0.05 (5 seeds, 256 noises): exact ticks earn a median 4.2 nats
+    # in 3 rounds instead of 3.2, random ticks -0.8 instead of -0.3.
     belief_width: float = BeliefSettings.width  # the preference model's own defaults: one place for each
     prior_labels: float = BeliefSettings.prior_labels
     lapse: float = BeliefSettings.lapse
