@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import torch
 
 from toyflow.model import CloudFlow, FlowConfig
 from toyflow.preference import MethodSettings
+from toyflow.preference.belief import Belief
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,6 +84,38 @@ def flow_model() -> CloudFlow:
 def tiny_model() -> CloudFlow:
     """A tiny randomised CloudFlow (width 16, depth 1): cheap to save, load and train."""
     return make_flow(TINY, seed=2)
+
+
+TILT_PER_CERTAINTY = 10.0  # tilted_pool: the log odds its weighting adds to the S curves, per unit of certainty
+
+
+@pytest.fixture
+def tilted_pool(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], torch.Tensor]:
+    """Every session's pool tilted as a trained model A's is by ticks of S curves: A reads every other cloud of its
+    pool as an S curve (``Workbench.pool_classes``, for networks with class heads), and reward-fm's weighting favours
+    those ``exp(TILT_PER_CERTAINTY * certainty)`` to 1 (``reward_fm.pool_weights``; the certainty is the preference
+    model's, which moves with the ticks). A tiny random network reads every cloud of its own pool alike and the
+    preference model rates them alike, so that reward-fm would leave its gated B as A (a shift of 1e-4 nats).
+    Returns the weighting of a pool of ``FAST.pool_size`` clouds at a certainty."""
+    from toyflow.model import has_class_heads
+    from toyflow.preference.methods import reward_fm
+    from toyflow.preference.workbench import Workbench
+
+    def classes(size: int) -> torch.Tensor:
+        return torch.arange(size, dtype=torch.float32).remainder(2)
+
+    def weighting(certainty: float, size: int = FAST.pool_size) -> torch.Tensor:
+        return torch.softmax(TILT_PER_CERTAINTY * certainty * classes(size), dim=0)
+
+    def pool_classes(bench: Workbench) -> torch.Tensor | None:
+        return classes(bench.settings.pool_size).to(bench.device) if has_class_heads(bench.a) else None
+
+    def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.Tensor:
+        return weighting(belief.certainty, pool.shape[0])
+
+    monkeypatch.setattr(Workbench, "pool_classes", pool_classes)
+    monkeypatch.setattr(reward_fm, "pool_weights", pool_weights)
+    return weighting
 
 
 def run_toyflow(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -367,7 +367,7 @@ LOG_REFUSALS = {
         lambda d: d["sampler"].update(method="rk4"),
         "'sampler.method' must be one of 'euler', 'heun'",
     ),
-    "another version": (lambda d: d.update(version=4), "'version' is 4; this toyflow reads session logs of version 8"),
+    "another version": (lambda d: d.update(version=4), "'version' is 4; this toyflow reads session logs of version 9"),
     "not a session log": (
         lambda d: d.pop("format"),
         "'format' must be \"toyflow-session-log\": not a toyflow session log",

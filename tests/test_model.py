@@ -138,6 +138,18 @@ def test_class_heads_gate_the_two_velocities(flow_model, clouds):
     torch.testing.assert_close(flow_model(clouds, 0.4), p * v_s + (1 - p) * v_roll)
 
 
+def test_shift_gate_adds_its_nats_to_the_log_odds_and_nothing_else(flow_model, clouds):
+    before = [flow_model.class_parts(clouds, t) for t in (0.0, 0.5, 1.0)]
+    flow_model.shift_gate(1.25)
+    for t, (v_s, v_roll, logit) in zip((0.0, 0.5, 1.0), before, strict=True):
+        after_s, after_roll, after_logit = flow_model.class_parts(clouds, t)
+        torch.testing.assert_close(after_logit, logit + 1.25)
+        assert torch.equal(after_s, v_s) and torch.equal(after_roll, v_roll)  # the heads draw as they did
+    plain = make_flow(FlowConfig(width=16, depth=1, time_freqs=4, class_heads=False))
+    with pytest.raises(ValueError, match="no class heads"):
+        plain.shift_gate(1.0)
+
+
 def test_gate_ignores_point_order(flow_model, clouds):
     perm = torch.randperm(clouds.shape[1], generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(flow_model.class_parts(clouds[:, perm], 0.2)[2], flow_model.class_parts(clouds, 0.2)[2])

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import FAST, SMALL, TINY, make_flow, same_weights, weights
+from conftest import FAST, SMALL, TILT_PER_CERTAINTY, TINY, make_flow, same_weights, weights
 
 from toyflow import flow
-from toyflow.data import NUM_POINTS, sample_mixture
+from toyflow.data import sample_mixture
 from toyflow.judge import oracle_ticks
 from toyflow.preference import (
     METHODS,
@@ -22,7 +22,7 @@ from toyflow.preference import (
     straight_path_errors,
 )
 from toyflow.preference.base import DEFAULT_METHOD
-from toyflow.preference.methods import dpo
+from toyflow.preference.methods import dpo, reward_fm
 from toyflow.preference.records import UpdateStats
 from toyflow.solver import time_grid
 
@@ -117,21 +117,23 @@ def test_oracle_ticks_the_clean_s_curves_and_flips_with_noise():
 
 # ------------------------------------------------------------------------------------------- the updates
 @pytest.mark.parametrize("method", METHODS)
-def test_each_method_lowers_its_own_preference_loss(method):
+def test_each_method_lowers_its_own_preference_loss(method, tilted_pool):
     session = make_session(method, SMALL)
+    labels = [0.5, 0.5, 0.0, 0.0]
+    answers = [{"ticks": [0, 1]}] * 3
     if method == "reward-fm":
-        # It restarts from A each round (its 3 rounds are one), and its objective reads times up to 0.9: train at all
-        # times, with enough steps that the fall is no coin flip (FAST's 2 steps at t < 0.5: about 6 seeds in 8), and
-        # one learning rate for gate and heads, 2e-3 (made for the trained model A, the gate's 1e-2 overshoots on a
-        # random network and the heads' 3e-4 crawls: 4 session seeds in 6 then, 8 in 8 here).
-        session.bench.settings = replace(FAST, steps=16, t_max=1.0, gate_lr=2e-3, head_lr=2e-3)
-        session.bench.restart_from_a()
+        # Bayes' shift of the gate (gain 1) on a pool whose shapes A tells apart, from one answer: the labels its
+        # objective reads (B is set from every answer so far, and three answers are surer than the objective's one).
+        # A reads its pool as mostly rolls, and any certainty weighs its S curves past one half: the shift descends.
+        session.bench.settings = replace(FAST, gate_shift_gain=1.0)
+        assert float(torch.sigmoid(session.a.class_parts(session.bench.pool().samples, 0.0)[2]).mean()) < 0.5
+        answers = [{"probabilities": labels}]
     proposal = session.propose(4, seed=5)
-    before = session.preference_objective(proposal, torch.tensor([0.5, 0.5, 0.0, 0.0]))
-    for _ in range(3):
-        record = session.give(ticks=[0, 1], proposal=proposal)
+    before = session.preference_objective(proposal, torch.tensor(labels))
+    for answer in answers:
+        record = session.give(proposal=proposal, **answer)
         assert record.updated, record.reason
-    after = session.preference_objective(proposal, torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    after = session.preference_objective(proposal, torch.tensor(labels))
     assert after < before
 
 
@@ -140,9 +142,9 @@ def test_non_finite_loss_skips_the_step_and_keeps_b(method, monkeypatch):
     session = make_session(method)
     session.propose(4, seed=2)
     before = weights(session.b)
-    for name in ("flow_matching_loss", "class_flow_matching_loss"):  # every loss B's methods use
-        real = getattr(flow, name)
-        monkeypatch.setattr(flow, name, lambda *a, _real=real, **k: _real(*a, **k) * float("nan"))
+    for module, name in ((flow, "flow_matching_loss"), (flow, "class_flow_matching_loss"), (reward_fm, "pool_weights")):
+        real = getattr(module, name)  # every loss B's methods learn from, and the weights reward-fm's gate is set by
+        monkeypatch.setattr(module, name, lambda *a, _real=real, **k: _real(*a, **k) * float("nan"))
     with pytest.warns(UserWarning, match="non-finite"):
         record = session.give(ticks=[1])
     assert not record.updated and "non-finite" in record.reason
@@ -172,19 +174,40 @@ def test_the_reference_method_uses_its_own_learning_rate_and_one_step():
     assert all(s["step"] == 1 for s in session.opt.state.values())
 
 
-def test_reward_fm_learns_in_the_gate_and_heads_and_keeps_a_trunk():
-    # B moves probability between the shapes A draws (the gate) and draws them as A does: the trunk stays A's
+def test_reward_fm_sets_a_gated_b_to_a_with_its_gate_shifted(tilted_pool):
+    # B moves probability between the shapes A draws (the gate's log odds) and draws them as A does: nothing else
     session = make_session("reward-fm")
-    assert [g["lr"] for g in session.opt.param_groups] == [FAST.gate_lr, FAST.head_lr]
+    assert session.opt.param_groups == [] and not any(p.requires_grad for p in session.b.parameters())
     session.propose(4, seed=1)
-    assert session.give(ticks=[0, 1]).updated
-    gate, heads = session.b.shape_parameters()
-    learned = {id(p) for p in gate + heads}
+    record = session.give(ticks=[0, 1])
+    shift = record.stats.gate_shift
+    assert record.updated and shift is not None and shift != 0 and record.stats.flow_loss is None
     a = dict(session.a.named_parameters())
     changed = {name for name, p in session.b.named_parameters() if not torch.equal(p, a[name])}
-    kept = {name for name, p in session.b.named_parameters() if id(p) not in learned}
-    assert changed and changed.isdisjoint(kept)
-    assert any(name.startswith("gate.") for name in changed)
+    assert changed == {"gate.2.bias"}
+    x, t = sample_mixture(3, 0.5, seed=4)[0], torch.tensor([0.0, 0.3, 0.9])
+    logit_a, logit_b = session.a.class_parts(x, t)[2], session.b.class_parts(x, t)[2]
+    assert torch.allclose(logit_b - logit_a, torch.full((3,), shift), atol=1e-5)
+    # the shift FAST asks for: the gain times the log odds the weighting adds, TILT_PER_CERTAINTY x certainty; a
+    # second round sets B again from A, it does not shift the shifted gate
+    assert shift == pytest.approx(FAST.gate_shift_gain * TILT_PER_CERTAINTY * record.stats.certainty)
+    session.propose(4, seed=2)
+    second = session.give(ticks=[1])
+    assert second.stats.gate_shift == pytest.approx(FAST.gate_shift_gain * TILT_PER_CERTAINTY * second.stats.certainty)
+    logit_b = session.b.class_parts(x, t)[2]
+    assert torch.allclose(logit_b - logit_a, torch.full((3,), second.stats.gate_shift), atol=1e-5)
+
+
+def test_gate_shift_is_the_log_ratio_of_the_mean_weights_of_the_two_shapes():
+    from toyflow.preference.methods.reward_fm import gate_shift
+
+    assert gate_shift(torch.full((6,), 1 / 6), torch.tensor([1.0, 0.9, 0.5, 0.2, 0.0, 0.0])) == pytest.approx(0.0)
+    assert gate_shift(torch.tensor([0.8, 0.2]), torch.tensor([1.0, 0.0])) == pytest.approx(math.log(4.0))
+    # soft readings count a cloud for both shapes: W_S = (0.5 + 0.15) / 1.5, W_roll = (0.15 + 0.2) / 1.5
+    weights, classes = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([1.0, 0.5, 0.0])
+    assert gate_shift(weights, classes) == pytest.approx(math.log(0.65 / 0.35))
+    assert gate_shift(weights.flip(0), classes) == pytest.approx(-math.log(0.65 / 0.35))  # rolls favoured
+    assert not math.isfinite(gate_shift(weights, torch.zeros(3)))  # no cloud read as an S curve: no odds to move
 
 
 def test_reward_fm_trains_a_network_without_class_heads_whole():
@@ -193,29 +216,26 @@ def test_reward_fm_trains_a_network_without_class_heads_whole():
     assert all(p.requires_grad for p in session.b.parameters())
 
 
-@pytest.mark.parametrize("class_heads", [True, False])
-def test_reward_fm_draws_each_kind_of_network_its_own_batch_of_pool_clouds(class_heads, monkeypatch):
+def test_reward_fm_draws_a_network_without_class_heads_subsets_of_pool_clouds(monkeypatch):
     from toyflow.preference.workbench import Workbench
 
     batches = []
     fit = Workbench.fit
 
-    def spy(self, next_batch, steps, generator, t_max=1.0):
+    def spy(self, next_batch, steps, generator):
         def counted():
             batches.append(next_batch())
             return batches[-1]
 
-        return fit(self, counted, steps, generator, t_max)
+        return fit(self, counted, steps, generator)
 
     monkeypatch.setattr(Workbench, "fit", spy)
-    settings = replace(FAST, pool_batch=3, whole_pool_batch=5, whole_points=100)
-    model = make_flow(replace(TINY, class_heads=class_heads), seed=3)
+    settings = replace(FAST, whole_pool_batch=5, whole_points=100)
+    model = make_flow(replace(TINY, class_heads=False), seed=3)
     session = PreferenceSession(model, method="reward-fm", seed=0, sampler_steps=4, settings=settings)
     session.propose(4, seed=1)
     assert session.give(ticks=[0, 1]).updated
-    # a gated network reads whole clouds, one without class heads a subset of each cloud's points
-    expected = (3, NUM_POINTS) if class_heads else (5, 100)
-    assert [tuple(b.clouds.shape[:2]) for b in batches] == [expected] * settings.steps
+    assert [tuple(b.clouds.shape[:2]) for b in batches] == [(5, 100)] * settings.steps
     # every point comes with the noise point paired with it in the pool, whatever subset a step reads
     bench = session.bench
     paired = {}
@@ -239,17 +259,15 @@ def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():
     )
 
 
-def test_step_scale_sizes_every_network_by_the_tilt_and_a_gated_one_by_the_certainty_itself():
+def test_step_scale_is_full_past_a_half_sure_belief_and_a_tilted_pool():
     from toyflow.preference.methods.reward_fm import step_scale
 
-    assert step_scale(0.8, 0.1, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
-    assert step_scale(0.8, 1.7, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == 0.8  # not full past 0.5
-    assert step_scale(0.3, 0.0, class_heads=True, tilt_nats=0.5, certainty_full=0.5) == 0.0  # A's own law: B is A
-    assert step_scale(0.4, 0.1, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
+    assert step_scale(0.4, 0.1, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
     # a pool far from A's law and a belief past certainty_full: the full step
-    assert step_scale(0.8, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == 1.0
-    assert step_scale(0.2, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.4)
-    assert step_scale(0.0, 1.7, class_heads=False, tilt_nats=0.5, certainty_full=0.5) == 0.0  # no evidence: B is A
+    assert step_scale(0.8, 1.7, tilt_nats=0.5, certainty_full=0.5) == 1.0
+    assert step_scale(0.2, 1.7, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.4)
+    assert step_scale(0.0, 1.7, tilt_nats=0.5, certainty_full=0.5) == 0.0  # no evidence: B is A
+    assert step_scale(0.8, 0.0, tilt_nats=0.5, certainty_full=0.5) == 0.0  # A's own law: B is A
 
 
 def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_tilt():
@@ -262,14 +280,15 @@ def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_
     assert 0 < stats.tilt < settings.tilt_nats and group["lr"] == pytest.approx(FAST.whole_lr * scale)
 
 
-def test_reward_fm_scales_a_gated_network_by_the_certainty_and_the_tilt():
+def test_reward_fm_shifts_a_gate_by_the_gain_the_tilt_and_the_pools_log_odds(tilted_pool):
+    from toyflow.preference.methods.reward_fm import pool_tilt
+
     session = make_session("reward-fm")
-    session.bench.settings = settings = replace(FAST, tilt_nats=10.0)  # past any tilt of a pool of 8: a fraction
+    session.bench.settings = settings = replace(FAST, tilt_nats=10.0, gate_shift_gain=1.5)  # past the tilt: a fraction
     stats = two_rounds(session)
-    scale = stats.certainty * stats.tilt / settings.tilt_nats
-    assert 0 < stats.tilt < settings.tilt_nats and 0 < stats.certainty < 1
-    gate, heads = session.opt.param_groups
-    assert gate["lr"] == pytest.approx(FAST.gate_lr * scale) and heads["lr"] == pytest.approx(FAST.head_lr * scale)
+    assert stats.tilt == pytest.approx(pool_tilt(tilted_pool(stats.certainty))) and 0 < stats.tilt < settings.tilt_nats
+    odds = TILT_PER_CERTAINTY * stats.certainty  # the log odds the weighting adds to A's S curves
+    assert stats.gate_shift == pytest.approx(1.5 * stats.tilt / settings.tilt_nats * odds)
 
 
 def test_dpo_scales_its_learning_rate_by_the_certainty_and_reports_it():

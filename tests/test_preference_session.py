@@ -97,7 +97,7 @@ def test_different_methods_propose_the_same_clouds_with_the_same_seed():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_a_round_replayed_from_the_same_b_gives_the_same_b(method):
+def test_a_round_replayed_from_the_same_b_gives_the_same_b(method, tilted_pool):
     # round r's update draws from the stream (seed, "update", r), not from where earlier draws left a generator
     session = make_session(method)
     session.propose(4)

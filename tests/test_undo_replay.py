@@ -40,7 +40,7 @@ def same_optimiser_state(a: dict, b: dict) -> bool:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_undo_puts_b_back_bit_for_bit_and_the_history_says_so(method):
+def test_undo_puts_b_back_bit_for_bit_and_the_history_says_so(method, tilted_pool):
     session = make_session(method)
     session.propose(4)
     session.give(ticks=[0])
@@ -173,7 +173,7 @@ def test_replay_says_where_b_stops_matching(tmp_path):
         ("not json", "not JSON"),
         ('{"format": "something else"}', "not a toyflow session log"),
         ('{"format": "toyflow-session-log", "version": 99}', "'version' is 99; this toyflow reads session logs of"),
-        ('{"format": "toyflow-session-log", "version": 8, "model_a": "x"}', "'model_a' must be a SHA-256 checksum"),
+        ('{"format": "toyflow-session-log", "version": 9, "model_a": "x"}', "'model_a' must be a SHA-256 checksum"),
         ('{"format": "toyflow-session-log", "version": 2}', "'version' is 2; this toyflow reads session logs of ve"),
     ],
 )

@@ -20,7 +20,7 @@ def make_session() -> PreferenceSession:
     return PreferenceSession(make_flow(SMALL, seed=3), seed=0, sampler_steps=4, settings=FAST)
 
 
-def test_same_noise_views_are_a_and_b_on_exactly_the_proposals_noise():
+def test_same_noise_views_are_a_and_b_on_exactly_the_proposals_noise(tilted_pool):
     session = make_session()
     meter = ViewMeter(session)
     proposal = session.propose(4)

@@ -84,7 +84,7 @@ def test_picture_click_and_checkbox_toggle_the_selection(picker):
 
 
 # ---------------------------------------------------------------------------------------------- a round
-def test_teach_updates_b_and_draws_b_on_the_same_noise(app, picker):
+def test_teach_updates_b_and_draws_b_on_the_same_noise(app, picker, tilted_pool):
     session = app.session
     a_before, b_before = weights(session.a), weights(session.b)
     picker.tiles[0].checkbox.value = True
@@ -222,7 +222,7 @@ def test_errors_show_in_the_status_line(app, picker, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------- soft mode
-def test_soft_mode_invalid_probability_shows_an_error_and_changes_nothing():
+def test_soft_mode_invalid_probability_shows_an_error_and_changes_nothing(tilted_pool):
     app = make_app(soft=True)
     picker, session = app.picker, app.session
     before = weights(session.b)

@@ -325,7 +325,7 @@ def test_views_can_be_switched_off():
 
 
 # ------------------------------------------------------------------------------------- undo, reset, save
-def test_undo_restores_b_and_the_tiles():
+def test_undo_restores_b_and_the_tiles(tilted_pool):
     app = make_app()
     picker, session = app.picker, app.session
     picker.select([0])

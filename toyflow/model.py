@@ -155,6 +155,13 @@ class CloudFlow(nn.Module):
         self._require_class_heads()
         return list(self.gate.parameters()), list(self.out.parameters())
 
+    @torch.no_grad()
+    def shift_gate(self, nats: float) -> None:
+        """Add ``nats`` to the gate's log odds of an S curve, at every ``x`` and ``t`` (the bias of its last layer):
+        the gate's ``P(S)`` becomes ``sigmoid(logit + nats)``. Only for networks built with ``class_heads``."""
+        self._require_class_heads()
+        self.gate[-1].bias += nats
+
     def _require_class_heads(self) -> None:
         if not self.config.class_heads:
             raise ValueError("this network has no class heads (FlowConfig.class_heads is False)")

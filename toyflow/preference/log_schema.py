@@ -43,7 +43,9 @@ LOG_FORMAT = "toyflow-session-log"
 # 7: reward-fm reads a subset of each pool cloud's points for a network without class heads and takes its full step
 # from a certainty (settings whole_points, certainty_full)
 # 8: dpo reads early times on every network, its barrier on its own batch (setting dpo_barrier_batch)
-LOG_VERSION = 8
+# 9: reward-fm shifts the gate of a network with class heads in closed form (setting gate_shift_gain; gate_lr,
+# head_lr, pool_batch and t_max are gone)
+LOG_VERSION = 9
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -90,14 +92,12 @@ class Settings(StrictModel):
     dpo_gate_lr: Rate
     dpo_t_max: Probability
     dpo_barrier_batch: Batch
-    gate_lr: Rate
-    head_lr: Rate
+    gate_shift_gain: NonNegative
     whole_lr: Rate
     tilt_nats: Positive
     certainty_full: Positive
     steps: Steps
     batch_size: Batch
-    pool_batch: Batch
     whole_pool_batch: Batch
     whole_points: Batch
     pool_noises: PoolNoises
@@ -111,7 +111,6 @@ class Settings(StrictModel):
     temperature: Positive
     time_samples: TimeSamples
     fm_batch: Batch
-    t_max: Probability
     restart: Flag
 
 

@@ -39,7 +39,8 @@ class UpdateStats:
     preference cross entropy and the dynamic barrier's coefficient; ``certainty``: the preference model's
     probability that the ticks follow the clouds at all; ``evidence``: its log Bayes factor, in nats;
     ``effective_samples``: how many of A's pool clouds B effectively learned from; ``tilt``: how far the weighting
-    took B's training law from A's own (a Kullback-Leibler divergence, in nats)."""
+    took B's training law from A's own (a Kullback-Leibler divergence, in nats); ``gate_shift``: how many nats B's
+    gate adds to A's log odds of an S curve."""
 
     flow_loss: float | None = None
     preference_loss: float | None = None
@@ -48,6 +49,7 @@ class UpdateStats:
     evidence: float | None = None
     effective_samples: float | None = None
     tilt: float | None = None
+    gate_shift: float | None = None
 
     def reported(self) -> dict[str, float]:
         """The figures the method filled, by field name, in field order."""

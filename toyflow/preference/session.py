@@ -301,13 +301,16 @@ class PreferenceSession:
         self.b_version += 1  # a new version (a cache key: never reused, so nothing stale is taken for B)
 
     def finetune_fresh(self, steps: int) -> float:
-        """A control, not a preference method: ``steps`` steps of B on fresh mixture data, with A's training loss.
+        """A control, not a preference method: ``steps`` steps of B's whole network on fresh mixture data, with A's
+        training loss, at the rate a whole network learns at in reward-fm (``settings.whole_lr``), whatever the
+        session's method trains (:meth:`~toyflow.preference.workbench.Workbench.finetune`).
 
         Returns the last loss.
         """
         self._finetunes += 1
         gen = stream(self.seed, "finetune", self._finetunes)
-        loss = self.bench.fit(lambda: self.bench.fresh_batch(self.settings.batch_size, gen), steps, gen)
+        size, lr = self.settings.batch_size, self.settings.whole_lr
+        loss = self.bench.finetune(lambda: self.bench.fresh_batch(size, gen), steps, gen, lr)
         self.b_version += 1
         self.log.add("finetune", steps=int(steps), b=self.b_checksum())
         return loss

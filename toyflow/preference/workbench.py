@@ -118,20 +118,35 @@ class Workbench:
         seed = int(torch.randint(0, 2**31, (1,), generator=generator))
         return coupling.couple(x0.to(x1.device), x1, seed=seed).to(self.device)
 
-    def fit(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, t_max: float = 1.0) -> float:
-        """``steps`` Adam steps of B on batches from ``next_batch``, times drawn from ``U[0, t_max]`` with
+    def fit(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator) -> float:
+        """``steps`` steps of B's optimiser on batches from ``next_batch``, times drawn from ``U[0, 1]`` with
         ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the clouds' classes are
         known), the network's passes in :data:`FIT_PRECISION` as A's were trained; returns the last loss."""
+        return self._steps(self.opt, next_batch, steps, generator)
+
+    def finetune(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, lr: float) -> float:
+        """:meth:`fit`, but of B's whole network at ``lr`` with an Adam optimiser of its own, whatever the method
+        trains (the control that fine-tunes B with no preference); B's optimiser and frozen parameters are left as
+        they were. Returns the last loss."""
+        frozen = [p for p in self.b.parameters() if not p.requires_grad]
+        self.b.requires_grad_(True)
+        try:
+            return self._steps(Adam([{"params": list(self.b.parameters()), "lr": lr}]), next_batch, steps, generator)
+        finally:
+            for p in frozen:
+                p.requires_grad_(False)
+
+    def _steps(self, opt: Adam, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator) -> float:
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
             batch = next_batch()
-            t = (t_max * torch.rand(batch.clouds.shape[0], generator=generator)).to(self.device)
+            t = torch.rand(batch.clouds.shape[0], generator=generator).to(self.device)
             with precision_context(self.device, FIT_PRECISION):
                 loss = mixture_loss(self.b, batch.clouds, batch.noise, t, batch.is_s)
-            self.opt.zero_grad()
+            opt.zero_grad()
             loss.backward()
-            self.opt.step()
-        self.opt.zero_grad()
+            opt.step()
+        opt.zero_grad()
         return loss.item()
 
     def step_along(self, params: list[torch.Tensor], direction: torch.Tensor) -> None:

@@ -3,19 +3,20 @@ evidence warrants.
 
 A pool of A's own samples (drawn once per session) is weighted by what B believes about the person's taste
 (:mod:`~toyflow.preference.belief`: each cloud's tick rate, and the certainty that the ticks follow the clouds at
-all), and B, restarted from A each round, takes a few flow-matching steps on that weighted pool, each cloud with its
-own noise paired to it as in A's training (drawn and paired once per session:
-:meth:`~toyflow.preference.workbench.Workbench.pool_pairs`). The certainty scales both the weighting and the
-learning rates: with no evidence (random ticks, a single round) B stays A; with a dozen consistent ticks B becomes
-A tilted towards the clouds the person ticks. B also moves in proportion to how far the weighting takes the pool
-from A's own law, up to a small tilt, and a network without class heads takes its full step once the belief is
-half sure (:func:`step_scale`).
+all): B's aim is A tilted towards the clouds the person ticks, as far as the evidence warrants. The certainty scales
+the weighting; with no evidence (random ticks, a single round) the pool keeps A's own law and B stays A. B also
+moves in proportion to how far the weighting takes the pool from A's own law, up to a small tilt (:func:`pool_tilt`,
+``settings.tilt_nats``).
 
-In a model with class heads B learns in the gate, which chooses the shape, at early times only (``t < t_max``),
-with A's own reading of each pool cloud as the gate's soft label (so an unweighted pool leaves A's gate optimal),
-and a little in the velocity heads; the trunk stays A's. In a model that never saw a label there is no gate to move:
-B bends its whole field, at every time, each step on more pool clouds, each read at a random subset of its points
-(``settings.whole_pool_batch``, ``settings.whole_points``).
+In a model with class heads the gate chooses the shape and the heads draw it, so tilting A's law between the shapes
+is a change of the gate's log odds alone: by Bayes' rule, the log of how much more the weighted pool favours A's S
+curves than its rolls, each pool cloud counted by A's own reading of it (:func:`gate_shift`). B is A with that shift
+(times ``settings.gate_shift_gain``) added to its gate, in closed form: no steps, no noise, the same B for the same
+ticks. In a model that never saw a label there is no gate to move: B, restarted from A each round, bends its whole
+field by a few flow-matching steps on the weighted pool, each cloud with its own noise paired to it as in A's
+training (drawn and paired once per session: :meth:`~toyflow.preference.workbench.Workbench.pool_pairs`), each step
+on ``settings.whole_pool_batch`` pool clouds read at a random subset of their points (``settings.whole_points``),
+its full step once the belief is half sure (:func:`step_scale`).
 """
 
 from __future__ import annotations
@@ -41,55 +42,53 @@ class RewardFM(Method):
     name = "reward-fm"
 
     def parameter_groups(self, b: nn.Module, settings: MethodSettings) -> list[dict]:
-        """The gate at ``settings.gate_lr`` and the velocity heads at ``settings.head_lr`` for a model with class
-        heads (:meth:`~toyflow.model.CloudFlow.shape_parameters`), else the whole network at ``settings.whole_lr``."""
-        if not has_class_heads(b):
-            return [{"params": list(b.parameters()), "lr": settings.whole_lr}]
-        gate, heads = b.shape_parameters()
-        return [{"params": gate, "lr": settings.gate_lr}, {"params": heads, "lr": settings.head_lr}]
+        """The whole network at ``settings.whole_lr`` for a network without class heads; none for one with class
+        heads, whose gate is set in closed form (:meth:`update`)."""
+        if has_class_heads(b):
+            return []
+        return [{"params": list(b.parameters()), "lr": settings.whole_lr}]
 
     def prepare(self, bench: Workbench) -> None:
-        """Draw the pool, pair it with noise and read A's classes of it now, so that the first round is as quick as
-        the others."""
-        bench.pool_pairs()
-        bench.pool_classes()
+        """Draw the pool and read A's classes of it now (and, for a network without class heads, pair it with
+        noise), so that the first round is as quick as the others."""
+        bench.pool()
+        if bench.pool_classes() is None:
+            bench.pool_pairs()
 
     def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
-        """Fit the preference model to every tick so far (:meth:`~toyflow.preference.workbench.Workbench.belief`),
-        restart B from A (``settings.restart``), then ``settings.steps`` steps on the pool weighted by
-        ``softmax(strength * certainty * rate)``, at learning rates scaled by :func:`step_scale`: without evidence
-        that the ticks follow the clouds, B stays A."""
+        """Fit the preference model to every tick so far (:meth:`~toyflow.preference.workbench.Workbench.belief`) and
+        weigh A's pool by it (``softmax(strength * certainty * rate)``). A network with class heads: B is A with its
+        gate shifted (:func:`gate_shift`). One without: B restarts from A (``settings.restart``) and takes
+        ``settings.steps`` steps on the weighted pool at learning rates scaled by :func:`step_scale`. Without
+        evidence that the ticks follow the clouds, B stays A."""
         s = bench.settings
         pool = bench.pool().samples
-        pairs = bench.pool_pairs()
-        classes = bench.pool_classes()
         belief = bench.belief()
         weights = pool_weights(belief, pool, s.strength)
         tilt = pool_tilt(weights)
-        gated = has_class_heads(bench.b)
+        figures = {"certainty": belief.certainty, "evidence": belief.evidence, "tilt": tilt}
+        figures["effective_samples"] = float(1.0 / weights.pow(2).sum())
+        classes = bench.pool_classes()
+        if classes is not None:
+            shift = s.gate_shift_gain * min(1.0, tilt / s.tilt_nats) * gate_shift(weights, classes)
+            bench.restart_from_a()
+            bench.b.shift_gate(shift)
+            return UpdateStats(gate_shift=shift, **figures)
+        pairs = bench.pool_pairs()
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             bench.restart_from_a()
-        bench.scale_learning_rates(step_scale(belief.certainty, tilt, gated, s.tilt_nats, s.certainty_full))
-        size = s.pool_batch if gated else s.whole_pool_batch
+        bench.scale_learning_rates(step_scale(belief.certainty, tilt, s.tilt_nats, s.certainty_full))
 
         def next_batch() -> Batch:
-            idx = torch.multinomial(weights, size, replacement=True, generator=generator).to(pool.device)
+            idx = torch.multinomial(weights, s.whole_pool_batch, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
-            labels = None if classes is None else classes[idx]
-            if gated or s.whole_points >= pool.shape[1]:
-                return Batch(pool[idx], pairs[pick, idx], labels)
+            if s.whole_points >= pool.shape[1]:
+                return Batch(pool[idx], pairs[pick, idx], None)
             # the same random points of every cloud of the step, gathered once with their paired noise points
             keep = torch.randperm(pool.shape[1], generator=generator)[: s.whole_points].to(pool.device)
-            return Batch(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], labels)
+            return Batch(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], None)
 
-        t_max = s.t_max if gated else 1.0
-        return UpdateStats(
-            flow_loss=bench.fit(next_batch, s.steps, generator, t_max),
-            certainty=belief.certainty,
-            evidence=belief.evidence,
-            effective_samples=float(1.0 / weights.pow(2).sum()),
-            tilt=tilt,
-        )
+        return UpdateStats(flow_loss=bench.fit(next_batch, s.steps, generator), **figures)
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """B's flow-matching loss (A's training loss, with A's reading of each pool cloud as its class where the
@@ -125,16 +124,23 @@ def pool_tilt(weights: torch.Tensor) -> float:
     return max(0.0, float((w * (w * weights.numel()).log()).sum()))
 
 
-def step_scale(certainty: float, tilt: float, class_heads: bool, tilt_nats: float, certainty_full: float) -> float:
-    """The factor on B's learning rates: how sure the belief is, times ``min(1, tilt / tilt_nats)``, how far the
-    weighting takes A's pool from A's own law (:func:`pool_tilt`). Without the tilt a pool that barely differs from
-    A's law still moves B by the noise of its steps: in a network with class heads the gate, whose 8 steps on A's
-    own law moved B from 0.17 to 0.24 S curves after random ticks at a certainty of 0.12; in a whole network Adam's
-    first steps, which move every weight by about its learning rate whatever the gradient. How sure: for a network
-    with class heads the ``certainty`` itself (its gate moves a calibrated choice between shapes, and a full step on
-    a belief half sure moved it less, not more); for a network without class heads ``min(1, certainty /
-    certainty_full)``: its full step, which its clean clouds bound, is taken once the belief is fairly sure (a
-    dozen ticks of Swiss rolls leave it only 0.2-0.5 sure, since only the unticked S curves among them are
-    evidence)."""
-    sure = certainty if class_heads else min(1.0, certainty / certainty_full)
-    return sure * min(1.0, tilt / tilt_nats)
+def gate_shift(weights: torch.Tensor, classes: torch.Tensor) -> float:
+    """How far a weighting ``(m,)`` of A's pool moves the log odds of an S curve, in nats: ``log(W_S / W_roll)``,
+    ``W_S`` the mean weight of the pool's clouds counted by A's reading of each as an S curve, ``classes (m,)`` in
+    [0, 1], and ``W_roll`` by ``1 - classes``. Tilting A's law by the weights multiplies its odds of an S curve by
+    ``W_S / W_roll`` where the weights follow the shape (Bayes' rule): 0 for uniform weights, positive where the
+    weighting favours S curves. Not finite when no cloud is read as one of the shapes."""
+    w = weights.detach().double().cpu().flatten()
+    p = classes.detach().double().cpu().flatten()
+    w_s, w_roll = (p * w).sum() / p.sum(), ((1 - p) * w).sum() / (1 - p).sum()
+    return float(torch.log(w_s / w_roll))
+
+
+def step_scale(certainty: float, tilt: float, tilt_nats: float, certainty_full: float) -> float:
+    """The factor on the learning rates of a network without class heads: ``min(1, certainty / certainty_full)``,
+    its full step, which its clean clouds bound, once the belief is fairly sure (a dozen ticks of Swiss rolls leave
+    it only 0.2-0.5 sure, since only the unticked S curves among them are evidence), times ``min(1, tilt /
+    tilt_nats)``, how far the weighting takes A's pool from A's own law (:func:`pool_tilt`): without it a pool that
+    barely differs from A's law still moves B by the noise of Adam's first steps, which move every weight by about
+    its learning rate whatever the gradient."""
+    return min(1.0, certainty / certainty_full) * min(1.0, tilt / tilt_nats)
