@@ -166,6 +166,22 @@ def test_fresh_mixture_clouds_are_learned_with_model_as_training_loss(class_head
     assert calls == ["class_flow_matching_loss" if class_heads else "flow_matching_loss"] * 2
 
 
+def test_the_fine_tune_control_trains_the_whole_of_b_with_an_optimiser_of_its_own():
+    # whatever the method trains (reward-fm trains nothing of a gated B by steps), the control fine-tunes every
+    # weight at whole_lr, one Adam run over the calls; the method's optimiser and frozen weights stay as they were
+    session = make_session("reward-fm")
+    before, opt_before = weights(session.b), session.opt.state_dict()
+    session.finetune_fresh(2)
+    session.finetune_fresh(1)
+    a = dict(session.a.named_parameters())
+    assert all(not torch.equal(p, a[name]) for name, p in session.b.named_parameters())
+    assert not same_weights(before, weights(session.b))
+    control = session.bench._finetune_opt
+    assert control.param_groups[0]["lr"] == FAST.whole_lr
+    assert {float(state["step"]) for state in control.state.values()} == {3.0}  # one run, 2 + 1 steps
+    assert session.opt.state_dict() == opt_before and not any(p.requires_grad for p in session.b.parameters())
+
+
 def test_the_reference_method_uses_its_own_learning_rate_and_one_step():
     session = make_session("reference")
     assert session.opt.param_groups[0]["lr"] == 1e-3 != FAST.lr

@@ -47,7 +47,7 @@ class MethodSettings:
     # times the log of how much more the weighted pool favours A's S curves than its rolls, times min(1, tilt /
     # tilt_nats) (reward_fm.gate_shift). With gain 1, the shift Bayes' rule gives for the tilted mixture, B drew 0.73
     # S curves after 3 rounds of the annotator flipping a tenth of its ticks (clean 0.94; 5 seeds, 1024 noises, 2-core
-    # AMD EPYC): A's gate at the later times, sure of the shape, pulls undecided clouds back. 1.5: 0.90; 2: 0.985 /
+    # AMD EPYC): A's gate at the later times, sure of the shape, pulls undecided clouds back. 1.5: 0.90; 2: 0.99 /
     # 0.94, after 5 rounds 1.00 / 0.94, exact ticks 1.00 / 0.94, Swiss rolls preferred 1.00 / 0.92 (exact and flipped),
     # random ticks 0.17 / 0.92 (every seed 0.16-0.28 after 3 and 5 rounds, A 0.17; without the tilt's factor one
     # seed went to 0.42). The steps this replaced (8 Adam steps of the gate at 8e-2 and the heads at 3e-4, scaled by

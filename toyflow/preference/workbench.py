@@ -80,6 +80,7 @@ class Workbench:
         """B becomes a fresh copy of A with a fresh optimiser, and no proposal is labelled (A's pool is kept)."""
         self.b = copy.deepcopy(self.a).train()
         self.opt = self.new_optimizer()
+        self._finetune_opt: Adam | None = None  # the fine-tune control's (finetune)
         self.buffer: list[Labelled] = []
 
     def new_optimizer(self) -> Adam:
@@ -125,13 +126,17 @@ class Workbench:
         return self._steps(self.opt, next_batch, steps, generator)
 
     def finetune(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, lr: float) -> float:
-        """:meth:`fit`, but of B's whole network at ``lr`` with an Adam optimiser of its own, whatever the method
-        trains (the control that fine-tunes B with no preference); B's optimiser and frozen parameters are left as
-        they were. Returns the last loss."""
+        """:meth:`fit`, but of B's whole network at ``lr``, whatever the method trains (the control that fine-tunes B
+        with no preference), with an Adam optimiser of its own that carries its state from one call to the next (as
+        one fine-tuning run would) until :meth:`start_over`; B's optimiser and frozen parameters are left as they
+        were. Returns the last loss."""
+        if self._finetune_opt is None:
+            self._finetune_opt = Adam([{"params": list(self.b.parameters()), "lr": lr}])
+        self._finetune_opt.param_groups[0]["lr"] = lr
         frozen = [p for p in self.b.parameters() if not p.requires_grad]
         self.b.requires_grad_(True)
         try:
-            return self._steps(Adam([{"params": list(self.b.parameters()), "lr": lr}]), next_batch, steps, generator)
+            return self._steps(self._finetune_opt, next_batch, steps, generator)
         finally:
             for p in frozen:
                 p.requires_grad_(False)
