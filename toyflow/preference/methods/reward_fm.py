@@ -21,6 +21,8 @@ its full step once the belief is half sure (:func:`step_scale`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -37,7 +39,8 @@ OBJECTIVE_TIMES = (0.1, 0.4, 0.7, 0.9)
 
 @register
 class RewardFM(Method):
-    """Flow matching of B on A's pool, resampled with weights ``softmax(strength * score)``."""
+    """B moves towards A's law tilted by the preference model: a gated B by a closed-form shift of its gate, a
+    label-free B by flow matching on A's pool weighted by ``softmax(strength * certainty * rate)``."""
 
     name = "reward-fm"
 
@@ -66,14 +69,18 @@ class RewardFM(Method):
         belief = bench.belief()
         weights = pool_weights(belief, pool, s.strength)
         tilt = pool_tilt(weights)
-        figures = {"certainty": belief.certainty, "evidence": belief.evidence, "tilt": tilt}
-        figures["effective_samples"] = float(1.0 / weights.pow(2).sum())
+        stats = UpdateStats(
+            certainty=belief.certainty,
+            evidence=belief.evidence,
+            effective_samples=float(1.0 / weights.pow(2).sum()),
+            tilt=tilt,
+        )
         classes = bench.pool_classes()
         if classes is not None:
             shift = s.gate_shift_gain * min(1.0, tilt / s.tilt_nats) * gate_shift(weights, classes)
             bench.restart_from_a()
             bench.b.shift_gate(shift)
-            return UpdateStats(gate_shift=shift, **figures)
+            return replace(stats, gate_shift=shift)
         pairs = bench.pool_pairs()
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             bench.restart_from_a()
@@ -88,12 +95,13 @@ class RewardFM(Method):
             keep = torch.randperm(pool.shape[1], generator=generator)[: s.whole_points].to(pool.device)
             return Batch(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], None)
 
-        return UpdateStats(flow_loss=bench.fit(next_batch, s.steps, generator), **figures)
+        return replace(stats, flow_loss=bench.fit(next_batch, s.steps, generator))
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """B's flow-matching loss (A's training loss, with A's reading of each pool cloud as its class where the
         network has class heads) on the pool weighted by the preference model of these labels alone, at fixed
-        times, each pool cloud with the first of the noises paired with it (what :meth:`update` trains on)."""
+        times, each pool cloud with the first of the noises paired with it: the loss whose optimum on the weighted pool
+        :meth:`update` moves B towards (a gated B's gate in closed form, a label-free B by steps of it)."""
         pool = bench.pool().samples
         noise = bench.pool_pairs()[0]
         classes = bench.pool_classes()
