@@ -19,7 +19,7 @@ QUANTITY_WORDS: dict[str, tuple[str, str, str]] = {
     "evidence": ("evidence", ".1f", " nats"),
     "effective_samples": ("B learned from", ".0f", " of A's clouds"),
     "tilt": ("tilt from A's law", ".2f", " nats"),
-    "gate_shift": ("B's log odds of an S curve", "+.2f", " nats"),
+    "gate_shift": ("log odds of an S curve, B over A", "+.2f", " nats"),
     "preference_loss": ("preference loss", ".3f", ""),
     "flow_loss": ("flow loss", ".3f", ""),
     "barrier": ("barrier λ", ".3f", ""),
