@@ -223,7 +223,8 @@ def test_gate_shift_is_the_log_ratio_of_the_mean_weights_of_the_two_shapes():
     weights, classes = torch.tensor([0.5, 0.3, 0.2]), torch.tensor([1.0, 0.5, 0.0])
     assert gate_shift(weights, classes) == pytest.approx(math.log(0.65 / 0.35))
     assert gate_shift(weights.flip(0), classes) == pytest.approx(-math.log(0.65 / 0.35))  # rolls favoured
-    assert not math.isfinite(gate_shift(weights, torch.zeros(3)))  # no cloud read as an S curve: no odds to move
+    # A reads its whole pool as one shape: there are no odds between shapes to move
+    assert gate_shift(weights, torch.zeros(3)) == 0.0 and gate_shift(weights, torch.ones(3)) == 0.0
 
 
 def test_reward_fm_trains_a_network_without_class_heads_whole():

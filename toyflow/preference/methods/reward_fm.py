@@ -137,11 +137,13 @@ def gate_shift(weights: torch.Tensor, classes: torch.Tensor) -> float:
     ``W_S`` the mean weight of the pool's clouds counted by A's reading of each as an S curve, ``classes (m,)`` in
     [0, 1], and ``W_roll`` by ``1 - classes``. Tilting A's law by the weights multiplies its odds of an S curve by
     ``W_S / W_roll`` where the weights follow the shape (Bayes' rule): 0 for uniform weights, positive where the
-    weighting favours S curves. Not finite when no cloud is read as one of the shapes."""
+    weighting favours S curves; 0 when A reads its whole pool as one shape (no odds between shapes to move)."""
     w = weights.detach().double().cpu().flatten()
     p = classes.detach().double().cpu().flatten()
-    w_s, w_roll = (p * w).sum() / p.sum(), ((1 - p) * w).sum() / (1 - p).sum()
-    return float(torch.log(w_s / w_roll))
+    s_mass, roll_mass = p.sum(), (1 - p).sum()
+    if s_mass <= 0 or roll_mass <= 0:
+        return 0.0
+    return float(torch.log(((p * w).sum() / s_mass) / (((1 - p) * w).sum() / roll_mass)))
 
 
 def step_scale(certainty: float, tilt: float, tilt_nats: float, certainty_full: float) -> float:
