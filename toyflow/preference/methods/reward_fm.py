@@ -52,10 +52,9 @@ class RewardFM(Method):
         return [{"params": list(b.parameters()), "lr": settings.whole_lr}]
 
     def prepare(self, bench: Workbench) -> None:
-        """Draw the pool and read A's classes of it now (and, for a network without class heads, pair it with
-        noise), so that the first round is as quick as the others."""
-        bench.pool()
-        if bench.pool_classes() is None:
+        """Draw the pool now with what a round reads of it, A's classes of it (a network with class heads) or its
+        paired noise (one without), so that the first round is as quick as the others."""
+        if bench.pool_classes() is None:  # no class heads: nothing drawn yet, the pairs draw the pool
             bench.pool_pairs()
 
     def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
