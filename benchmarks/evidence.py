@@ -76,7 +76,7 @@ class BankGroups:
     def of(cls, bank: torch.Tensor, shape: str) -> BankGroups:
         """The groups of ``bank (m, num_points, 2)`` for an annotator preferring ``shape``, by the judge."""
         verdict = judge(bank)
-        is_shape = verdict.is_s if shape == "s_curve" else ~verdict.is_s
+        is_shape = verdict.of_shape(shape)
         return cls(is_shape & verdict.clean, is_shape)
 
 

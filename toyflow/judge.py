@@ -121,6 +121,11 @@ class Verdict:
         """Clean share among the clouds judged S curves (``True``) or Swiss rolls (``False``); NaN if none."""
         return self._share_of(self.clean, s_curves)
 
+    def of_shape(self, shape: str) -> torch.Tensor:
+        """Which clouds are judged ``shape`` (``"s_curve"`` or ``"swiss_roll"``), clean or not: ``(batch,)`` bool."""
+        check_shape(shape)
+        return self.is_s if shape == "s_curve" else ~self.is_s
+
     def _share_of(self, flags: torch.Tensor, s_curves: bool) -> float:
         mask = self.is_s == s_curves
         return flags[mask].float().mean().item() if mask.any() else float("nan")
@@ -312,6 +317,12 @@ def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
     return Verdict(is_s=is_s, distance=own, valid=valid, max_distance=farthest, clean=clean)
 
 
+def check_shape(shape: str) -> None:
+    """``ValueError`` unless ``shape`` is one of :data:`~toyflow.data.KINDS`."""
+    if shape not in KINDS:
+        raise ValueError(f"unknown shape {shape!r}; expected one of {KINDS}")
+
+
 def oracle_ticks(
     clouds: torch.Tensor | np.ndarray,
     flip_prob: float = 0.0,
@@ -324,11 +335,10 @@ def oracle_ticks(
     With ``flip_prob > 0`` each of the ``n`` tick decisions is flipped with that probability (a noisy human),
     drawn from ``generator``.
     """
-    if shape not in KINDS:
-        raise ValueError(f"unknown shape {shape!r}; expected one of {KINDS}")
+    check_shape(shape)  # before the judge's work
     check_probability("flip_prob", flip_prob)
     v = judge(clouds)
-    wanted = (v.is_s if shape == "s_curve" else ~v.is_s) & v.clean
+    wanted = v.of_shape(shape) & v.clean
     if flip_prob > 0:
         flips = torch.rand(wanted.shape[0], generator=generator) < flip_prob
         wanted = wanted ^ flips
