@@ -107,13 +107,13 @@ def test_truncated_file(saved, tmp_path):
     data = saved.read_bytes()
     half = tmp_path / "half.safetensors"
     half.write_bytes(data[: len(data) // 2])
-    assert_bad(half)
+    assert_bad(half, "not a readable safetensors file")
     nearly = tmp_path / "nearly.safetensors"
     nearly.write_bytes(data[:-4])
-    assert_bad(nearly)
+    assert_bad(nearly, "not a readable safetensors file")
     empty = tmp_path / "empty.safetensors"
     empty.write_bytes(b"")
-    assert_bad(empty)
+    assert_bad(empty, "not a readable safetensors file")
 
 
 def test_weights_of_another_width(saved, tmp_path):
@@ -121,7 +121,7 @@ def test_weights_of_another_width(saved, tmp_path):
         meta["config"]["width"] = 32
 
     path = rewrite(saved, tmp_path / "wider.safetensors", edit_meta=wider)
-    assert_bad(path, "shape")
+    assert_bad(path, "tensor 'embed.weight' has shape (16, 34), expected (32, 34)")
 
 
 def test_checkpoint_from_before_the_class_heads(tmp_path):
@@ -143,7 +143,9 @@ def test_class_heads_flag_must_match_the_weights(saved, tmp_path):
     def no_heads(meta):
         meta["config"]["class_heads"] = False
 
-    assert_bad(rewrite(saved, tmp_path / "flag.safetensors", edit_meta=no_heads), "unexpected")
+    assert_bad(
+        rewrite(saved, tmp_path / "flag.safetensors", edit_meta=no_heads), "missing [], unexpected ['gate.0.bias'"
+    )
 
 
 def test_weights_of_another_depth(saved, tmp_path):
@@ -151,7 +153,7 @@ def test_weights_of_another_depth(saved, tmp_path):
         meta["config"]["depth"] = 2
 
     path = rewrite(saved, tmp_path / "deeper.safetensors", edit_meta=deeper)
-    assert_bad(path, "missing")
+    assert_bad(path, "missing ['blocks.1.mlp.0.bias'", "unexpected [])")
 
 
 def test_checkpoint_of_another_architecture(tmp_path):
@@ -161,29 +163,38 @@ def test_checkpoint_of_another_architecture(tmp_path):
     def claim_cloudflow(meta):
         meta["config"]["arch"] = "cloudflow"
 
-    assert_bad(rewrite(src, tmp_path / "a.safetensors", edit_meta=claim_cloudflow))
+    assert_bad(
+        rewrite(src, tmp_path / "a.safetensors", edit_meta=claim_cloudflow), "metadata 'config.width' is missing"
+    )
 
     def claim_cloudflow_config(meta):
         meta["config"] = FlowConfig(width=16, depth=1).to_dict()
 
-    assert_bad(rewrite(src, tmp_path / "b.safetensors", edit_meta=claim_cloudflow_config), "weights")
+    assert_bad(
+        rewrite(src, tmp_path / "b.safetensors", edit_meta=claim_cloudflow_config),
+        "weights do not match its configuration (missing ['blocks.0.mlp.0.bias'",
+        "unexpected ['linears.0.weight'",
+    )
 
     def unknown(meta):
         meta["config"]["arch"] = "transformer"
 
-    assert_bad(rewrite(src, tmp_path / "c.safetensors", edit_meta=unknown), "transformer")
+    assert_bad(
+        rewrite(src, tmp_path / "c.safetensors", edit_meta=unknown),
+        "metadata 'config.arch' must be one of 'cloudflow', 'reference', got 'transformer'",
+    )
 
 
 def test_not_a_safetensors_file(tmp_path):
     noise = tmp_path / "random.safetensors"
     noise.write_bytes(torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(0)).byte().numpy())
-    assert_bad(noise)
+    assert_bad(noise, "not a readable safetensors file")
     text = tmp_path / "notes.safetensors"
     text.write_text("these are not the weights you are looking for\n")
-    assert_bad(text)
+    assert_bad(text, "not a readable safetensors file")
     pickled = tmp_path / "model.pt"
     torch.save(CloudFlow(TINY).state_dict(), pickled)
-    assert_bad(pickled)
+    assert_bad(pickled, "not a readable safetensors file")
 
 
 def test_safetensors_without_toyflow_metadata(tmp_path):
@@ -196,21 +207,30 @@ def test_safetensors_without_toyflow_metadata(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "words"),
     [
-        "{not json",
-        json.dumps({"format": "toyflow/999", "config": TINY.to_dict()}),
-        json.dumps({"format": FORMAT}),
-        json.dumps({"format": FORMAT, "config": "cloudflow"}),
-        json.dumps({"format": FORMAT, "config": {"arch": "cloudflow", "width": -4}}),
-        json.dumps([1, 2, 3]),
-        "null",
+        ("{not json", "its metadata is not valid JSON"),
+        (
+            json.dumps({"format": "toyflow/999", "config": TINY.to_dict()}),
+            f"metadata 'format' is 'toyflow/999', a format this toyflow does not read (it reads '{FORMAT}')",
+        ),
+        (json.dumps({"format": FORMAT}), "metadata 'config' is missing"),
+        (
+            json.dumps({"format": FORMAT, "config": "cloudflow"}),
+            "metadata 'config' must be a JSON object, got 'cloudflow'",
+        ),
+        (
+            json.dumps({"format": FORMAT, "config": {"arch": "cloudflow", "width": -4}}),
+            "metadata 'config.width' must be at least 1, got -4",
+        ),
+        (json.dumps([1, 2, 3]), "metadata must be a JSON object, got [1, 2, 3]"),
+        ("null", "metadata must be a JSON object, got None"),
     ],
 )
-def test_bad_toyflow_metadata(saved, tmp_path, raw):
+def test_bad_toyflow_metadata(saved, tmp_path, raw, words):
     path = tmp_path / "bad_meta.safetensors"
     save_file(load_file(str(saved)), str(path), metadata={"toyflow": raw})
-    assert_bad(path)
+    assert_bad(path, words)
 
 
 def test_missing_file(tmp_path):

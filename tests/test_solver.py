@@ -198,7 +198,7 @@ def test_sample_does_not_track_gradients(noise):
 
 @pytest.mark.parametrize("steps", [0, -3])
 def test_rejects_too_few_steps(noise, steps):
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match=f"^steps must be at least 1, got {steps}$"):
         sample(constant_field(torch.zeros(2)), noise, steps=steps)
 
 
@@ -263,5 +263,5 @@ def test_sampler_replaces_settings_and_rejects_bad_ones():
         Sampler("rk4", 4)
     with pytest.raises(ValueError, match="precision 'float16'"):
         Sampler("euler", 4, "float16")
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match="^steps must be at least 1, got 0$"):
         Sampler("euler", 0)

@@ -59,5 +59,5 @@ def test_refuses_bad_laws(kwargs, match):
 
 
 def test_refuses_a_count_below_one():
-    with pytest.raises(ValueError, match="n"):
+    with pytest.raises(ValueError, match="^n must be at least 1, got 0$"):
         TimeLaw().sample(0, gen())

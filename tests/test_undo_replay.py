@@ -94,7 +94,7 @@ def test_undo_of_a_skipped_round_and_of_nothing():
 def test_bad_input_is_neither_a_round_nor_an_event():
     session = make_session()
     session.propose(4)
-    with pytest.raises(PreferenceInputError):
+    with pytest.raises(PreferenceInputError, match="^proposal index 7 is out of range 0..3$"):
         session.give(ticks=[7])
     assert session.history == [] and [e["event"] for e in session.log.events] == ["propose"]
 
@@ -183,8 +183,13 @@ def test_unusable_logs_are_one_clear_error(tmp_path, content, message):
     with pytest.raises(LogError, match=message) as caught:
         SessionLog.read(path)
     assert "\n" not in str(caught.value)
-    with pytest.raises(LogError, match="cannot read"):
-        SessionLog.read(tmp_path / "missing.json")
+
+
+def test_a_missing_log_is_one_clear_error(tmp_path):
+    missing = tmp_path / "missing.json"
+    with pytest.raises(LogError, match="cannot read") as caught:
+        SessionLog.read(missing)
+    assert str(missing) in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_the_checksum_sees_one_changed_bit():

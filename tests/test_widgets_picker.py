@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import traitlets
 
 from toyflow.data import make_cloud
 from toyflow.preference import Answer, Proposal
@@ -47,7 +48,7 @@ def test_traitlets_follow_the_clicks_and_can_be_observed():
     assert ("selected", [2]) in seen and ("selected", [0, 2]) in seen
     picker.toggle(2)
     assert picker.selected == [0]
-    with pytest.raises(Exception, match="read-only"):
+    with pytest.raises(traitlets.TraitError, match="read-only"):
         picker.selected = [1]  # the state is the picker's: change it with select() or a click
     picker.submit()
     assert picker.answered and ("answered", True) in seen
