@@ -17,8 +17,10 @@ import pytest
 import torch
 from conftest import REPO, run_toyflow
 
-from toyflow.checkpoint import read_metadata
+from toyflow.checkpoint import load_checkpoint, read_metadata
 from toyflow.cli import main
+from toyflow.evaluation import evaluate_model
+from toyflow.judge import judge
 
 
 def run_main(*args: str) -> tuple[int, str, str]:
@@ -109,14 +111,16 @@ def test_evaluate_npy(tmp_path):
     assert any(line.startswith("clean S curves") for line in lines)
     rc, out, _ = run_main("evaluate", str(tmp_path / "real.npy"), "--json")
     summary = json.loads(out)
-    assert summary["n"] == 10 and summary["valid"] >= 0.8 and summary["clean"] >= 0.8
+    assert summary == pytest.approx(judge(clouds).summary(), nan_ok=True)  # the judge's own figures, all of them
 
 
 @pytest.mark.slow
 def test_evaluate_checkpoint(checkpoint):
     rc, out, err = run_main("evaluate", str(checkpoint), "--n", "4", "--json")
     assert rc == 0, err
-    assert json.loads(out)["n"] == 4
+    model, meta = load_checkpoint(checkpoint, device="cpu")
+    expected = evaluate_model(model, n=4, meta=meta)  # the judge's figures of A's first 4 held-out clouds
+    assert json.loads(out) == pytest.approx(expected, nan_ok=True)
 
 
 def test_evaluate_bad_checkpoint_names_the_file(tmp_path):
@@ -130,29 +134,11 @@ def test_evaluate_bad_checkpoint_names_the_file(tmp_path):
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
-@pytest.mark.parametrize("content", [b"not an array", None])
-def test_evaluate_bad_npy(tmp_path, content):
-    path = tmp_path / "bad.npy"
-    if content is None:
-        np.save(path, np.zeros((3, 4), np.float32))  # a real array of the wrong shape
-    else:
-        path.write_bytes(content)
-    rc, _, err = run_main("evaluate", str(path))
-    assert rc != 0
-    assert str(path) in err and len(err.strip().splitlines()) == 1
-
-
 def test_sample_missing_checkpoint(tmp_path):
     missing = tmp_path / "missing.safetensors"
     rc, out, err = run_main("sample", str(missing), "--n", "1", "--seed", "0", "--out", str(tmp_path / "x.npy"))
     assert rc != 0 and str(missing) in err and "no such file" in err
     assert not (tmp_path / "x.npy").exists()
-
-
-def test_train_rejects_bad_fraction(tmp_path):
-    rc, _, err = run_main("train", "--s-fraction", "1.5", "--steps", "1", "--out", str(tmp_path / "a.safetensors"))
-    assert rc != 0 and "s-fraction" in err
-    assert not (tmp_path / "a.safetensors").exists()
 
 
 def test_train_reference_uses_the_reference_noise_and_loss(tmp_path, monkeypatch):
@@ -192,13 +178,6 @@ def small_a(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("prefer") / "a.safetensors"
     return save_checkpoint(make_flow(TINY, seed=5), path, sampler={"method": "euler", "steps": 4})
-
-
-@pytest.mark.parametrize("bad", [["--method", "magic"], ["--oracle", "--flip-prob", "2"]])
-def test_prefer_rejects_bad_options(small_a, tmp_path, bad):
-    rc, _, err = run_main("prefer", str(small_a), "--out", str(tmp_path / "b.safetensors"), *bad)
-    assert rc != 0 and ("magic" in err or "[0, 1]" in err)
-    assert not (tmp_path / "b.safetensors").exists()
 
 
 @pytest.mark.slow
