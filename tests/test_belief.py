@@ -17,6 +17,7 @@ from toyflow.preference.belief import (
     read_pool,
     soft_ticks,
 )
+from toyflow.preference.methods.reward_fm import pool_weights
 
 
 def _rounds(clouds: torch.Tensor, ticks: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -86,8 +87,7 @@ def test_the_pool_read_puts_the_ticked_shape_on_top_with_its_weights(mixture):
     clouds, is_s = mixture
     belief = fit_belief(_rounds(clouds[:24], is_s[:24].float()))
     pool, pool_is_s = clouds[24:], is_s[24:]
-    rate = belief.rates(pool).mean
-    weights = torch.softmax(14 * belief.certainty * rate, dim=0)
+    weights = pool_weights(belief, pool, 14.0)
     reading = read_pool(belief, pool, k=3, weights=weights)
     assert reading.top.shape == reading.bottom.shape == (3, 64, 2) and reading.pool_size == 16
     top = [int((pool == c).all(dim=(1, 2)).nonzero()) for c in reading.top]
@@ -122,3 +122,20 @@ def test_the_certainty_in_words():
         "sure",
         "sure",
     ]
+
+
+def test_b_sees_the_clouds_the_belief_rates_higher_more_often_as_it_grows_sure(mixture):
+    clouds, is_s = mixture
+    pool, pool_is_s = clouds[24:], is_s[24:]
+    sure = fit_belief(_rounds(clouds[:24], is_s[:24].float()))
+    weights = pool_weights(sure, pool, 14.0)
+    assert weights.shape == (16,) and float(weights.sum()) == pytest.approx(1.0)
+    assert weights[pool_is_s].min() > weights[~pool_is_s].max()  # every ticked shape's cloud above every other
+    order = torch.argsort(sure.rates(pool).mean)
+    assert (weights[order].diff() >= 0).all()  # in the order of the rates
+    uniform = torch.full((16,), 1 / 16)
+    torch.testing.assert_close(pool_weights(sure, pool, 0.0), uniform)  # no strength: A's own law
+    unsure = fit_belief([(clouds[:1], torch.tensor([1.0]))])  # one label: the prior's certainty only
+    assert unsure.certainty < sure.certainty
+    spread = pool_weights(unsure, pool, 14.0)
+    assert (spread - uniform).abs().max() < (weights - uniform).abs().max()  # less sure, nearer uniform

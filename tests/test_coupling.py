@@ -40,7 +40,7 @@ def test_ot_pair_shortens_the_paths(pair, chunk):
     paired = ot_pair(noise, clouds, chunk=chunk, seed=0)
     before = (noise - clouds).pow(2).sum(dim=(1, 2))
     after = (paired - clouds).pow(2).sum(dim=(1, 2))
-    assert (after < 0.8 * before).all()
+    assert (after < 0.4 * before).all()  # 0.25-0.32 of the independent pairing's squared length
 
 
 def test_whole_cloud_chunk_is_optimal(pair):
@@ -57,6 +57,7 @@ def test_whole_cloud_chunk_is_optimal(pair):
 def test_ot_pair_is_seeded(pair):
     noise, clouds = pair
     assert torch.equal(ot_pair(noise, clouds, seed=3), ot_pair(noise, clouds, seed=3))
+    assert not torch.equal(ot_pair(noise, clouds, seed=3), ot_pair(noise, clouds, seed=4))  # the chunks are the seed's
 
 
 def test_pair_clouds_permutes_whole_noise_clouds():

@@ -83,6 +83,13 @@ def test_a_network_without_class_heads_uses_the_judge_of_its_endpoint():
     with torch.no_grad():
         endpoint = x + (1 - t)[:, None, None] * model(x, t)
     assert torch.equal(p_s(model, x, t), judge(endpoint).is_s.float())
+    # a field with a known answer: straight lines to an S curve and a Swiss roll end on them from any time
+    targets = torch.from_numpy(np.stack([make_cloud("s_curve", seed=1), make_cloud("swiss_roll", seed=2)]))
+
+    def straight(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (targets - x) / (1 - t)[:, None, None]
+
+    assert p_s(straight, draw_noise(2, seed=5), torch.tensor([0.0, 0.5])).tolist() == [1.0, 0.0]
 
 
 def test_the_curve_follows_the_sampler_and_ends_on_the_samples():

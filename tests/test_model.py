@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from conftest import SMALL, make_flow
@@ -118,7 +120,12 @@ def test_config_and_size():
     model = CloudFlow(config)
     assert model.config == config
     assert config.to_dict()["arch"] == "cloudflow"
-    assert count_parameters(make_flow(FlowConfig(width=24, depth=3))) == count_parameters(model)
+    # embed 34*24+24, time 32*24+24 + 24*24+24, 3 blocks of (norm 48, pool 600, mlp 1200 + 1176), out norm 48,
+    # out 24*4+4, gate 24*24+24 + 24+1
+    assert count_parameters(model) == 840 + 1392 + 3 * 3024 + 48 + 100 + 625
+    assert (
+        count_parameters(CloudFlow(FlowConfig(width=24, depth=3, class_heads=False))) == 840 + 1392 + 3 * 3024 + 48 + 50
+    )
     assert count_parameters(CloudFlow(FlowConfig(width=48, depth=3))) > count_parameters(model)
 
 
@@ -127,6 +134,9 @@ def test_time_features():
     f = time_features(t, 6)
     assert f.shape == (3, 12)
     torch.testing.assert_close(f[0], torch.cat([torch.zeros(6), torch.ones(6)]))
+    # frequencies from 1 to 200, geometrically spaced: sines first, then cosines
+    assert f[2, 0] == pytest.approx(math.sin(1.0)) and f[2, 5] == pytest.approx(math.sin(200.0), abs=1e-4)
+    assert f[1, 6] == pytest.approx(math.cos(0.5)) and f[1, 7] == pytest.approx(math.cos(0.5 * 200 ** (1 / 5)))
 
 
 def test_class_heads_gate_the_two_velocities(flow_model, clouds):

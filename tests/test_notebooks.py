@@ -7,6 +7,7 @@ by themselves (``toyflow.SHIPPED_CHECKPOINT``).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -90,10 +91,12 @@ def test_notebook_runs_headless(path, tmp_path, request):
             pytest.skip(f"{path.name} needs the shipped model A, {SHIPPED_CHECKPOINT}, which is missing")
         nb = nbformat.read(path, as_version=4)
         run_headless(nb, tmp_path)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    text = "".join(printed(c) for c in nb.cells if c.cell_type == "code")  # a failing cell raised in run_headless
+    if path.name == "00_flow.ipynb":
+        assert "the judge reads the final clouds as: [" in text and "at t = 0: [" in text
+    if path.name == "01_baseline.ipynb":
+        assert re.search(r"trained \d+ steps in [\d.]+ s; final loss [\d.]+", text) and "saved " in text
     if path == PREFERENCE:
-        text = "".join(printed(c) for c in nb.cells if c.cell_type == "code")
         assert "Widgets OK" in text
         assert "labelled rounds: " in text
 

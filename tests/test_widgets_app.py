@@ -12,7 +12,6 @@ import torch
 from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
-from toyflow.judge import oracle_ticks
 from toyflow.preference import PreferenceSession, Proposal
 from toyflow.widgets import NEXT, NONE_OF_THESE, TEACH, PreferenceApp, ProposalPicker, connect, find_by_class
 
@@ -263,9 +262,7 @@ def test_click_as_oracle_ticks_the_clean_s_curves(picker):
     clouds = torch.from_numpy(np.stack([make_cloud(kind, seed=i) for i, kind in enumerate(kinds)]))
     picker.proposal = Proposal(noise=picker.proposal.noise, samples=clouds, seed=None)
     ticks = picker.click_as_oracle()
-    assert ticks == oracle_ticks(clouds)
-    assert picker.selected == ticks
-    assert ticks and set(ticks) <= {0, 2}
+    assert ticks == [0, 2] == picker.selected  # the two clean S curves, clicked
     record = picker.submit()
     assert record is not None and record.updated
 
