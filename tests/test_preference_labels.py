@@ -27,6 +27,10 @@ def test_labels_from_ticks_and_probabilities():
         ({"probabilities": [0.1] * 5}, "5 probabilities"),
         ({"probabilities": ["x"]}, "numbers"),
         ({"ticks": [1], "probabilities": [1.0]}, "not both"),
+        ({"ticks": [1.5]}, "^proposal indices must be integers, got 1.5$"),  # not read as 1
+        ({"ticks": [0, float("inf")]}, "^proposal indices must be integers, got inf$"),
+        ({"ticks": [None]}, "^proposal indices must be integers, got None$"),
+        ({"ticks": [True]}, "^proposal indices must be integers, got True$"),
     ],
 )
 def test_bad_labels_raise_one_clear_error(kwargs, message):

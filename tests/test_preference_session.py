@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -146,3 +147,77 @@ def test_save_writes_model_b_with_its_history(tmp_path):
     assert meta["preference"]["method"] == "reward-fm" and meta["preference"]["labelled_rounds"] == 1
     assert meta["preference"]["rounds"][0]["labels"] == [0.0, 1.0, 0.0, 0.0]
     assert meta["sampler"] == {"method": "exponential", "steps": 16, "precision": "auto"}
+
+
+def test_a_bad_session_is_refused_before_anything_is_made():
+    model = make_flow(TINY, seed=3)
+    with pytest.raises(ValueError, match=r"^seed must be an integer from 0 to 2\*\*63 - 1, got -1$"):
+        PreferenceSession(model, seed=-1, settings=FAST)
+    with pytest.raises(ValueError, match=r"^s_fraction must lie in \[0, 1\], got 1.5$"):
+        PreferenceSession(model, s_fraction=1.5, settings=FAST)
+    with pytest.raises(ValueError, match="^'settings.steps' must be at least 1, got -2$"):
+        PreferenceSession(model, settings=replace(FAST, steps=-2))
+    with pytest.raises(ValueError, match="^'settings.tilt_nats' must be"):
+        PreferenceSession(model, settings=replace(FAST, tilt_nats=0.0))  # reward-fm divides by it
+
+
+def test_a_bad_proposal_count_or_seed_is_not_counted():
+    session = make_session("reward-fm")
+    for n, seed, message in ((0, None, "^n must be at least 1, got 0$"), (4, -5, "^seed must be an integer from 0")):
+        with pytest.raises(ValueError, match=message):
+            session.propose(n, seed=seed)
+    assert session.proposals_drawn == 0 and session.log.events == []
+    assert session.propose(4).number == 1
+
+
+def test_an_answer_to_a_proposal_of_before_the_reset_is_refused():
+    session = make_session("reward-fm")
+    stale = session.propose(4, seed=1)
+    session.reset()
+    before = weights(session.b)
+    with pytest.raises(PreferenceInputError, match="^proposal 1 is not one this session drew .* \\(none\\)"):
+        session.give(ticks=[0], proposal=stale)
+    assert session.history == [] and session.buffer == [] and same_weights(before, weights(session.b))
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("broken"), KeyboardInterrupt()], ids=["error", "interrupt"])
+def test_an_update_that_fails_half_way_leaves_b_and_its_buffer_as_they_were(monkeypatch, failure):
+    session = make_session("reward-fm")
+    session.propose(4, seed=1)
+    session.give(ticks=[0])  # one round in effect
+    before, buffer, events = weights(session.b), list(session.buffer), len(session.log.events)
+    session.propose(4, seed=2)
+    update = session.learner.update
+
+    def half_way(bench, generator):
+        update(bench, generator)  # B moved...
+        raise failure  # ...and then the update fails
+
+    monkeypatch.setattr(session.learner, "update", half_way)
+    with pytest.raises(type(failure)):
+        session.give(ticks=[1])
+    assert same_weights(before, weights(session.b)) and session.buffer == buffer
+    assert len(session.history) == 1 and len(session.log.events) == events + 1  # the propose, no answer
+    monkeypatch.undo()
+    assert session.give(ticks=[1]).updated and len(session.buffer) == 2  # the session goes on
+
+
+def test_a_fine_tune_refuses_a_bad_count_and_keeps_b_on_a_non_finite_loss(monkeypatch):
+    session = make_session("reward-fm")
+    with pytest.raises(ValueError, match="^steps must be at least 1, got -3$"):
+        session.finetune_fresh(-3)
+    assert session.log.events == []
+    session.finetune_fresh(1)  # the fine-tune's own Adam now has a state
+    before, fresh_batch = weights(session.b), session.bench.fresh_batch
+
+    def broken(size, generator):
+        batch = fresh_batch(size, generator)
+        return replace(batch, clouds=torch.full_like(batch.clouds, float("nan")))
+
+    monkeypatch.setattr(session.bench, "fresh_batch", broken)
+    with pytest.warns(UserWarning, match="non-finite loss in fine-tuning: steps skipped, B unchanged"):
+        assert math.isnan(session.finetune_fresh(2))
+    assert same_weights(before, weights(session.b))
+    monkeypatch.undo()
+    session.finetune_fresh(1)
+    assert all(torch.isfinite(p).all() for p in session.b.parameters())  # its Adam state was kept finite

@@ -13,6 +13,7 @@ from toyflow.preference import (
     ChartPoint,
     PreferenceInputError,
     PreferenceSession,
+    Proposal,
     oracle_answer,
     play_round,
     random_answer,
@@ -62,7 +63,18 @@ def test_bad_answers_change_nothing():
     before = weights(session.b)
     with pytest.raises(PreferenceInputError, match="out of range"):
         play_round(session, Answer(ticks=[7]), proposal)
+    with pytest.raises(ValueError, match="^fresh_n must be at least 1, got 0$"):
+        play_round(session, Answer(ticks=[0]), proposal, fresh_n=0)  # refused before the answer is taken
     assert session.history == [] and same_weights(before, weights(session.b))
+    assert session.buffer == [] and [e["event"] for e in session.log.events] == ["propose"]
+
+
+@pytest.mark.parametrize(
+    ("noise", "samples"), [((4, 400, 2), (4, 300, 2)), ((4, 400), (4, 400)), ((0, 400, 2), (0, 400, 2))]
+)
+def test_a_proposal_s_noise_and_samples_are_clouds_of_one_shape(noise, samples):
+    with pytest.raises(ValueError, match=r"must both have the shape \(n, num_points, 2\), n >= 1; got"):
+        Proposal(torch.zeros(noise), torch.zeros(samples))
 
 
 def test_a_skipped_round_keeps_b_and_still_shows_it():

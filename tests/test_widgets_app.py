@@ -6,13 +6,15 @@ A small random model A and cheap method settings keep every round well under a s
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
-from toyflow.preference import PreferenceSession, Proposal
+from toyflow.preference import PreferenceSession
 from toyflow.widgets import NEXT, NONE_OF_THESE, TEACH, PreferenceApp, ProposalPicker, connect, find_by_class
 
 
@@ -260,7 +262,7 @@ def test_soft_mode_picture_click_toggles_between_0_and_1():
 def test_click_as_oracle_ticks_the_clean_s_curves(picker):
     kinds = ["s_curve", "swiss_roll", "s_curve", "swiss_roll"]
     clouds = torch.from_numpy(np.stack([make_cloud(kind, seed=i) for i, kind in enumerate(kinds)]))
-    picker.proposal = Proposal(noise=picker.proposal.noise, samples=clouds, seed=None)
+    picker.proposal = replace(picker.proposal, samples=clouds, trace=None)  # the session's proposal, other clouds
     ticks = picker.click_as_oracle()
     assert ticks == [0, 2] == picker.selected  # the two clean S curves, clicked
     record = picker.submit()

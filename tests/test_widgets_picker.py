@@ -155,3 +155,16 @@ def test_the_status_line_speaks_the_method_s_language():
     line = describe_record(RoundRecord(2, [1.0, 0.0, 0.0, 0.0], True, stats=stats), soft=False, total_seconds=5.0)
     assert "preference loss 1.200" in line and "flow loss 0.040" in line and "barrier λ 0.500" in line
     assert "certainty" not in line and "—" not in line
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"n": 0}, "^n must be at least 1, got 0$"),
+        ({"fresh_n": 0}, "^fresh_n must be at least 1, got 0$"),
+        ({"tile_size": -5}, "^tile_size must be at least 1, got -5$"),
+    ],
+)
+def test_a_picker_of_no_tiles_is_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        ProposalPicker(**options)

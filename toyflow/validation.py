@@ -24,6 +24,11 @@ def _as_int(value: object) -> int | None:
         return None
 
 
+def is_integer(value: object) -> bool:
+    """Whether ``value`` is an integer (a Python or numpy int, not a bool or a float)."""
+    return _as_int(value) is not None
+
+
 def _as_float(value: object) -> float | None:
     """``value`` as a float when it is a real number (not a bool or a string), else None."""
     if isinstance(value, (bool, str, bytes)):
@@ -105,9 +110,10 @@ def _raise(name: str, problem: str | None) -> None:
         raise ValueError(f"{name} {problem}")
 
 
-def check_count(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` as an int; ``ValueError("<name> must be at least <minimum>, got <value>")`` otherwise."""
-    _raise(name, count_problem(value, minimum))
+def check_count(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int; ``ValueError("<name> must be at least <minimum>, got <value>")`` otherwise (or "at most
+    <maximum>")."""
+    _raise(name, count_problem(value, minimum, maximum))
     return operator.index(value)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..validation import is_integer, shown
+
 
 class PreferenceInputError(ValueError):
     """Labels that cannot be used (out-of-range index, probability outside [0, 1], ...)."""
@@ -61,6 +63,9 @@ def labels_from(
         if y.sum() <= 0:
             raise PreferenceInputError("probabilities must have a positive sum")
         return y / y.sum()
+    for i in ticks or []:
+        if not is_integer(i):  # 1.5 is no index (int() would read it as 1), nor is None or inf
+            raise PreferenceInputError(f"proposal indices must be integers, got {shown(i)}")
     ticks = sorted(set(int(i) for i in (ticks or [])))
     if not ticks:
         return None

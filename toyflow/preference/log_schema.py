@@ -10,6 +10,7 @@ as a :class:`~toyflow.schema.Problem` that says which event and which field, in 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -32,6 +33,7 @@ from ..schema import (
 )
 from ..validation import shown
 from .base import METHODS
+from .settings import MethodSettings
 
 LOG_FORMAT = "toyflow-session-log"
 # 2: reward-fm learns in the gate and heads only (settings gate_lr, head_lr): a version-1 log would not replay
@@ -112,6 +114,16 @@ class Settings(StrictModel):
     time_samples: TimeSamples
     fm_batch: Batch
     restart: Flag
+
+
+def check_settings(settings: MethodSettings) -> None:
+    """:class:`~toyflow.schema.Problem` (a ``ValueError``) naming the first of ``settings`` that is not of its type
+    or not in its range (``'settings.steps' must be at least 1, got -2``): a session takes only settings its log
+    can hold and replay."""
+    try:
+        check(Settings, asdict(settings))
+    except Problem as problem:
+        raise Problem(f"settings.{problem.field}", problem.phrase) from None
 
 
 class Propose(StrictModel):

@@ -25,6 +25,14 @@ class Proposal:
     number: int = 0
     trace: DecisionTrace | None = None
 
+    def __post_init__(self) -> None:
+        shape = tuple(self.noise.shape)
+        if len(shape) != 3 or shape[0] < 1 or shape[2] != 2 or tuple(self.samples.shape) != shape:
+            raise ValueError(
+                "a proposal's noise and samples must both have the shape (n, num_points, 2), n >= 1; got "
+                f"{tuple(self.noise.shape)} and {tuple(self.samples.shape)}"
+            )
+
     @property
     def trajectory(self) -> torch.Tensor | None:
         """Every step of the sampler from ``noise`` to ``samples``, ``(steps + 1, n, num_points, 2)``, if kept."""

@@ -81,6 +81,7 @@ def play_round(
     proposal = proposal or session.last_proposal
     if proposal is None:
         raise PreferenceInputError("no proposals yet: call propose() first")
+    check_count("fresh_n", fresh_n)  # before the answer changes anything
     say = progress or (lambda _stage, _text: None)
     start = time.perf_counter()
     say(1, "skipping this round…" if answer.skipped else "model B is learning…")

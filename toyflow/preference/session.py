@@ -31,11 +31,13 @@ from ..decision import sample_deciding
 from ..seeds import derive_seed, stream
 from ..solver import Sampler
 from ..trace import DecisionTrace
+from ..validation import check_count, check_probability, check_seed
 from . import undo as snapshots
 from .base import DEFAULT_METHOD, get_method
 from .belief import Belief
 from .labels import PreferenceInputError, labels_from
 from .log import SessionLog, tensors_checksum
+from .log_schema import MAX_PROPOSALS, MAX_STEPS, check_settings
 from .optimizer import Adam
 from .records import PROPOSALS, Labelled, Pool, Proposal, RoundRecord
 from .settings import MethodSettings
@@ -68,6 +70,9 @@ class PreferenceSession:
         self.learner = get_method(method)
         self.method = self.learner.name
         settings = settings or MethodSettings()
+        check_seed("seed", seed)
+        check_probability("s_fraction", s_fraction)
+        check_settings(settings)  # what the log must hold to replay the session, checked before anything is made
         device = torch.device(device) if device is not None else next(model_a.parameters()).device
         self.a_meta = meta or {}
         sampler = Sampler.from_meta(model_a, self.a_meta).with_(steps=sampler_steps)
@@ -203,7 +208,11 @@ class PreferenceSession:
     # -------------------------------------------------------------- sampling
     def propose(self, n: int = PROPOSALS, seed: int | None = None) -> Proposal:
         """Draw ``n`` noises and A's samples of them: proposal ``k`` of the session uses the noise of ``seed``, else
-        of the session's proposal stream ``(seed, "proposal", k)``."""
+        of the session's proposal stream ``(seed, "proposal", k)``. ``ValueError`` for a count outside 1 to
+        :data:`~toyflow.preference.log_schema.MAX_PROPOSALS` or a bad seed, and nothing counted."""
+        check_count("n", n, maximum=MAX_PROPOSALS)
+        if seed is not None:
+            check_seed("seed", seed)
         self.proposals_drawn += 1
         if seed is None:
             seed = derive_seed(self.seed, "proposal", self.proposals_drawn)
@@ -248,6 +257,12 @@ class PreferenceSession:
         proposal = proposal or self.last_proposal
         if proposal is None:
             raise PreferenceInputError("no proposals yet: call propose() first")
+        if not 1 <= proposal.number <= self.proposals_drawn:
+            made = f"1 to {self.proposals_drawn}" if self.proposals_drawn else "none"
+            raise PreferenceInputError(
+                f"proposal {proposal.number} is not one this session drew since the start or the last reset "
+                f"({made}): answer a proposal of propose()"
+            )
         n = proposal.noise.shape[0]
         y = labels_from(n, ticks, probabilities)
         number = self.rounds + 1
@@ -281,7 +296,11 @@ class PreferenceSession:
         labels = [round(float(v), 6) for v in y]
         start = time.perf_counter()
         self.buffer.append(Labelled(proposal.noise.detach(), proposal.samples.detach(), y.to(self.device)))
-        stats = self.learner.update(self.bench, stream(self.seed, "update", number))
+        try:
+            stats = self.learner.update(self.bench, stream(self.seed, "update", number))
+        except BaseException:  # an error or an interrupt half-way: not a round, B as it was
+            self._restore(snapshot)
+            raise
         self.b_version += 1
         finite = all(math.isfinite(v) for v in stats.reported().values()) and all(
             torch.isfinite(p).all() for p in self.b.parameters()
@@ -305,8 +324,10 @@ class PreferenceSession:
         training loss, at the rate a whole network learns at in reward-fm (``settings.whole_lr``), whatever the
         session's method trains (:meth:`~toyflow.preference.workbench.Workbench.finetune`).
 
-        Returns the last loss.
+        Returns the last loss; a non-finite one (with a warning) leaves B as it was. ``ValueError`` for ``steps``
+        outside 1 to :data:`~toyflow.preference.log_schema.MAX_STEPS`, and nothing done.
         """
+        check_count("steps", steps, maximum=MAX_STEPS)
         self._finetunes += 1
         gen = stream(self.seed, "finetune", self._finetunes)
         size, lr = self.settings.batch_size, self.settings.whole_lr

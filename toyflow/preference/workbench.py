@@ -11,7 +11,9 @@ never sees the session.
 from __future__ import annotations
 
 import copy
+import math
 import threading
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -129,17 +131,24 @@ class Workbench:
         """:meth:`fit`, but of B's whole network at ``lr``, whatever the method trains (the control that fine-tunes B
         with no preference), with an Adam optimiser of its own that carries its state from one call to the next (as
         one fine-tuning run would) until :meth:`start_over`; B's optimiser and frozen parameters are left as they
-        were. Returns the last loss."""
+        were. Returns the last loss; where a loss or a weight came out non-finite, B and that Adam's state are put
+        back as they were before the call (with a warning) and the loss is returned as it came."""
         if self._finetune_opt is None:
             self._finetune_opt = Adam([{"params": list(self.b.parameters()), "lr": lr}])
         self._finetune_opt.param_groups[0]["lr"] = lr
+        before = copy.deepcopy(self.b.state_dict()), copy.deepcopy(self._finetune_opt.state_dict())
         frozen = [p for p in self.b.parameters() if not p.requires_grad]
         self.b.requires_grad_(True)
         try:
-            return self._steps(self._finetune_opt, next_batch, steps, generator)
+            loss = self._steps(self._finetune_opt, next_batch, steps, generator)
         finally:
             for p in frozen:
                 p.requires_grad_(False)
+        if not math.isfinite(loss) or not all(torch.isfinite(p).all() for p in self.b.parameters()):
+            self.b.load_state_dict(before[0])
+            self._finetune_opt.load_state_dict(before[1])
+            warnings.warn("non-finite loss in fine-tuning: steps skipped, B unchanged", stacklevel=3)
+        return loss
 
     def _steps(self, opt: Adam, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator) -> float:
         loss = torch.tensor(float("nan"))

@@ -22,6 +22,7 @@ from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundR
 from ..preference.heldout import HeldOut
 from ..preference.round import CHART_CLOUDS
 from ..preference.views import ViewMeter
+from ..validation import check_count
 from .painter import ViewPainter
 from .picker import ProposalPicker
 
@@ -55,7 +56,7 @@ class PreferenceApp:
     ) -> None:
         self.session = session
         self.picker = picker or ProposalPicker(**picker_options)
-        self.eval_n, self.eval_seed = eval_n, eval_seed
+        self.eval_n, self.eval_seed = check_count("eval_n", eval_n, minimum=0), eval_seed  # 0: no chart
         # one sampling of B on the held-out noises per round, read by the chart (the first eval_n) and the flip map
         self.held_out = HeldOut(session, max(eval_n, FLIP_N if views else 1), eval_seed)
         self.meter = self._chart_meter()

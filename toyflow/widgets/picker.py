@@ -36,6 +36,7 @@ import traitlets
 from ..judge import oracle_ticks
 from ..preference.labels import Answer, check_probabilities
 from ..preference.records import ChartPoint, Proposal, RoundRecord
+from ..validation import check_count
 from .keys import HELP, Keyboard
 from .results import ResultsView
 from .status import ControlBar, describe_record
@@ -71,8 +72,12 @@ class ProposalPicker(widgets.VBox):
     round = traitlets.Int(0, read_only=True, help="rounds answered so far").tag(sync=False)
     labelled_rounds = traitlets.Int(0, read_only=True, help="rounds that taught B").tag(sync=False)
 
-    def __init__(self, n: int = 4, soft: bool = False, fresh_n: int = 6, tile_size: int = 160, fresh_size: int = 112):
-        self.n, self.soft, self.fresh_n = n, soft, fresh_n
+    def __init__(
+        self, n: int = 4, soft: bool = False, fresh_n: int = 6, tile_size: int = 160, fresh_size: int = 112
+    ) -> None:
+        self.n, self.soft, self.fresh_n = check_count("n", n), soft, check_count("fresh_n", fresh_n)
+        check_count("tile_size", tile_size)
+        check_count("fresh_size", fresh_size)
         self.proposal: Proposal | None = None  # what show_proposal was given
         self.last_record, self.last_error, self.last_timing = None, None, {}
         self.ignored = 0  # presses that were ignored (busy, or the proposals already answered)
