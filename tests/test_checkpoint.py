@@ -258,3 +258,31 @@ def test_an_unknown_field_is_named_on_one_line(saved, tmp_path, key, named):
         load_checkpoint(path)
     message = str(e.value)
     assert named in message and "\n" not in message and len(message) < len(str(path)) + 200
+
+
+def test_non_finite_weights_are_neither_saved_nor_loaded(saved, tmp_path):
+    tensors = load_file(str(saved))
+    tensors["blocks.0.mlp.0.weight"][0, 0] = float("nan")
+    path = tmp_path / "nan.safetensors"
+    save_file(tensors, str(path), metadata={"toyflow": json.dumps(read_metadata(saved))})
+    assert_bad(path, "tensor 'blocks.0.mlp.0.weight' has non-finite values (NaN or infinity)")
+    model, _ = load_checkpoint(saved, device="cpu")
+    with torch.no_grad():
+        model.out.bias[1] = float("inf")
+    with pytest.raises(ValueError, match="^the checkpoint would not load: tensor 'out.bias' has non-finite values$"):
+        save_checkpoint(model, tmp_path / "inf.safetensors")
+    assert not (tmp_path / "inf.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"seed": -1}, "'seed' must be an integer from 0 to 2\\*\\*63 - 1, got -1"),
+        ({"steps": "many"}, "'steps' must be an integer"),
+        ({"sampler": {"method": "rk4", "steps": 4}}, "'sampler.method' must be one of"),
+    ],
+)
+def test_metadata_the_loader_would_refuse_is_not_saved(tiny_model, tmp_path, metadata, message):
+    with pytest.raises(ValueError, match=f"^the checkpoint would not load: metadata {message}"):
+        save_checkpoint(tiny_model, tmp_path / "a.safetensors", **metadata)
+    assert list(tmp_path.iterdir()) == []

@@ -201,14 +201,32 @@ def test_evaluate_refuses_a_file_it_cannot_read(tmp_path, case):
 def test_evaluate_of_a_checkpoint_that_draws_nan(tmp_path):
     model = make_flow(TINY, seed=1)
     with torch.no_grad():
-        for p in model.parameters():
-            p.fill_(float("nan"))
-    path = save_checkpoint(model, tmp_path / "nan.safetensors", sampler={"method": "euler", "steps": 1})
+        model.out.bias.fill_(1e38)  # finite weights (a file with others is refused), velocities past any float32
+    path = save_checkpoint(model, tmp_path / "nan.safetensors", sampler={"method": "euler", "steps": 2})
     rc, out, err = run_main("evaluate", str(path), "--n", "3")
     assert rc == 1 and out == ""
     assert err.strip() == (
         f"toyflow evaluate: the samples of {path}: 3 of 3 clouds have non-finite values "
         "(2400 of 2400 values are NaN or infinite); the judge cannot read them"
+    )
+    out_file = tmp_path / "x.npy"
+    rc, out, err = run_main("sample", str(path), "--n", "3", "--seed", "0", "--out", str(out_file))
+    assert rc == 1 and out == "" and not out_file.exists()  # nothing written: no file of NaN clouds
+    assert err.strip() == (
+        f"toyflow sample: the samples of {path}: 3 of 3 clouds have non-finite values "
+        "(2400 of 2400 values are NaN or infinite); the judge cannot read them"
+    )
+
+
+@pytest.mark.parametrize("command", ["sample", "prefer"])
+def test_an_output_over_the_input_checkpoint_is_refused(tmp_path, command):
+    path = save_checkpoint(make_flow(TINY, seed=1), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 1})
+    before = path.read_bytes()
+    extra = ["--n", "1", "--seed", "0"] if command == "sample" else ["--oracle", "--rounds", "1"]
+    rc, out, err = run_main(command, str(path), *extra, "--out", str(path))
+    assert rc == 2 and out == "" and path.read_bytes() == before
+    assert err == (
+        f"toyflow {command}: error: argument --out: names the input checkpoint, {path}; write to a file of its own\n"
     )
 
 

@@ -148,10 +148,19 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: objec
     temporary file, then a rename; an error or Ctrl-C at any point leaves ``path`` as it was and no temporary file).
 
     ``model.config`` is stored so that :func:`load_checkpoint` can rebuild the network; any extra
-    keyword (recipe, training mixture, steps, measured S-fraction, ...) must be JSON-serialisable.
+    keyword (recipe, training mixture, steps, measured S-fraction, ...) must be JSON-serialisable. Metadata that
+    :func:`load_checkpoint` would refuse (a negative seed, a field of the wrong type) and non-finite weights raise
+    ``ValueError`` before anything is written.
     """
     meta = {"format": FORMAT, "config": model.config.to_dict(), **metadata}
+    try:
+        check(CheckpointMetadata, json.loads(json.dumps(meta)), tags=ARCHS)  # as the loader will read it
+    except Problem as p:
+        raise ValueError(f"the checkpoint would not load: metadata {p}") from None
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise ValueError(f"the checkpoint would not load: tensor {bad!r} has non-finite values")
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"toyflow": json.dumps(meta)}))
 
 
@@ -216,5 +225,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(path, f"its tensors cannot be read; the file may be truncated ({e})") from None
+    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise CheckpointError(path, f"tensor {bad!r} has non-finite values (NaN or infinity)")
     model.load_state_dict(tensors)
     return model.to(resolve_device(device)).eval(), meta

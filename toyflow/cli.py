@@ -3,10 +3,11 @@
 Every numeric argument is checked when it is parsed (:mod:`toyflow.cli_args`): a bad one is refused with one line
 naming it and exit status 2, before anything is loaded or written. Then every file the command will write is checked
 (:func:`toyflow.atomic.check_target`: not a folder, in a folder that can be made and written, on a disk with room),
-before any input is read or any work done. Exit statuses: 0 done; 1 ``evaluate`` found clouds with non-finite values,
-or a file could not be written on the way (a disk that filled up: nothing is left of it); 2 a refused argument, an
-output that cannot be written or an unusable input file; 130 interrupted (Ctrl-C). No partial file is ever left
-behind: every file is written whole, then renamed into place.
+before any input is read or any work done (an output over the input checkpoint is refused too). Exit statuses: 0
+done; 1 ``evaluate`` or ``sample`` found clouds with non-finite values (``sample`` writes none), or a file could not
+be written on the way (a disk that filled up: nothing is left of it); 2 a refused argument, an output that cannot be
+written or an unusable input file; 130 interrupted (Ctrl-C). No partial file is ever left behind: every file is
+written whole, then renamed into place.
 """
 
 from __future__ import annotations
@@ -202,8 +203,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
             f"got {args.num_points}",
         )
     sampler = Sampler.from_meta(model, meta).with_(method=args.method, steps=args.steps)
-    clouds = generate(model, args.n, args.seed, args.num_points, sampler=sampler)
-    save_clouds(args.out, clouds.numpy())
+    clouds = generate(model, args.n, args.seed, args.num_points, sampler=sampler).numpy()
+    check_finite(clouds, f"the samples of {args.checkpoint}")  # exit status 1 and nothing written, as evaluate
+    save_clouds(args.out, clouds)
     print(f"wrote {args.out}: {args.n} clouds of {args.num_points} points")
     return 0
 
@@ -297,10 +299,18 @@ def replay_prefer(args: argparse.Namespace) -> int:
     bit for bit the logged one (it is saved all the same), 0 otherwise."""
     from .preference import LogError, SessionLog, replay
 
-    given = {"--oracle": args.oracle, "--method": args.method is not None, "--seed": args.seed is not None}
+    given = {  # what a replay takes from the log instead (an option left at its default cannot be told apart)
+        "--oracle": args.oracle,
+        "--method": args.method is not None,
+        "--seed": args.seed is not None,
+        "--rounds": args.rounds != 3,
+        "--flip-prob": args.flip_prob != 0.0,
+        "--oracle-shape": args.oracle_shape != "s_curve",
+        "--png-dir": args.png_dir is not None,
+    }
     clash = [flag for flag, on in given.items() if on]
     if clash:
-        raise SystemExit(f"toyflow prefer: --replay takes the method, seed and answers from the log; drop {clash[0]}")
+        raise Refused(clash[0], "--replay takes the method, seed, rounds and answers from the log; drop it")
     try:
         log = SessionLog.read(args.replay)
         model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
@@ -334,6 +344,10 @@ def check_outputs(args: argparse.Namespace) -> None:
         check_target(path, size)
     if len(files) == 2 and files[0][1].absolute() == files[1][1].absolute():
         raise Refused("--log", f"names the file of --out, {files[0][1]}; give the log a file of its own")
+    source = getattr(args, "checkpoint", None)
+    for flag, path in files:
+        if source is not None and path.absolute() == source.absolute():
+            raise Refused(flag, f"names the input checkpoint, {source}; write to a file of its own")
     if args.command == "prefer" and args.replay is None:
         check_folder(args.png_dir or args.out.parent)
 
