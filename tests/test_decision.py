@@ -126,10 +126,11 @@ def test_any_number_of_steps(steps):
 @pytest.mark.parametrize("method", ["exponential", "euler"])
 def test_the_decision_read_while_sampling_is_the_one_read_afterwards(class_heads, method):
     config = SMALL if class_heads else FlowConfig(width=16, depth=1, time_freqs=4, class_heads=False)
-    model = make_flow(config, seed=5)
+    model = make_flow(config, seed=5).eval()
     sampler = Sampler(method, 5, "float32")
     noise = draw_noise(3, seed=8)
     trace = sample_deciding(model, noise, sampler)
+    assert not model.training  # left in the mode it was in
     assert torch.equal(trace.trajectory, sampler.sample(model, noise, return_trajectory=True)), "the same clouds"
     if class_heads:
         assert trace.gate is not None and trace.gate.shape == (3, 5) and trace.endpoints is None

@@ -168,3 +168,18 @@ def test_ctrl_c_during_prefer(tmp_path):
     for picture in pictures.iterdir():
         assert picture.read_bytes()[-8:-4] == b"IEND", picture
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors", "b.safetensors", "rounds"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_a_written_file_gets_the_permissions_the_umask_leaves(tmp_path, mask):
+    import stat
+
+    from toyflow.atomic import _umask
+
+    old = os.umask(mask)
+    try:
+        assert _umask() == mask
+        path = atomic_write(tmp_path / "out.bin", lambda tmp: tmp.write_bytes(b"new"))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    finally:
+        os.umask(old)

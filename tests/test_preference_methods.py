@@ -110,9 +110,13 @@ def test_oracle_ticks_the_clean_s_curves_and_flips_with_noise():
     rolls, _ = sample_mixture(3, 0.0, seed=2)
     clouds = torch.cat([rolls[:1], s[:2], rolls[1:], s[2:]])  # roll, S, S, roll, roll, S
     assert oracle_ticks(clouds) == [1, 2, 5]
-    assert oracle_ticks(clouds, flip_prob=1.0) == [0, 3, 4]
+    assert oracle_ticks(clouds, flip_prob=1.0, generator=torch.Generator()) == [0, 3, 4]
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         oracle_ticks(clouds, flip_prob=1.5)
+    with pytest.raises(ValueError, match="^flip_prob > 0 draws the flips at random: pass a torch.Generator"):
+        oracle_ticks(clouds, flip_prob=0.1)
+    flipped = [oracle_ticks(clouds, 0.5, torch.Generator().manual_seed(seed)) for seed in (0, 0, 1)]
+    assert flipped[0] == flipped[1] != flipped[2]  # the generator's flips, and only its
 
 
 # ------------------------------------------------------------------------------------------- the updates

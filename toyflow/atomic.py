@@ -19,7 +19,16 @@ MIN_FREE = 64 * 1024  # bytes a disk must have left for any file to be written o
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask (the permissions a new file does not get). Read from ``/proc`` where the system has it:
+    setting it to read it would, for a moment, change the files that other threads make (the picker's worker)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # elsewhere: the moment's files are private, never open to all
     os.umask(mask)
     return mask
 

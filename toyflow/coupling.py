@@ -16,11 +16,11 @@ from scipy.optimize import linear_sum_assignment
 from .nearest import map_chunks
 
 
-def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: int | None = None) -> torch.Tensor:
+def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: int = 0) -> torch.Tensor:
     """Reorder each cloud's noise points so that noise point ``i`` is paired with data point ``i``.
 
-    ``noise, clouds (batch, num_points, 2)``. Points are split at random into chunks of ``chunk`` and
-    matched by exact optimal assignment (squared distance) within each chunk; returns the reordered
+    ``noise, clouds (batch, num_points, 2)``. Points are split at random (the chunks are ``seed``'s) into chunks of
+    ``chunk`` and matched by exact optimal assignment (squared distance) within each chunk; returns the reordered
     noise ``(batch, num_points, 2)``, a permutation of the input noise within every cloud.
     """
     rng = np.random.default_rng(seed)
@@ -68,9 +68,7 @@ def sorted_projections(clouds: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor
     return torch.from_numpy(np.sort((clouds @ dirs).detach().cpu().numpy(), axis=1))
 
 
-def pair_clouds(
-    noise: torch.Tensor, clouds: torch.Tensor, projections: int = 16, seed: int | None = None
-) -> torch.Tensor:
+def pair_clouds(noise: torch.Tensor, clouds: torch.Tensor, projections: int = 16, seed: int = 0) -> torch.Tensor:
     """Reorder the noise clouds of a batch so that noise cloud ``i`` goes to data cloud ``i`` (batch-level OT).
 
     ``noise, clouds (batch, num_points, 2)``. The cost of sending a noise cloud to a data cloud is their sliced
@@ -79,7 +77,7 @@ def pair_clouds(
     noise (its overall spread in each direction) instead of a coin flip, and every data cloud still gets
     exactly one noise cloud, so the mixture's proportions are kept. Returns ``(batch, num_points, 2)``.
     """
-    gen = torch.Generator().manual_seed(seed if seed is not None else 0)
+    gen = torch.Generator().manual_seed(seed)
     angles = torch.rand(projections, generator=gen) * math.pi
     dirs = torch.stack([angles.cos(), angles.sin()]).to(noise.device, noise.dtype)  # (2, projections)
     pz, px = (sorted_projections(c, dirs) for c in (noise, clouds))  # (batch, num_points, projections)
@@ -89,7 +87,7 @@ def pair_clouds(
 
 
 def couple(
-    noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, whole_clouds: bool = True, seed: int | None = None
+    noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, whole_clouds: bool = True, seed: int = 0
 ) -> torch.Tensor:
     """Model A's coupling of fresh ``noise`` with ``clouds (batch, num_points, 2)``: noise clouds to data clouds
     (:func:`pair_clouds`, unless ``whole_clouds`` is false), then points to points (:func:`ot_pair`, unless

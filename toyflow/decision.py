@@ -103,6 +103,7 @@ class DecisionRecorder(nn.Module):
                 "only a module is read while sampled, and one with class heads through its gated_velocity method"
             )
         self.model = model
+        self.train(model.training)  # a sampler restores the recorder's mode onto model: model's own, not a new one's
         self.gated = has_gate(model)
         self._kept: list[torch.Tensor] = []
 

@@ -333,10 +333,13 @@ def oracle_ticks(
     ``shape`` (``"s_curve"``, the default, or ``"swiss_roll"``: the person's taste may be either).
 
     With ``flip_prob > 0`` each of the ``n`` tick decisions is flipped with that probability (a noisy human),
-    drawn from ``generator``.
+    drawn from ``generator``, which it then needs (``ValueError`` without one: no flip comes from torch's global
+    generator).
     """
     check_shape(shape)  # before the judge's work
     check_probability("flip_prob", flip_prob)
+    if flip_prob > 0 and generator is None:
+        raise ValueError("flip_prob > 0 draws the flips at random: pass a torch.Generator to draw them from")
     v = judge(clouds)
     wanted = v.of_shape(shape) & v.clean
     if flip_prob > 0:

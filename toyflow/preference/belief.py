@@ -107,7 +107,9 @@ def fit_belief(labelled: list[tuple[torch.Tensor, torch.Tensor]], settings: Beli
     clouds = torch.cat([samples[:, : s.kernel_points] for samples, _ in labelled]).detach().cpu().float()
     y = torch.cat([soft_ticks(labels.detach().cpu().float()) for _, labels in labelled])
     evidence = prequential_evidence(clouds, y, s)
-    certainty = 1.0 / (1.0 + math.exp(-(evidence + s.prior_log_odds)))
+    # the logistic of the posterior log odds; past -700 nats (hundreds of labels against the model) it is 1e-304,
+    # where math.exp of more would overflow
+    certainty = 1.0 / (1.0 + math.exp(min(700.0, -(evidence + s.prior_log_odds))))
     tick_rate = float((y.sum() + 1) / (y.shape[0] + 2))
     return Belief(clouds, y, evidence, certainty, tick_rate, s)
 
