@@ -94,3 +94,10 @@ def test_the_chart_and_the_flip_map_share_one_sampling_of_b(monkeypatch):
         ViewMeter(session, bank_n=41, held_out=held_out)
     with pytest.raises(ValueError, match="41 or more of seed"):
         ChartMeter(session, eval_n=41, held_out=held_out)
+
+
+@pytest.mark.parametrize("bank_n", [0, -1])
+def test_a_flip_map_of_no_noises_is_refused(bank_n):
+    session = make_session()
+    with pytest.raises(ValueError, match=f"^bank_n must be at least 1, got {bank_n}$"):
+        ViewMeter(session, bank_n=bank_n, held_out=HeldOut(session, 40))

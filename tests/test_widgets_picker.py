@@ -168,3 +168,20 @@ def test_the_status_line_speaks_the_method_s_language():
 def test_a_picker_of_no_tiles_is_refused(options, message):
     with pytest.raises(ValueError, match=message):
         ProposalPicker(**options)
+
+
+def test_waiting_for_pending_work_counts_failed_and_cancelled_work_as_done():
+    from concurrent.futures import Future
+
+    from toyflow.widgets.status import Pending
+
+    pending, failed, cancelled, running = Pending(), Future(), Future(), Future()
+    failed.set_exception(RuntimeError("the chart could not be measured"))
+    cancelled.cancel()
+    for future in (failed, cancelled):
+        pending.add(future)
+    assert pending.wait(timeout=1) is True and pending.futures == []  # no error raised at the waiter
+    pending.add(running)
+    assert pending.any and pending.wait(timeout=0.05) is False
+    running.set_result(None)
+    assert pending.wait(timeout=1) is True and not pending.any

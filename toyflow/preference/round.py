@@ -59,11 +59,6 @@ class RoundResult:
     timing: dict[str, float] = field(default_factory=dict)
     b_trace: DecisionTrace | None = None
 
-    @property
-    def b_trajectory(self) -> torch.Tensor | None:
-        """Every step of B from the proposals' noise to ``b_same``, ``(steps + 1, n, num_points, 2)`` on the CPU."""
-        return None if self.b_trace is None else self.b_trace.trajectory
-
 
 def play_round(
     session: PreferenceSession,

@@ -200,11 +200,6 @@ class PreferenceSession:
         """Number of rounds in effect that updated B."""
         return sum(r.updated and r.in_effect for r in self.history)
 
-    @property
-    def sampler_steps(self) -> int:
-        """Steps of the sampler that draws A and B."""
-        return self.sampler.steps
-
     # -------------------------------------------------------------- sampling
     def propose(self, n: int = PROPOSALS, seed: int | None = None) -> Proposal:
         """Draw ``n`` noises and A's samples of them: proposal ``k`` of the session uses the noise of ``seed``, else

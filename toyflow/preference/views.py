@@ -20,6 +20,7 @@ from torch import nn
 from ..decision import decision_from, reading, sample_deciding
 from ..flips import FLIP_N, FlipMap, compare
 from ..trace import DecisionTrace
+from ..validation import check_count
 from .belief import Belief, PoolReading, read_pool
 from .heldout import HELD_OUT_SEED, HeldOut
 from .methods.reward_fm import RewardFM, pool_weights
@@ -61,7 +62,7 @@ class ViewMeter:
     ``held_out`` (default: its own ``bank_n`` held-out noises; pass the chart's to share its sampling)."""
 
     def __init__(self, session: PreferenceSession, bank_n: int = FLIP_N, held_out: HeldOut | None = None) -> None:
-        self.session, self.bank_n = session, bank_n
+        self.session, self.bank_n = session, check_count("bank_n", bank_n)
         held_out = held_out if held_out is not None else HeldOut(session, bank_n, HELD_OUT_SEED)
         self.held_out = held_out.require(session, bank_n, "flip map")
         self._a_side: tuple[Proposal, torch.Tensor, torch.Tensor, torch.Tensor] | None = None

@@ -136,12 +136,15 @@ class Pending:
         return any(not f.done() for f in self.futures)
 
     def wait(self, timeout: float | None = 120) -> bool:
-        """Wait until all of it is done; returns whether it finished within ``timeout`` s."""
+        """Wait until all of it is done; returns whether it finished within ``timeout`` s. Work that failed is done
+        too: its error is its own to show, not the waiter's (an undo waits for the chart, whatever became of it)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for future in list(self.futures):
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                future.result(timeout=left)
+                future.exception(timeout=left)
+            except concurrent.futures.CancelledError:
+                continue  # done: it will not run
             except concurrent.futures.TimeoutError:
                 return False
         self.futures = []
