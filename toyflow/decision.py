@@ -118,7 +118,8 @@ class DecisionRecorder(nn.Module):
         return v
 
     def trace(self, trajectory: torch.Tensor) -> DecisionTrace:
-        """The :class:`DecisionTrace` of the ``trajectory`` sampled with this recorder, on the CPU."""
+        """The :class:`DecisionTrace` of the ``trajectory (steps + 1, n, num_points, 2)`` sampled with this recorder,
+        on the CPU."""
         kept = torch.stack(self._kept).cpu()  # (evaluations, n) or (evaluations, n, num_points, 2)
         if self.gated:
             return DecisionTrace(trajectory.cpu(), gate=kept.T.contiguous())

@@ -53,9 +53,9 @@ def _cpu_autocast_dtype() -> torch.dtype | None:
 
 
 def active(x: torch.Tensor, needs_grad: bool | None = None) -> bool:
-    """Whether a network evaluated on ``x`` now computes the fused way: its work needs no gradient (``needs_grad``;
-    default: whether gradients are enabled), ``x`` is on the CPU, autocast to bfloat16 is enabled there, and
-    :func:`available`."""
+    """Whether a network evaluated on ``x (batch, num_points, 2)`` now computes the fused way: its work needs no
+    gradient (``needs_grad``; default: whether gradients are enabled), ``x`` is on the CPU, autocast to bfloat16 is
+    enabled there, and :func:`available`."""
     if needs_grad is None:
         needs_grad = torch.is_grad_enabled()
     return not needs_grad and x.device.type == "cpu" and _cpu_autocast_dtype() == LOW and available()

@@ -7,11 +7,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .atomic import atomic_write
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn, not with toyflow
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 RED = (0.84, 0.15, 0.16)
 GREEN = (0.17, 0.63, 0.17)
@@ -118,7 +123,9 @@ def cloud_png(cloud: torch.Tensor | np.ndarray, size: int = 160, color: tuple[fl
     return indexed_png(dot_mask(cloud, size).astype(np.uint8), [WHITE, color])
 
 
-def draw_panel(ax, cloud: np.ndarray | None, color: tuple[float, float, float] | str, title: str | None = None) -> None:
+def draw_panel(
+    ax: Axes, cloud: np.ndarray | None, color: tuple[float, float, float] | str, title: str | None = None
+) -> None:
     """Draw one cloud ``(num_points, 2)`` on a matplotlib axis in [-1.1, 1.1]^2; ``None`` blanks the axis."""
     if cloud is None:
         ax.axis("off")
@@ -140,7 +147,7 @@ def plot_clouds(
     ncols: int | None = None,
     size: float = 1.8,
     suptitle: str | None = None,
-):
+) -> Figure:
     """A matplotlib figure with one panel per cloud of ``clouds (n, num_points, 2)``; returns the figure."""
     import matplotlib.pyplot as plt
 

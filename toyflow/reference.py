@@ -51,7 +51,8 @@ class ReferenceFlow(nn.Module):
         self.out = nn.Linear(c.hidden, 2, bias=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
-        """Velocity for clouds of exactly ``config.num_points`` points (a limit of the original design)."""
+        """Velocity ``(batch, num_points, 2)`` at ``x (batch, num_points, 2)`` and time ``t`` (a float or ``(batch,)``),
+        for clouds of exactly ``config.num_points`` points (a limit of the original design)."""
         if x.shape[1] != self.config.num_points:
             raise ValueError(
                 f"the reference network only accepts clouds of {self.config.num_points} points, got {x.shape[1]}"
@@ -66,13 +67,16 @@ class ReferenceFlow(nn.Module):
 
 
 def reference_noise(shape: torch.Size | tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
-    """The original noise: standard normal per point, then the whole batch rescaled to [-1, 1] by its min and max."""
+    """The original noise of ``shape`` (``(batch, num_points, 2)``): standard normal per point, then the whole batch
+    rescaled to [-1, 1] by its min and max."""
     z = torch.randn(shape, generator=generator)
     return (z - z.min()) / (z.max() - z.min()) * 2 - 1
 
 
 def reference_loss(model: nn.Module, x1: torch.Tensor, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """The original training loss: squared error summed over points and coordinates, mean over the batch."""
+    """The original training loss (a scalar) of ``model`` on the straight path from ``x0`` to ``x1`` (both ``(batch,
+    num_points, 2)``) at times ``t (batch,)``: squared error summed over points and coordinates, mean over the
+    batch."""
     path = straight_path(x0, x1, t)
     return (model(path.x_t, t) - path.u_t).pow(2).sum(dim=(1, 2)).mean()
 

@@ -67,8 +67,8 @@ class ChartView(widgets.HBox):
     Its methods only set widget values, so a worker thread may call them.
     """
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__([], layout=widgets.Layout(align_items="center"), **kwargs)
+    def __init__(self) -> None:
+        super().__init__([], layout=widgets.Layout(align_items="center"))
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="272px"))
         self.image.add_class("toyflow-chart")
         self.caption = widgets.HTML("")

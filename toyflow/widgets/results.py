@@ -72,7 +72,8 @@ class ResultsView(widgets.VBox):
         super().__init__(rows)
 
     def show(self, b_same: torch.Tensor, b_fresh: torch.Tensor) -> None:
-        """Draw B on the same noise and B's fresh samples, in green."""
+        """Draw B on the same noise, ``b_same (n, num_points, 2)``, and B's fresh samples, ``b_fresh (fresh_n,
+        num_points, 2)``, in green."""
         self.b_same, self.b_fresh = b_same, b_fresh
         self.same.show(b_same)
         self.fresh.show(b_fresh)

@@ -80,7 +80,8 @@ class FlowDPO(Method):
         return stats
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
-        """The cross entropy with these logits over every grid time it learns from (:meth:`times`)."""
+        """The cross entropy of ``labels (n,)`` with these logits of ``proposal``'s ``n`` clouds over every grid time
+        it learns from (:meth:`times`)."""
         times = self.times(bench)
         return float(preference_cross_entropy(self.logits(bench, proposal.noise, proposal.samples, times), labels))
 

@@ -45,7 +45,8 @@ class Reference(Method):
         return UpdateStats(flow_loss=f.item(), preference_loss=g.item(), barrier=barrier)
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
-        """Cross entropy of ``softmax(-e_B)`` with the labels, errors over the whole grid."""
+        """Cross entropy of ``softmax(-e_B)`` with ``labels (n,)``, ``e_B (n,)`` B's straight-path errors of
+        ``proposal``'s ``n`` clouds over the whole grid."""
         e = straight_path_errors(bench.b, proposal.noise, proposal.samples, self.times(bench.device))
         return float(preference_cross_entropy(-e, labels))
 
