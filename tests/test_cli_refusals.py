@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, make_flow, run_toyflow
+from conftest import FAST, TINY, make_flow, run_toyflow
 from test_cli import run_main
 
 from toyflow.checkpoint import save_checkpoint
@@ -423,3 +423,23 @@ def test_the_good_log_replays(model_a, good_log, tmp_path):
     log.write_text(json.dumps(good_log))
     code, out, err = run_main("prefer", str(model_a), "--replay", str(log), "--out", str(tmp_path / "b.safetensors"))
     assert code == 0 and "bit for bit" in out, err
+
+
+def test_the_original_s_network_is_no_model_a_of_a_session(tmp_path):
+    from toyflow.preference import PreferenceSession
+    from toyflow.reference import ReferenceConfig, ReferenceFlow
+
+    network = ReferenceFlow(ReferenceConfig(hidden=16, layers=1))
+    with pytest.raises(ValueError, match="^model A is the original's network"):
+        PreferenceSession(network)
+    path = save_checkpoint(network, tmp_path / "ref.safetensors")
+    session = PreferenceSession(make_flow(TINY, seed=1), settings=FAST, sampler_steps=2)
+    session.propose(4)
+    log = session.log.write(tmp_path / "log.json")  # a log that reads well, for another model A
+    for replay in ([], ["--replay", str(log)]):
+        code, out, err = run_main("prefer", str(path), "--out", str(tmp_path / "b.safetensors"), *replay)
+        assert code == 2 and out == "" and not (tmp_path / "b.safetensors").exists()
+        assert err == (
+            f"toyflow prefer: {path}: the original's network (toyflow train --reference) cannot be model A of a "
+            "session\n"
+        ), err

@@ -246,7 +246,7 @@ def cmd_prefer(args: argparse.Namespace) -> int:
         raise Refused("--method", f"invalid choice: {args.method!r} (choose from {choices})")
     if args.replay is not None:
         return replay_prefer(args)
-    model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    model, meta = load_model_a(args)
     session = PreferenceSession(model, method=args.method, seed=0 if args.seed is None else args.seed, meta=meta)
     if args.oracle:
         session.log.note = {"oracle_shape": args.oracle_shape, "flip_prob": args.flip_prob}
@@ -292,6 +292,19 @@ def cmd_prefer(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_model_a(args: argparse.Namespace) -> tuple[torch.nn.Module, dict]:
+    """The model A of ``prefer``'s checkpoint, on ``--device``; :class:`CheckpointError` for the original's network,
+    which no session takes."""
+    from .reference import is_reference
+
+    model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+    if is_reference(model):
+        raise CheckpointError(
+            args.checkpoint, "the original's network (toyflow train --reference) cannot be model A of a session"
+        )
+    return model, meta
+
+
 def replay_prefer(args: argparse.Namespace) -> int:
     """`toyflow prefer CHECKPOINT --replay LOG --out B`: the logged session again, on this model A; saves B.
 
@@ -313,7 +326,7 @@ def replay_prefer(args: argparse.Namespace) -> int:
         raise Refused(clash[0], "--replay takes the method, seed, rounds and answers from the log; drop it")
     try:
         log = SessionLog.read(args.replay)
-        model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
+        model, meta = load_model_a(args)
         replayed = replay(model, log, meta=meta, name=str(args.checkpoint))
     except LogError as e:
         where = "" if str(args.replay) in str(e) else f"{args.replay}: "

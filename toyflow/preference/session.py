@@ -28,6 +28,7 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..decision import sample_deciding
+from ..reference import is_reference
 from ..seeds import derive_seed, stream
 from ..solver import Sampler
 from ..trace import DecisionTrace
@@ -70,6 +71,11 @@ class PreferenceSession:
         self.learner = get_method(method)
         self.method = self.learner.name
         settings = settings or MethodSettings()
+        if is_reference(model_a):  # its clouds have one fixed size, its noise another law: nothing here reads them
+            raise ValueError(
+                "model A is the original's network (trained by toyflow train --reference): a preference session "
+                "needs a toyflow network (CloudFlow); the original's method runs on one as method='reference'"
+            )
         check_seed("seed", seed)
         check_probability("s_fraction", s_fraction)
         check_settings(settings)  # what the log must hold to replay the session, checked before anything is made
