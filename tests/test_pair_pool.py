@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toyflow.pair_pool import PairPool, random_points
+from toyflow.pair_pool import PairPool, Pairs, random_points
 
 
-def pairs(n: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pairs(n: int, start: int = 0) -> Pairs:
     ids = torch.arange(start, start + n, dtype=torch.float32)
     x1 = ids[:, None, None].expand(n, 5, 2).clone()
-    return x1, -x1, ids % 2 == 0
+    return Pairs(x1, -x1, ids % 2 == 0)
 
 
 def test_the_pool_fills_up_to_its_capacity_and_takes_no_more():
@@ -23,7 +23,8 @@ def test_the_pool_fills_up_to_its_capacity_and_takes_no_more():
     assert len(pool) == 7 and pool.full
     pool.add(pairs(4, start=8))
     assert len(pool) == 7
-    x1, x0, is_s = pool.draw(200, torch.Generator().manual_seed(0))
+    drawn = pool.draw(200, torch.Generator().manual_seed(0))
+    x1, x0, is_s = drawn.clouds, drawn.noise, drawn.is_s
     ids = x1[:, 0, 0]
     assert set(ids.tolist()) == set(range(7))  # the 8th pair and the third batch were not kept
     assert torch.equal(x0, -x1) and torch.equal(is_s, ids % 2 == 0)  # a pair stays a pair
@@ -33,9 +34,9 @@ def test_the_pool_fills_up_to_its_capacity_and_takes_no_more():
 def test_draws_repeat_with_the_seed():
     pool = PairPool(16)
     pool.add(pairs(16))
-    a = pool.draw(8, torch.Generator().manual_seed(3))[0]
-    b = pool.draw(8, torch.Generator().manual_seed(3))[0]
-    c = pool.draw(8, torch.Generator().manual_seed(4))[0]
+    a = pool.draw(8, torch.Generator().manual_seed(3)).clouds
+    b = pool.draw(8, torch.Generator().manual_seed(3)).clouds
+    c = pool.draw(8, torch.Generator().manual_seed(4)).clouds
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -48,20 +49,23 @@ def test_bad_use_is_refused():
     pool.add(pairs(2))
     with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
         pool.draw(0, torch.Generator())
+    with pytest.raises(ValueError, match="^the pair pool stores labelled pairs: is_s is None$"):
+        pool.add(Pairs(torch.zeros(2, 5, 2), torch.zeros(2, 5, 2), None))
 
 
 def test_random_points_keep_each_point_with_its_noise():
     x1 = torch.arange(3 * 10 * 2, dtype=torch.float32).reshape(3, 10, 2)
     is_s = torch.tensor([True, False, True])
-    a1, a0, a_s = random_points((x1, -x1, is_s), 4, torch.Generator().manual_seed(0))
+    a = random_points(Pairs(x1, -x1, is_s), 4, torch.Generator().manual_seed(0))
+    a1, a0, a_s = a.clouds, a.noise, a.is_s
     assert a1.shape == a0.shape == (3, 4, 2) and torch.equal(a0, -a1) and torch.equal(a_s, is_s)
     for cloud, part in zip(x1, a1, strict=True):  # distinct points of the same cloud, whole (x, y) pairs
         rows = {tuple(p) for p in part.tolist()}
         assert len(rows) == 4 and rows <= {tuple(p) for p in cloud.tolist()}
-    b1 = random_points((x1, -x1, is_s), 4, torch.Generator().manual_seed(0))[0]
-    c1 = random_points((x1, -x1, is_s), 4, torch.Generator().manual_seed(1))[0]
+    b1 = random_points(Pairs(x1, -x1, is_s), 4, torch.Generator().manual_seed(0)).clouds
+    c1 = random_points(Pairs(x1, -x1, is_s), 4, torch.Generator().manual_seed(1)).clouds
     assert torch.equal(a1, b1) and not torch.equal(a1, c1)
-    whole = random_points((x1, -x1, is_s), 10, torch.Generator())
-    assert whole[0] is x1  # no more points than asked: the pairs themselves
+    whole = random_points(Pairs(x1, -x1, is_s), 10, torch.Generator())
+    assert whole.clouds is x1  # no more points than asked: the pairs themselves
     with pytest.raises(ValueError, match="num_points must be at least 1, got 0"):
-        random_points((x1, -x1, is_s), 0, torch.Generator())
+        random_points(Pairs(x1, -x1, is_s), 0, torch.Generator())

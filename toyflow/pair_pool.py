@@ -10,13 +10,25 @@ pair's points, which halves a step again for most of the training (``Recipe.subs
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .validation import check_count
 
-Pairs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
-"""``(clouds (batch, num_points, 2), noise (batch, num_points, 2), is_s (batch,))``: noise point ``i`` of a cloud
-travels to its point ``i``."""
+
+@dataclass(frozen=True)
+class Pairs:
+    """A training batch of coupled pairs: ``clouds`` and the ``noise`` paired with them, ``(batch, num_points, 2)``
+    (noise point ``i`` of a cloud travels to its point ``i``), and ``is_s (batch,)``, each cloud's label or
+    probability of being an S curve (``None``: unknown, as for model B's pool of A's own clouds)."""
+
+    clouds: torch.Tensor
+    noise: torch.Tensor
+    is_s: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return self.clouds.shape[0]
 
 
 class PairPool:
@@ -40,31 +52,35 @@ class PairPool:
         return self._size >= self.capacity
 
     def add(self, pairs: Pairs) -> None:
-        """Store ``pairs`` (see :data:`Pairs`), or as many of them as still fit."""
+        """Store ``pairs`` (labelled: model A's training pairs), or as many of them as still fit."""
+        if pairs.is_s is None:
+            raise ValueError("the pair pool stores labelled pairs: is_s is None")
         if self.full:
             return
-        keep = min(self.capacity - self._size, pairs[0].shape[0])
-        self._parts.append(tuple(p[:keep].detach().cpu() for p in pairs))  # type: ignore[arg-type]
+        keep = min(self.capacity - self._size, len(pairs))
+        self._parts.append(Pairs(*(p[:keep].detach().cpu() for p in (pairs.clouds, pairs.noise, pairs.is_s))))
         self._size += keep
 
     def draw(self, batch_size: int, generator: torch.Generator) -> Pairs:
-        """``batch_size`` stored pairs drawn uniformly with replacement from ``generator`` (see :data:`Pairs`)."""
+        """``batch_size`` stored pairs drawn uniformly with replacement from ``generator``."""
         check_count("batch_size", batch_size)
         if not self._size:
             raise ValueError("the pair pool is empty: add pairs before drawing from it")
         if len(self._parts) > 1:
-            self._parts = [tuple(torch.cat(parts) for parts in zip(*self._parts, strict=True))]  # type: ignore[misc]
+            parts = self._parts
+            self._parts = [Pairs(*(torch.cat([getattr(p, f) for p in parts]) for f in ("clouds", "noise", "is_s")))]
         idx = torch.randint(0, self._size, (batch_size,), generator=generator)
-        return tuple(p[idx] for p in self._parts[0])  # type: ignore[return-value]
+        whole = self._parts[0]
+        return Pairs(whole.clouds[idx], whole.noise[idx], whole.is_s[idx])
 
 
 def random_points(pairs: Pairs, num_points: int, generator: torch.Generator) -> Pairs:
     """The same pairs on ``num_points`` of every cloud's points, drawn without replacement from ``generator``, each
-    point kept with its noise point: clouds and noise ``(batch, num_points, 2)`` (see :data:`Pairs`). Pairs with no
-    more than ``num_points`` points are returned whole."""
+    point kept with its noise point: clouds and noise ``(batch, num_points, 2)``. Pairs with no more than
+    ``num_points`` points are returned whole."""
     check_count("num_points", num_points)
-    x1, x0, is_s = pairs
+    x1 = pairs.clouds
     if x1.shape[1] <= num_points:
         return pairs
     keep = torch.rand(x1.shape[:2], generator=generator).argsort(dim=1)[:, :num_points, None].expand(-1, -1, 2)
-    return x1.gather(1, keep), x0.gather(1, keep), is_s
+    return Pairs(x1.gather(1, keep), pairs.noise.gather(1, keep), pairs.is_s)

@@ -145,10 +145,10 @@ class PairSource:
         x1, is_s = self.stream.next()
         x0 = self.noise_fn(x1, self.generator) if self.noise_fn else noise_like(x1, self.generator, self.radius)
         r = self.recipe
-        return x1, couple(x0, x1, r.ot_chunk, r.pair_clouds, seed=r.seed * 1_000_003 + step), is_s
+        return Pairs(x1, couple(x0, x1, r.ot_chunk, r.pair_clouds, seed=r.seed * 1_000_003 + step), is_s)
 
     def next(self, step: int, progress: float) -> Pairs:
-        """The pairs of step ``step`` at ``progress``: ``(x1, x0, is_s)``, ``x1, x0 (batch, points, 2)``."""
+        """The pairs of step ``step`` at ``progress``."""
         if self.pool is not None and self.pool.full:
             pairs = self.pool.draw(self.stream.batch_size, self.generator)
         else:
@@ -261,9 +261,9 @@ def train(
             if recipe.schedule == "cosine":
                 for g, base in groups:
                     g["lr"] = base * lr_factor(prog, warm)
-            x1, x0, is_s = source.next(step, prog)
-            t = recipe.time_law.sample(x1.shape[0], gen)
-            x1, x0, t = x1.to(dev), x0.to(dev), t.to(dev)
+            pairs = source.next(step, prog)
+            is_s, t = pairs.is_s, recipe.time_law.sample(len(pairs), gen)
+            x1, x0, t = pairs.clouds.to(dev), pairs.noise.to(dev), t.to(dev)
             with precision_context(dev, recipe.precision):
                 if loss_fn is None:
                     loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)

@@ -1,5 +1,6 @@
-"""The named things that cross the preference layers: proposals of model A, labelled proposals, a training batch of
-B, an update's statistics, the record of every round and the chart's points."""
+"""The named things that cross the preference layers: proposals of model A, labelled proposals, A's pool, an update's
+statistics, the record of every round and the chart's points. (A training batch of B is a
+:class:`~toyflow.pair_pool.Pairs`, as model A's are.)"""
 
 from __future__ import annotations
 
@@ -101,16 +102,6 @@ class Pool:
 
     noise: torch.Tensor
     samples: torch.Tensor
-
-
-@dataclass
-class Batch:
-    """A training batch of B: ``clouds`` and the ``noise`` paired with them, ``(batch, num_points, 2)``, and
-    ``is_s (batch,)``, each cloud's probability of being an S curve (``None``: unknown)."""
-
-    clouds: torch.Tensor
-    noise: torch.Tensor
-    is_s: torch.Tensor | None
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,14 @@ from ..data import NUM_POINTS, CloudStream, draw_noise, noise_like
 from ..device import precision_context
 from ..flow import mixture_loss
 from ..model import has_class_heads, noise_radius
+from ..pair_pool import Pairs
 from ..seeds import derive_seed
 from ..solver import Sampler
 from . import a_cache
 from .belief import Belief, fit_belief
 from .objectives import barrier_direction, flat_grad, trainable
 from .optimizer import Adam
-from .records import Batch, Labelled, Pool
+from .records import Labelled, Pool
 from .settings import MethodSettings
 
 ParameterGroups = Callable[[nn.Module, MethodSettings], list[dict]]
@@ -103,7 +104,7 @@ class Workbench:
         """``n`` noise clouds ``(n, NUM_POINTS, 2)`` of model A's source law from ``seed``, on B's device."""
         return draw_noise(n, NUM_POINTS, seed, self.device, self.noise_radius)
 
-    def fresh_batch(self, size: int, generator: torch.Generator, couple: bool = True) -> Batch:
+    def fresh_batch(self, size: int, generator: torch.Generator, couple: bool = True) -> Pairs:
         """``size`` fresh clouds of the training mixture, noise for them (coupled as in A's training, or
         independent with ``couple=False``, as the reference method draws it) and their labels, on B's device; every
         draw from ``generator``."""
@@ -113,7 +114,7 @@ class Workbench:
         x1, is_s = self._mixtures[size].next(generator)
         x1 = x1.to(self.device)
         x0 = noise_like(x1, generator, self.noise_radius)
-        return Batch(x1, self.couple(x0, x1, generator) if couple else x0.to(self.device), is_s)
+        return Pairs(x1, self.couple(x0, x1, generator) if couple else x0.to(self.device), is_s)
 
     def couple(self, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Fresh noise ``x0`` paired with clouds ``x1 (batch, num_points, 2)`` as in model A's training: noise clouds
@@ -121,13 +122,13 @@ class Workbench:
         seed = int(torch.randint(0, 2**31, (1,), generator=generator))
         return coupling.couple(x0.to(x1.device), x1, seed=seed).to(self.device)
 
-    def fit(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator) -> float:
+    def fit(self, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator) -> float:
         """``steps`` steps of B's optimiser on batches from ``next_batch``, times drawn from ``U[0, 1]`` with
         ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the clouds' classes are
         known), the network's passes in :data:`FIT_PRECISION` as A's were trained; returns the last loss."""
         return self._steps(self.opt, next_batch, steps, generator)
 
-    def finetune(self, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator, lr: float) -> float:
+    def finetune(self, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator, lr: float) -> float:
         """:meth:`fit`, but of B's whole network at ``lr``, whatever the method trains (the control that fine-tunes B
         with no preference), with an Adam optimiser of its own that carries its state from one call to the next (as
         one fine-tuning run would) until :meth:`start_over`; B's optimiser and frozen parameters are left as they
@@ -150,7 +151,7 @@ class Workbench:
             warnings.warn("non-finite loss in fine-tuning: steps skipped, B unchanged", stacklevel=3)
         return loss
 
-    def _steps(self, opt: Adam, next_batch: Callable[[], Batch], steps: int, generator: torch.Generator) -> float:
+    def _steps(self, opt: Adam, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator) -> float:
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
             batch = next_batch()

@@ -28,9 +28,10 @@ from torch import nn
 
 from ...flow import mixture_loss
 from ...model import has_class_heads
+from ...pair_pool import Pairs
 from ..base import Method, register
 from ..belief import Belief, fit_belief
-from ..records import Batch, Proposal, UpdateStats
+from ..records import Proposal, UpdateStats
 from ..settings import MethodSettings
 from ..workbench import Workbench
 
@@ -85,14 +86,14 @@ class RewardFM(Method):
             bench.restart_from_a()
         bench.scale_learning_rates(step_scale(belief.certainty, tilt, s.tilt_nats, s.certainty_full))
 
-        def next_batch() -> Batch:
+        def next_batch() -> Pairs:
             idx = torch.multinomial(weights, s.whole_pool_batch, replacement=True, generator=generator).to(pool.device)
             pick = torch.randint(0, pairs.shape[0], (len(idx),), generator=generator).to(pool.device)
             if s.whole_points >= pool.shape[1]:
-                return Batch(pool[idx], pairs[pick, idx], None)
+                return Pairs(pool[idx], pairs[pick, idx], None)
             # the same random points of every cloud of the step, gathered once with their paired noise points
             keep = torch.randperm(pool.shape[1], generator=generator)[: s.whole_points].to(pool.device)
-            return Batch(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], None)
+            return Pairs(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], None)
 
         return replace(stats, flow_loss=bench.fit(next_batch, s.steps, generator))
 
