@@ -54,6 +54,9 @@ class PreferenceSession:
     round reuses (``reward-fm``: A's pool of samples) when the session is made, or, with ``prepare_in_background``,
     on a thread of its own (:attr:`preparing`) while proposals are drawn and ticked: the first round waits for it.
     Either way the same seeds draw the same pool.
+
+    ``model_a`` itself is frozen in place, not copied: moved to ``device``, put in eval mode, its parameters no longer
+    requiring gradients (sessions on the same model A share what it draws, :mod:`~toyflow.preference.a_cache`).
     """
 
     def __init__(
