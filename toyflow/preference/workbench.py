@@ -218,8 +218,9 @@ class Workbench:
 
     def pool_classes(self) -> torch.Tensor | None:
         """Model A's own reading of each cloud of its pool, ``P_A(S | x, t = 1)`` from its gate: ``(pool_size,)`` on
-        B's device, or ``None`` for a network without class heads. B's gate learns these as soft labels of the
-        (weighted) pool, so that on an unweighted pool A's gate is already the optimum and B does not drift."""
+        B's device, or ``None`` for a network without class heads. reward-fm's closed-form shift of B's gate reads
+        them (:func:`~toyflow.preference.methods.reward_fm.gate_shift`): on an unweighted pool the shift is 0 and B is
+        A."""
         if not has_class_heads(self.a):
             return None
         with self._pool_lock:
