@@ -265,3 +265,16 @@ def test_the_label_free_recipe_is_the_default_one_without_class_heads():
     assert recipe.config.class_heads is False
     without_heads = replace(Recipe(seed=3), config=replace(Recipe().config, class_heads=False), matrix_lr_scale=2.0)
     assert recipe.to_dict() == without_heads.to_dict()
+
+
+def test_training_draws_its_weights_from_its_seed_and_leaves_the_callers_generator_alone():
+    torch.manual_seed(123)
+    first = train(recipe=tiny_recipe(), steps=2, progress=False)
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    assert torch.equal(after, torch.rand(1))  # as if train() had drawn nothing from torch's global generator
+    torch.manual_seed(7)
+    second = train(recipe=tiny_recipe(), steps=2, progress=False)
+    assert first.losses == second.losses  # the recipe's seed decides, not the global generator's state
+    for a, b in zip(first.model.parameters(), second.model.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -235,11 +235,12 @@ def train(
     if steps is None and seconds is None:
         check_count("recipe.steps", recipe.steps)
     dev = resolve_device(device)
-    torch.manual_seed(recipe.seed)
     if model is None:
         from .architectures import build_model
 
-        model = build_model({"config": recipe.config.to_dict()})
+        with torch.random.fork_rng(devices=[]):  # the weights are the seed's; the caller's generator is left alone
+            torch.manual_seed(recipe.seed)
+            model = build_model({"config": recipe.config.to_dict()})
     model = model.to(dev)
     total = steps if steps is not None else (None if seconds is not None else recipe.steps)
     stream = stream or CloudStream(
