@@ -22,8 +22,8 @@ import time
 from common import machine, table
 
 from toyflow.evaluation import evaluate_model
-from toyflow.reference_training import reference_plug, reference_recipe
-from toyflow.training import Recipe, TrainResult, label_free_recipe, train
+from toyflow.reference_training import REFERENCE_HOOKS, reference_recipe
+from toyflow.training import Recipe, TrainingHooks, TrainResult, label_free_recipe, train
 
 TARGET_REFERENCE_STEPS = 200
 MODELS = ("gated", "label-free")
@@ -56,7 +56,7 @@ def reference_step_seconds(steps: int, device: str, seed: int, warmup: int = 3) 
         device=device,
         progress=False,
         callback=lambda step, loss: stamps.append(time.perf_counter()),
-        **reference_plug(),
+        hooks=REFERENCE_HOOKS,
     )
     times = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
     return statistics.median(times[warmup:])
@@ -98,11 +98,11 @@ def main() -> None:
             reached[model] = result.seconds
         print(f"  {model}: {result.steps} steps in {result.seconds:.0f} s", flush=True)
     for seconds in budgets:
-        for label, recipe, extra, n in [
-            ("toyflow, gated", model_recipe("gated", args.seed), {}, args.n_eval),
-            ("reference", reference_recipe(seed=args.seed), reference_plug(), args.n_eval_reference),
+        for label, recipe, hooks, n in [
+            ("toyflow, gated", model_recipe("gated", args.seed), TrainingHooks(), args.n_eval),
+            ("reference", reference_recipe(seed=args.seed), REFERENCE_HOOKS, args.n_eval_reference),
         ]:
-            result = train(recipe=recipe, seconds=seconds, device=args.device, progress=False, **extra)
+            result = train(recipe=recipe, seconds=seconds, device=args.device, progress=False, hooks=hooks)
             summary = evaluate_model(result.model, n=n)
             rows.append(row(label, f"{seconds:.0f} s", result, summary, recipe.s_fraction, ref_step))
             print(f"  {label}, {seconds:.0f} s: {result.steps} steps", flush=True)

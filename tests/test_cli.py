@@ -158,8 +158,8 @@ def test_train_reference_uses_the_reference_noise_and_loss(tmp_path, monkeypatch
     with pytest.raises(Stop):
         main(["train", "--reference", "--steps", "1", "--quiet", "--out", str(tmp_path / "r.safetensors")])
     assert seen["recipe"].config.arch == "reference"
-    assert seen["loss_fn"] is reference_loss
-    z = seen["noise_fn"](torch.zeros(2, 400, 2), torch.Generator().manual_seed(0))
+    assert seen["hooks"].loss_fn is reference_loss
+    z = seen["hooks"].noise_fn(torch.zeros(2, 400, 2), torch.Generator().manual_seed(0))
     assert z.shape == (2, 400, 2) and z.min() == -1 and z.max() == 1
 
 

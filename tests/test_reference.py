@@ -15,7 +15,7 @@ from toyflow.reference import (
     reference_loss,
     reference_noise,
 )
-from toyflow.reference_training import reference_plug, reference_recipe
+from toyflow.reference_training import REFERENCE_HOOKS, reference_recipe
 from toyflow.solver import Sampler
 
 
@@ -82,12 +82,11 @@ def test_the_reference_recipe_trains_a_few_steps():
 
     recipe = reference_recipe(steps=3)
     recipe.batch_size, recipe.pool_size = 4, 8
-    result = train(recipe=recipe, progress=False, **reference_plug())
+    result = train(recipe=recipe, progress=False, hooks=REFERENCE_HOOKS)
     assert result.steps == 3 and all(loss > 0 for loss in result.losses)
 
 
-def test_the_plug_is_the_reference_noise_and_loss():
-    plug = reference_plug()
-    assert plug["loss_fn"] is reference_loss
-    z = plug["noise_fn"](torch.zeros(2, 400, 2), torch.Generator().manual_seed(0))
+def test_the_hooks_are_the_reference_noise_and_loss():
+    assert REFERENCE_HOOKS.loss_fn is reference_loss
+    z = REFERENCE_HOOKS.noise_fn(torch.zeros(2, 400, 2), torch.Generator().manual_seed(0))
     assert torch.equal(z, reference_noise((2, 400, 2), torch.Generator().manual_seed(0)))

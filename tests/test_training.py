@@ -12,7 +12,7 @@ from conftest import TINY
 from toyflow.data import CloudStream
 from toyflow.model import CloudFlow
 from toyflow.reference import ReferenceConfig, ReferenceFlow, reference_loss, reference_noise
-from toyflow.training import Recipe, TrainResult, lr_factor, train
+from toyflow.training import Recipe, TrainingHooks, TrainResult, lr_factor, train
 
 
 def tiny_recipe(**overrides) -> Recipe:
@@ -98,7 +98,7 @@ def test_explicit_stream_and_reference_plug_ins():
         return z
 
     recipe = tiny_recipe(config=config, ot_chunk=0, ema=0.0, schedule="constant", optimizer="adam")
-    result = train(recipe=recipe, steps=2, progress=False, stream=stream, noise_fn=noise_fn, loss_fn=reference_loss)
+    result = train(recipe=recipe, steps=2, progress=False, stream=stream, hooks=TrainingHooks(noise_fn, reference_loss))
     assert isinstance(result.model, ReferenceFlow) and result.steps == 2
     assert len(seen) == 2 and all(z.shape == (3, 32, 2) and z.min() == -1 and z.max() == 1 for z in seen)
 
@@ -111,10 +111,14 @@ def test_a_pair_pool_trains_on_its_first_pairs_again():
         drawn.append(x1)
         return torch.randn(x1.shape, generator=gen)
 
-    result = train(recipe=tiny_recipe(pair_pool=8), steps=6, progress=False, stream=stream, noise_fn=noise_fn)
+    result = train(
+        recipe=tiny_recipe(pair_pool=8), steps=6, progress=False, stream=stream, hooks=TrainingHooks(noise_fn)
+    )
     assert result.steps == 6 and all(math.isfinite(loss) for loss in result.losses)
     assert len(drawn) == 2  # two fresh batches fill the pool of 8; the four later steps draw from it
-    fresh = train(recipe=tiny_recipe(pair_pool=0), steps=6, progress=False, stream=stream, noise_fn=noise_fn)
+    fresh = train(
+        recipe=tiny_recipe(pair_pool=0), steps=6, progress=False, stream=stream, hooks=TrainingHooks(noise_fn)
+    )
     assert fresh.steps == 6 and len(drawn) == 2 + 6
 
 
@@ -126,10 +130,15 @@ def test_steps_before_subset_until_see_subset_points():
         return model(x0, t).pow(2).mean()
 
     recipe = tiny_recipe(subset_points=16, subset_until=0.5, ema=0.0)
-    train(recipe=recipe, steps=6, progress=False, loss_fn=loss_fn)
+    train(recipe=recipe, steps=6, progress=False, hooks=TrainingHooks(loss_fn=loss_fn))
     assert seen == [16, 16, 16, 64, 64, 64]  # the last half of training on whole 64-point clouds
     seen.clear()
-    train(recipe=tiny_recipe(subset_points=0, subset_until=0.5), steps=2, progress=False, loss_fn=loss_fn)
+    train(
+        recipe=tiny_recipe(subset_points=0, subset_until=0.5),
+        steps=2,
+        progress=False,
+        hooks=TrainingHooks(loss_fn=loss_fn),
+    )
     assert seen == [64, 64]
 
 
@@ -143,7 +152,7 @@ def test_training_times_follow_the_recipes_time_law():
         return model(x0, t).pow(2).mean()
 
     narrow = TimeLaw("logit-normal", mean=2.0, std=0.01)  # every time within 0.01 of sigmoid(2) = 0.881
-    train(recipe=tiny_recipe(time_law=narrow), steps=3, progress=False, loss_fn=loss_fn)
+    train(recipe=tiny_recipe(time_law=narrow), steps=3, progress=False, hooks=TrainingHooks(loss_fn=loss_fn))
     times = torch.cat(seen)
     assert times.shape == (12,) and (times - torch.sigmoid(torch.tensor(2.0))).abs().max() < 0.01
     assert Recipe().time_law == TimeLaw("logit-normal", mean=0.3, std=1.0, uniform_share=0.1)

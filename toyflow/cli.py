@@ -147,9 +147,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     """`toyflow train`: train a model A (or the reference) and save it with its metadata; returns the exit status."""
     from .evaluation import evaluate_model
     from .model import has_class_heads
-    from .reference_training import reference_plug, reference_recipe
+    from .reference_training import REFERENCE_HOOKS, reference_recipe
     from .solver import Sampler
-    from .training import Recipe, label_free_recipe, train
+    from .training import Recipe, TrainingHooks, label_free_recipe, train
 
     if args.reference and args.label_free:
         raise Refused("--label-free", "the reference network never sees a label already; drop --label-free")
@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         device=args.device,
         progress=not args.quiet,
-        **(reference_plug() if args.reference else {}),
+        hooks=REFERENCE_HOOKS if args.reference else TrainingHooks(),
     )
     meta = {
         "recipe": recipe.to_dict(),

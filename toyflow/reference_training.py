@@ -1,15 +1,13 @@
 """Training the reference network as the original does (docs/original.md): its recipe, and the noise and loss it
-plugs into :func:`toyflow.training.train`."""
+plugs into :func:`toyflow.training.train` (:data:`REFERENCE_HOOKS`)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 
 from .reference import ReferenceConfig, reference_loss, reference_noise
 from .time_law import TimeLaw
-from .training import Recipe
+from .training import Recipe, TrainingHooks
 
 
 def reference_recipe(steps: int = 150_000, seed: int = 0) -> Recipe:
@@ -41,7 +39,6 @@ def reference_noise_like(x1: torch.Tensor, generator: torch.Generator) -> torch.
     return reference_noise(x1.shape, generator)
 
 
-def reference_plug() -> dict[str, Callable[..., torch.Tensor]]:
-    """The keyword arguments that make :func:`~toyflow.training.train` train as the reference does: its noise
-    (rescaled to [-1, 1], as it samples from that noise) and its loss (summed over points)."""
-    return {"noise_fn": reference_noise_like, "loss_fn": reference_loss}
+REFERENCE_HOOKS = TrainingHooks(noise_fn=reference_noise_like, loss_fn=reference_loss)
+"""What makes :func:`~toyflow.training.train` train as the reference does: its noise (rescaled to [-1, 1], as it
+samples from that noise) and its loss (summed over points)."""

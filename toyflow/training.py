@@ -118,6 +118,22 @@ class Budget:
         return max(by_steps, by_time)
 
 
+NoiseFn = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingHooks:
+    """What :func:`train` lets a caller replace (``None``: toyflow's own). ``noise_fn(x1, generator)``: the noise
+    ``(batch, num_points, 2)`` a batch of clouds ``x1`` starts from (default: the model's source law, coupled to the
+    clouds); ``loss_fn(model, x1, x0, t)``: the loss (a scalar) of a batch of clouds ``x1``, their noise ``x0`` and
+    times ``t (batch,)`` (default: :func:`~toyflow.flow.mixture_loss`). The reference method plugs in its own
+    (:data:`~toyflow.reference_training.REFERENCE_HOOKS`)."""
+
+    noise_fn: NoiseFn | None = None
+    loss_fn: LossFn | None = None
+
+
 class PairSource:
     """The training pairs of each step: fresh clouds of the mixture with noise coupled to them (or ``noise_fn``'s
     noise), kept in a :class:`~toyflow.pair_pool.PairPool` until it is full, then drawn from it; before
@@ -129,7 +145,7 @@ class PairSource:
         stream: CloudStream,
         generator: torch.Generator,
         radius: float,
-        noise_fn: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        noise_fn: NoiseFn | None = None,
     ) -> None:
         self.recipe, self.stream, self.generator, self.radius, self.noise_fn = (
             recipe,
@@ -212,8 +228,7 @@ def train(
     callback: Callable[[int, float], None] | None = None,
     progress: bool = True,
     stream: CloudStream | None = None,
-    noise_fn: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-    loss_fn: Callable[..., torch.Tensor] | None = None,
+    hooks: TrainingHooks = TrainingHooks(),
 ) -> TrainResult:
     """Train a flow on the recipe's mixture for ``steps`` steps or ``seconds`` of wall time, whichever ends first.
 
@@ -223,7 +238,7 @@ def train(
     cleaner than the raw weights). The pairs of each step come from a :class:`PairSource`; the network's passes
     run in ``recipe.precision`` (:func:`~toyflow.device.autocast_dtype`); training times follow
     ``recipe.time_law``. The loss is :func:`~toyflow.flow.mixture_loss` (a network with class heads learns from
-    the mixture's labels); ``noise_fn`` and ``loss_fn`` let the reference method plug in its own noise and loss.
+    the mixture's labels); ``hooks`` (:class:`TrainingHooks`) let the reference method plug in its own noise and loss.
     ``steps`` (and ``recipe.steps`` when it is used) must be at least 1 and ``seconds`` a finite number greater
     than 0 (a budget that never ends is refused, not run forever).
     """
@@ -247,7 +262,7 @@ def train(
         recipe.batch_size, recipe.s_fraction, recipe.train_points, seed=recipe.seed, pool_size=recipe.pool_size
     )
     gen = torch.Generator().manual_seed(recipe.seed + 1)
-    source = PairSource(recipe, stream, gen, noise_radius(model), noise_fn)
+    source = PairSource(recipe, stream, gen, noise_radius(model), hooks.noise_fn)
     optimisers = make_optimizers(model, recipe)
     groups = [(g, g["lr"]) for opt in optimisers for g in opt.param_groups]  # each group with its base rate
     ema = copy.deepcopy(model).requires_grad_(False) if recipe.ema > 0 else None
@@ -266,10 +281,10 @@ def train(
             is_s, t = pairs.is_s, recipe.time_law.sample(len(pairs), gen)
             x1, x0, t = pairs.clouds.to(dev), pairs.noise.to(dev), t.to(dev)
             with precision_context(dev, recipe.precision):
-                if loss_fn is None:
+                if hooks.loss_fn is None:
                     loss = mixture_loss(model, x1, x0, t, is_s, recipe.gate_weight)
                 else:
-                    loss = loss_fn(model, x1, x0, t)
+                    loss = hooks.loss_fn(model, x1, x0, t)
             model.zero_grad(set_to_none=True)
             loss.backward()
             for opt in optimisers:
