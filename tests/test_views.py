@@ -42,7 +42,7 @@ def test_a_is_computed_once_per_proposal_and_b_copied_once_per_change():
     meter = ViewMeter(session)
     proposal = session.propose(4)
     first = meter.a_side(proposal)
-    assert meter.a_side(proposal)[2] is first[2], "A is frozen: its trajectory is reused"
+    assert meter.a_side(proposal).trajectory is first.trajectory, "A is frozen: its trajectory is reused"
     b_copy = meter.snapshot()
     assert meter.snapshot() is b_copy and b_copy is not session.b and not b_copy.training
     session.give(ticks=[2])

@@ -30,6 +30,17 @@ from .session import PreferenceSession
 BELIEF_K = 6  # clouds of A's pool shown rated highest, and as many rated lowest
 
 
+@dataclass(frozen=True)
+class DecisionPath:
+    """One model's way from a proposal's ``n`` noises to its clouds, on the CPU: the sampler's times ``(k,)``, the
+    probability of an S curve at each, ``p (n, k)``, and the ``trajectory (k, n, num_points, 2)`` (its last step: the
+    clouds)."""
+
+    times: torch.Tensor
+    p: torch.Tensor
+    trajectory: torch.Tensor
+
+
 @dataclass
 class SameNoiseViews:
     """A and B on the noise of one proposal: the decision over time, ``times (k,)``, ``p_a, p_b (n, k)`` (the
@@ -65,23 +76,23 @@ class ViewMeter:
         self.session, self.bank_n = session, check_count("bank_n", bank_n)
         held_out = held_out if held_out is not None else HeldOut(session, bank_n, HELD_OUT_SEED)
         self.held_out = held_out.require(session, bank_n, "flip map")
-        self._a_side: tuple[Proposal, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self._a_side: tuple[Proposal, DecisionPath] | None = None
 
     def snapshot(self) -> nn.Module:
         """A frozen copy of B as it is now (the same copy again while B has not changed; the held-out noises' copy,
         so that the chart and the flip map read one sampling of it)."""
         return self.held_out.snapshot()
 
-    def a_side(self, proposal: Proposal) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """A on ``proposal``'s noise: ``(times (k,), p_a (n, k), trajectory_a (k, n, num_points, 2))`` on the CPU;
-        its last step is exactly ``proposal.samples``."""
+    def a_side(self, proposal: Proposal) -> DecisionPath:
+        """A on ``proposal``'s noise (computed once per proposal: A is frozen); the trajectory's last step is exactly
+        ``proposal.samples``."""
         if self._a_side is None or self._a_side[0] is not proposal:
             trace = proposal.trace
             if trace is None or trace.trajectory.shape[0] != self.session.sampler.steps + 1:
                 trace = sample_deciding(self.session.a, proposal.noise, self.session.sampler)
             times, p = decision_from(self.session.a, trace, self.session.sampler.precision)
-            self._a_side = (proposal, times, p, trace.trajectory.cpu())
-        return self._a_side[1:]
+            self._a_side = (proposal, DecisionPath(times, p, trace.trajectory.cpu()))
+        return self._a_side[1]
 
     def same_noise(
         self,
@@ -94,13 +105,13 @@ class ViewMeter:
         :attr:`~toyflow.preference.round.RoundResult.b_trace`)."""
         b_model = b_model if b_model is not None else self.snapshot()
         start = time.perf_counter()
-        times, p_a, trajectory_a = self.a_side(proposal)
+        a = self.a_side(proposal)
         middle = time.perf_counter()
         trace = trace_b if trace_b is not None else sample_deciding(b_model, proposal.noise, self.session.sampler)
         _, p_b = decision_from(b_model, trace, self.session.sampler.precision)
         timing = {"a": middle - start, "b": time.perf_counter() - middle}
         return SameNoiseViews(
-            proposal.number, times, p_a, p_b, trajectory_a, trace.trajectory.cpu(), reading(self.session.a), timing
+            proposal.number, a.times, a.p, p_b, a.trajectory, trace.trajectory.cpu(), reading(self.session.a), timing
         )
 
     def bank_noise(self) -> torch.Tensor:
