@@ -280,3 +280,10 @@ def test_connect_wires_a_picker_built_apart():
     record = picker.submit()
     assert record.updated and picker.b_same.shape == (3, 400, 2) and picker.b_fresh.shape == (2, 400, 2)
     assert app.last_result.record is record and picker.chart_points == []  # eval_n=0: no chart
+
+
+def test_soft_is_the_app_s_own_picker_s_and_refused_beside_another_picker():
+    session = PreferenceSession(make_flow(SMALL, seed=3), sampler_steps=2, settings=FAST)
+    assert PreferenceApp(session, soft=True, eval_n=0, views=False, propose=False).picker.soft
+    with pytest.raises(ValueError, match="^soft=True builds the app's own picker"):
+        PreferenceApp(session, picker=ProposalPicker(), soft=True, eval_n=0, views=False, propose=False)

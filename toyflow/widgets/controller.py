@@ -37,8 +37,8 @@ class PreferenceApp:
     views ``self.belief`` (what B believes), ``self.motion`` (A and B in motion) and ``self.flip_map`` (the flip
     map) to display where wanted.
 
-    ``picker`` defaults to a new :class:`ProposalPicker` built with ``picker_options`` (``n``, ``soft``,
-    ``fresh_n``, ``tile_size``, ``fresh_size``). With ``propose`` the first proposals are drawn at once; ``views``
+    ``picker`` defaults to a new :class:`ProposalPicker` (with sliders instead of ticks when ``soft``; build one
+    yourself for other sizes). With ``propose`` the first proposals are drawn at once; ``views``
     (default on) draws the teaching views after each round; ``log_path`` is where "Save session" writes the log.
     """
 
@@ -52,10 +52,12 @@ class PreferenceApp:
         propose: bool = True,
         views: bool = True,
         log_path: str | Path | None = None,
-        **picker_options,
+        soft: bool = False,
     ) -> None:
+        if picker is not None and soft:
+            raise ValueError("soft=True builds the app's own picker; given a picker, build it with soft=True instead")
         self.session = session
-        self.picker = picker or ProposalPicker(**picker_options)
+        self.picker = picker or ProposalPicker(soft=soft)
         self.eval_n, self.eval_seed = check_count("eval_n", eval_n, minimum=0), eval_seed  # 0: no chart
         # one sampling of B on the held-out noises per round, read by the chart (the first eval_n) and the flip map
         self.held_out = HeldOut(session, max(eval_n, FLIP_N if views else 1), eval_seed)
