@@ -6,9 +6,10 @@
 B moves as far as the preference model's certainty warrants, and the certainty is the posterior probability that the
 ticks follow the clouds: the evidence (a log Bayes factor, in nats) plus the prior log odds. This benchmark draws
 many simulated sessions of model A's proposals (4 clouds a round, rounds with no tick or four ticks skipped, as in a
-session) and prints the evidence after a few labelled rounds for three annotators: the exact one (ticks the clean
-clouds of ``--shape``, S curves by default), one that flips each decision with a probability (a person who slips),
-and the placebo (ticks each cloud with probability 1/2, blind to its shape). Beside toyflow's preference model, the
+session; session ``k`` shows every annotator the same proposals in the same order) and prints the evidence after a
+few labelled rounds for three annotators: the exact one (ticks the clean clouds of ``--shape``, S curves by default),
+one that flips each decision with a probability (a person who slips), and the placebo (ticks each cloud with
+probability 1/2, blind to its shape). Beside toyflow's preference model, the
 **ideal** row is the Bayes factor of a model that knows which clouds the exact annotator would tick (two groups,
 each with its own tick rate, against one tick rate for all): no preference model that reads the clouds can expect
 more evidence from the same ticks. The **shape known** row is the same Bayes factor for a model told only each
@@ -39,9 +40,11 @@ from toyflow.preference.belief import fit_belief
 from toyflow.preference.labels import labels_from
 from toyflow.preference.records import PROPOSALS
 from toyflow.preference.settings import MethodSettings
+from toyflow.seeds import stream
 from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
 BANK_SEED = 4242  # the noises of the bank of A's clouds the sessions draw their proposals from
+MAX_PROPOSALS = 1000  # proposals a simulated session may show before it gives up on its labelled rounds
 RANDOM = "random ticks"
 # the preference models compared, by the field of Reading that holds their evidence
 MODELS = {"toyflow": "evidence", "ideal": "ideal", "shape known": "by_shape"}
@@ -80,14 +83,15 @@ class BankGroups:
         return cls(is_shape & verdict.clean, is_shape)
 
 
-def clean_separation(bank: torch.Tensor, groups: BankGroups, k: int = 5, points: int = 64) -> float:
-    """How well the Chamfer distances (on ``points`` of each cloud, as the preference model reads them) tell the clean
-    clouds of the preferred shape in ``bank (m, num_points, 2)`` from its broken ones: the area under the curve of
-    the share of clean clouds among each cloud's ``k`` nearest of that shape (0.5: no better than chance)."""
-    clouds = bank[groups.preferred_shape]
+def clean_separation(bank: torch.Tensor, groups: BankGroups, k: int = 5, points: int | None = None) -> float:
+    """How well the Chamfer distances (on the first ``points`` of each cloud, default the preference model's
+    ``kernel_points``: as it reads them) tell the clean clouds of the preferred shape in ``bank (m, num_points, 2)``
+    from its broken ones: the area under the curve of the share of clean clouds among each cloud's ``k`` nearest of
+    that shape (0.5: no better than chance)."""
+    points = MethodSettings().kernel_points if points is None else points
+    clouds = bank[groups.preferred_shape][:, :points]
     clean = groups.wanted[groups.preferred_shape].float()
-    keep = torch.randperm(clouds.shape[1], generator=torch.Generator().manual_seed(0))[:points]
-    distances = pairwise_chamfer(clouds[:, keep], clouds[:, keep])
+    distances = pairwise_chamfer(clouds, clouds)
     distances.fill_diagonal_(float("inf"))
     score = clean[distances.topk(k, largest=False).indices].mean(dim=1)
     positive, negative = score[clean == 1], score[clean == 0]
@@ -119,19 +123,27 @@ def session(
     shape: str = "s_curve",
 ) -> dict[int, Reading]:
     """One simulated session on proposals of 4 clouds drawn from ``bank (m, num_points, 2)`` (``groups``: what the
-    ideal and the shape models are told of each): ``{labelled rounds: Reading}`` after each count in ``after``."""
-    gen = torch.Generator().manual_seed(seed)
+    ideal and the shape models are told of each): ``{labelled rounds: Reading}`` after each count in ``after``
+    (each at least 1). Session ``seed`` shows every annotator the same proposals in the same order (drawn from a
+    generator of their own; the ticks and flips from another); ``ValueError`` if ``MAX_PROPOSALS`` of them do not
+    give the labelled rounds asked for (an annotator that never ticks)."""
+    if min(after) < 1:
+        raise ValueError(f"labelled rounds must be counted from 1, got {min(after)}")
+    proposals = torch.Generator().manual_seed(seed)
+    answers = stream(seed, "evidence-ticks")
     settings = MethodSettings().belief_settings()
     labelled: list[tuple[torch.Tensor, torch.Tensor]] = []
     picks, ticks_all = [], []
     out: dict[int, Reading] = {}
-    while len(labelled) < max(after):
-        pick = torch.randperm(bank.shape[0], generator=gen)[:PROPOSALS]
+    for _ in range(MAX_PROPOSALS):
+        if len(labelled) >= max(after):
+            return out
+        pick = torch.randperm(bank.shape[0], generator=proposals)[:PROPOSALS]
         clouds = bank[pick]
         if annotator == RANDOM:
-            ticks = (torch.rand(PROPOSALS, generator=gen) < 0.5).nonzero().flatten().tolist()
+            ticks = (torch.rand(PROPOSALS, generator=answers) < 0.5).nonzero().flatten().tolist()
         else:
-            ticks = oracle_ticks(clouds, flip, gen, shape=shape)
+            ticks = oracle_ticks(clouds, flip, answers, shape=shape)
         labels = labels_from(PROPOSALS, ticks)
         if labels is None or len(ticks) == PROPOSALS:  # nothing ticked, or all alike: a session skips the round
             continue
@@ -147,7 +159,9 @@ def session(
                 ideal_evidence(groups.wanted[seen], ticked),
                 ideal_evidence(groups.preferred_shape[seen], ticked),
             )
-    return out
+    if len(labelled) >= max(after):
+        return out
+    raise ValueError(f"{MAX_PROPOSALS} proposals gave {len(labelled)} labelled rounds of {max(after)} ({annotator})")
 
 
 def main() -> None:
