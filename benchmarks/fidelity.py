@@ -19,11 +19,13 @@ import torch
 from common import machine, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
-from toyflow.data import sample_mixture
+from toyflow.data import draw_noise, sample_mixture
 from toyflow.evaluation import EVAL_SEED, generate
 from toyflow.fidelity import nearest_pool_distance, stray_figures
 from toyflow.judge import judge
+from toyflow.model import noise_radius
 from toyflow.preference import PreferenceSession, oracle_answer, play_round
+from toyflow.solver import Sampler
 
 ROWS = [
     ("rolls with a point > 0.1 from the roll curve", "rolls_far", "{:.0%}"),
@@ -39,18 +41,22 @@ ROWS = [
 
 
 def model_b_clouds(model_a, meta, seeds: int, rounds: int, n_eval: int) -> tuple[torch.Tensor, list[float]]:
-    """B's clouds after ``rounds`` labelled oracle rounds, per seed on its share of the fixed noises, pooled; and
-    per seed the median distance of B's S curves to the nearest cloud of the session's pool."""
+    """B's clouds after ``rounds`` labelled oracle rounds on the ``n_eval`` fixed noises A is judged on, each seed's
+    B on its share of them (the first ``n_eval % seeds`` seeds one more), pooled in the noises' order; and per seed
+    the median distance of B's S curves to the nearest cloud of the session's pool."""
     clouds, copy_distances = [], []
-    per_seed = n_eval // seeds
-    for seed in range(seeds):
+    noise = draw_noise(n_eval, seed=EVAL_SEED, radius=noise_radius(model_a))  # A's: generate(model_a, n_eval, ...)
+    sampler = Sampler.from_meta(model_a, meta)
+    for seed, share in enumerate(noise.tensor_split(seeds)):
         session = PreferenceSession(model_a, seed=seed, meta=meta)
         for _ in range(40):
             if session.labelled_rounds >= rounds:
                 break
             proposal = session.propose(4)
             play_round(session, oracle_answer(session, proposal), proposal)
-        b = generate(session.b, per_seed, EVAL_SEED + seed, meta=meta)
+        if session.labelled_rounds < rounds:
+            raise RuntimeError(f"seed {seed}: {session.labelled_rounds} labelled rounds in 40 proposals, not {rounds}")
+        b = sampler.sample(session.b, share).cpu()
         clouds.append(b)
         s_curves = b[judge(b).is_s]
         pool = session.pool().samples
