@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: timing, peak memory, the shipped model A, tables."""
+"""Shared helpers of the benchmark scripts: timing in turns, tables, the machine they ran on."""
 
 from __future__ import annotations
 
