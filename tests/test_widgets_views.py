@@ -315,6 +315,32 @@ def test_views_of_replaced_proposals_are_never_drawn():
     assert count(picker, "toyflow-decision") == 0 and app.motion.frames == []
 
 
+def test_a_late_drawing_never_lands_after_new_proposals_clear_the_views(monkeypatch):
+    import threading
+
+    app = make_app()
+    painter, shown, go_on = app.painter, threading.Event(), threading.Event()
+    show = painter.motion.show
+
+    def slow_show(*args, **kwargs):  # the worker, past its generation check, drawing slowly
+        show(*args, **kwargs)
+        shown.set()
+        assert go_on.wait(timeout=60)
+
+    monkeypatch.setattr(painter.motion, "show", slow_show)
+    app.picker.select([1])
+    app.picker.submit()
+    assert shown.wait(timeout=120)
+    mover = threading.Thread(target=painter.new_proposals)  # Next, pressed while the worker draws
+    mover.start()
+    mover.join(timeout=0.3)
+    assert mover.is_alive(), "new proposals wait for the drawing under way"
+    go_on.set()
+    mover.join(timeout=60)
+    assert app.picker.wait(timeout=120)
+    assert app.motion.frames == [] and "new proposals" in app.motion.caption.value  # the clearing came last
+
+
 def test_views_can_be_switched_off():
     app = make_app(views=False)
     app.picker.select([0])

@@ -8,11 +8,14 @@ so that after the round only B's is left. After a round it fits what B believes 
 the round ran (both quick), then the worker measures and draws, in this order: what B believes (read on A's pool),
 the decision over time under the tiles, A and B in motion, the flip map (then the controller's chart). Each job
 carries a generation number: a job whose proposals (or, for what B believes and the flip map, whose B) were replaced
-(Next proposals, Undo, Reset) before it finished draws nothing.
+(Next proposals, Undo, Reset) before it finished draws nothing: a job checks its number and draws under the same lock
+that the kernel's thread holds while it moves the number on and clears the views, so a stale drawing never lands
+after the clearing.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -42,6 +45,9 @@ class ViewPainter:
         self.flip_map = FlipMapView()
         self.generation = 0  # changes with the proposals shown (and with B)
         self.b_generation = 0  # changes with B only (the flip map is about B, not the proposals)
+        # held to move a generation on and clear or mark the views, and by a job to check its generation and draw
+        # (reentrant: without background a job runs inside the call that queued it)
+        self._drawing = threading.RLock()
         self.timing: dict[str, float] = {}
         self._worker = TorchWorker("toyflow-views")  # its thread starts with the first job
         if meter is None:
@@ -63,11 +69,12 @@ class ViewPainter:
     def new_proposals(self, proposal: Proposal | None = None) -> None:
         """New proposals are shown: what was drawn for the old ones goes (the flip map stays: it is about B), and
         A's side of the views of ``proposal`` is read on the worker while the person looks at it."""
-        self.generation += 1
-        if self.meter is None:
-            return
-        if self.motion.frames:
-            self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
+        with self._drawing:
+            self.generation += 1
+            if self.meter is None:
+                return
+            if self.motion.frames:
+                self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
         if proposal is not None:
             self.submit(self._a_side, self.generation, proposal)
 
@@ -88,26 +95,28 @@ class ViewPainter:
     ) -> None:
         """Queue the views of the round just played on ``proposal`` (``trace_b``: B's trajectory from the round, as
         it was sampled)."""
-        self.generation += 1
-        self.b_generation += 1
-        if self.meter is None:
-            return
+        with self._drawing:
+            self.generation += 1
+            self.b_generation += 1
+            if self.meter is None:
+                return
+            self.picker.decision_pending()
+            self.motion.pending()
+            self.flip_map.pending()
         self._queue_belief(f"after round {round_number}")
         b_model = self.meter.snapshot()
-        self.picker.decision_pending()
-        self.motion.pending()
-        self.flip_map.pending()
         self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trace_b)
         self.submit(self._bank, self.b_generation, round_number, b_model)
 
     def after_undo(self) -> None:
         """B changed without a round (undo, reset): the views of the proposals go, the flip map is drawn again."""
-        self.generation += 1
-        self.b_generation += 1
-        if self.meter is None:
-            return
-        self.motion.clear("the last round was taken back: answer the proposals again to see A and B in motion")
-        self.flip_map.pending()
+        with self._drawing:
+            self.generation += 1
+            self.b_generation += 1
+            if self.meter is None:
+                return
+            self.motion.clear("the last round was taken back: answer the proposals again to see A and B in motion")
+            self.flip_map.pending()
         self._queue_belief("model B as it is now")
         self.submit(self._bank, self.b_generation, None, self.meter.snapshot())
 
@@ -126,12 +135,13 @@ class ViewPainter:
         try:
             start = time.perf_counter()
             reading = None if belief is None else self.meter.belief(belief=belief)
-            if generation != self.b_generation:
-                return
-            if reading is None:
-                self.belief.clear(NO_TICKS)
-            else:
-                self.belief.show(reading, title, weighs=reading.top_weights is not None)
+            with self._drawing:
+                if generation != self.b_generation:
+                    return
+                if reading is None:
+                    self.belief.clear(NO_TICKS)
+                else:
+                    self.belief.show(reading, title, weighs=reading.top_weights is not None)
             self.timing["belief"] = time.perf_counter() - start
             self.picker.last_timing["belief"] = self.timing["belief"]
         except Exception as e:  # shown, never raised: this runs on a worker thread
@@ -148,17 +158,19 @@ class ViewPainter:
         try:
             start = time.perf_counter()
             views = self.meter.same_noise(proposal, b_model, trace_b)
-            if generation != self.generation:
-                return
-            measured = time.perf_counter() - start
-            self.picker.show_decision(views.times, views.p_a, views.p_b, views.reading, seconds=measured)
+            with self._drawing:
+                if generation != self.generation:
+                    return
+                measured = time.perf_counter() - start
+                self.picker.show_decision(views.times, views.p_a, views.p_b, views.reading, seconds=measured)
             self.timing["decision"] = time.perf_counter() - start
             start = time.perf_counter()
             frames = motion_pngs(views.trajectory_a, views.trajectory_b)
-            if generation != self.generation:
-                return
             what = f"proposals #{proposal.number} after round {round_number}"
-            self.motion.show(frames, views.times, what)
+            with self._drawing:
+                if generation != self.generation:
+                    return
+                self.motion.show(frames, views.times, what)
             self.timing["motion"] = time.perf_counter() - start
             for view in ("decision", "motion"):
                 self.picker.note_timing(view, self.timing[view])
@@ -169,10 +181,11 @@ class ViewPainter:
         try:
             start = time.perf_counter()
             bank = self.meter.bank(b_model)
-            if generation != self.b_generation:
-                return
             title = f"after round {round_number}" if round_number is not None else "model B as it is now"
-            self.flip_map.show(bank.a_clouds, bank.b_clouds, bank.flips, title)
+            with self._drawing:
+                if generation != self.b_generation:
+                    return
+                self.flip_map.show(bank.a_clouds, bank.b_clouds, bank.flips, title)
             self.timing["flip_map"] = time.perf_counter() - start
             self.picker.note_timing("flip_map", self.timing["flip_map"])
         except Exception as e:  # shown, never raised: this runs on a worker thread
