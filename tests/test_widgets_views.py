@@ -432,3 +432,17 @@ def test_undo_in_soft_mode_brings_the_probabilities_back():
     picker.undo()
     assert picker.probabilities == [0.2, 0.0, 0.7, 0.0] and not picker.answered
     assert app.session.labelled_rounds == 0 and picker.wait(timeout=120)
+
+
+def test_an_undo_waits_for_the_views_and_changes_nothing_if_they_do_not_finish(monkeypatch):
+    app = make_app(background=False)
+    picker = app.picker
+    picker.select([0])
+    picker.submit()
+    before = weights(app.session.b)
+    monkeypatch.setattr(picker, "wait", lambda timeout=120: False)  # the views still being drawn, in vain
+    assert picker.undo() is None
+    assert "TimeoutError: the views of the last round are still being drawn: press Undo again" in picker.status_text
+    assert same_weights(before, weights(app.session.b)) and app.session.rounds == 1
+    monkeypatch.undo()
+    assert picker.undo() is not None and app.session.rounds == 0

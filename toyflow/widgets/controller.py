@@ -109,7 +109,7 @@ class PreferenceApp:
     def undo(self) -> RoundRecord:
         """Take the last round back: B is exactly as before it, the picker shows its proposals again with the tiles
         as they were answered, the chart drops its point and the flip map is drawn for B as it is again."""
-        self.picker.wait()  # nothing measured on the B being undone may land after the undo
+        self._settle("Undo")  # nothing measured on the B being undone may land after the undo
         snapshot = self.session.undo()
         record = self.session.history[-1]
         if self.meter is not None:
@@ -124,7 +124,7 @@ class PreferenceApp:
     def reset(self) -> Proposal:
         """Forget everything B learned (B becomes A again, the history and the chart start over; the log keeps
         the reset) and show the first proposals again."""
-        self.picker.wait()
+        self._settle("Reset")
         self.session.reset()
         if self.meter is not None:
             self.meter = self._chart_meter()
@@ -135,6 +135,12 @@ class PreferenceApp:
         proposal = self.propose()
         self.picker.say("reset: model B is model A again; every round is forgotten (the session's log keeps them)")
         return proposal
+
+    def _settle(self, action: str) -> None:
+        """Wait for the views and the chart of the last round; ``TimeoutError`` (shown in the status line, nothing
+        changed) if they are not done in the picker's time: what they measured must not land after ``action``."""
+        if not self.picker.wait():
+            raise TimeoutError(f"the views of the last round are still being drawn: press {action} again once they are")
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the session's log to ``path`` (default :attr:`log_path`) atomically; the status line says where."""
