@@ -220,6 +220,14 @@ def test_the_keyboard_maps_keys_to_actions():
     keys.handle({"event": "keyup", "key": "1"})
     keys.handle({"event": "keydown", "key": "1"})
     assert done == ["one", "enter", "n", "n", "one"] and keys.pressed == ["1", "Enter", "n", "n", "1"]
+    done.clear()
+    keys.handle({"event": "keydown", "key": "n", "repeat": True})  # a key held down: pressed once, not again and again
+    keys.handle({"event": "keydown", "key": "Enter", "shiftKey": True})  # Shift+Enter runs the cell
+    keys.handle({"event": "keydown", "key": "1", "target": {"tagName": "input"}})  # typed into a slider's readout
+    assert done == []
+    keys.handle({"event": "keydown", "key": "1", "shiftKey": True, "target": {"tagName": "DIV"}})  # AZERTY's 1
+    keys.handle({"event": "keydown", "key": "Enter", "target": {"tagName": "BUTTON"}})  # after clicking a tile
+    assert done == ["one", "enter"]
 
 
 def test_keys_label_like_clicks():

@@ -19,6 +19,7 @@ try:  # a declared dependency; kept optional so the picker still works in a fron
 except ImportError:  # pragma: no cover - exercised only where ipyevents is missing
     Event = None
 
+FOCUSABLE = {"INPUT", "SELECT", "TEXTAREA"}  # elements whose keys are typed into them
 HELP = "keys (mouse over the picker): 1-4 tick · Enter teach · 0 none of these · N next · U undo"
 
 
@@ -48,9 +49,21 @@ class Keyboard:
         return True
 
     def handle(self, event: Mapping) -> None:
-        """An ipyevents ``keydown`` event: press its key unless a modifier (Ctrl, Alt, Meta) is held."""
-        if event.get("event") == "keydown" and not any(event.get(m) for m in ("ctrlKey", "altKey", "metaKey")):
-            self.press(str(event.get("key", "")))
+        """An ipyevents ``keydown`` event: press its key, unless a modifier (Ctrl, Alt, Meta) is held, the key is held
+        down (the browser repeats it: one U would undo round after round), it is Shift+Enter (JupyterLab's "run the
+        cell"), or it is typed into a text field (Shift alone is allowed: some keyboards type digits with it)."""
+        key = str(event.get("key", ""))
+        target = event.get("target")
+        tag = str(target.get("tagName", "")).upper() if isinstance(target, Mapping) else ""
+        if (
+            event.get("event") != "keydown"
+            or any(event.get(m) for m in ("ctrlKey", "altKey", "metaKey"))
+            or event.get("repeat")
+            or (key == "Enter" and event.get("shiftKey"))
+            or tag in FOCUSABLE
+        ):
+            return
+        self.press(key)
 
     def attach(self, source: widgets.DOMWidget) -> bool:
         """Listen to ``source``'s key presses in the browser; returns whether ipyevents is there to do it."""
