@@ -287,3 +287,48 @@ def test_soft_is_the_app_s_own_picker_s_and_refused_beside_another_picker():
     assert PreferenceApp(session, soft=True, eval_n=0, views=False, propose=False).picker.soft
     with pytest.raises(ValueError, match="^soft=True builds the app's own picker"):
         PreferenceApp(session, picker=ProposalPicker(), soft=True, eval_n=0, views=False, propose=False)
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("out of memory"), KeyboardInterrupt()], ids=["error", "interrupt"])
+def test_a_round_that_fails_after_b_learned_is_answered_and_never_taught_twice(monkeypatch, failure):
+    app = make_app(background=False)
+    picker, session = app.picker, app.session
+
+    def broken(noise):
+        raise failure
+
+    monkeypatch.setattr(session, "resample_deciding", broken)  # B learned; showing it fails
+    picker.select([0])
+    assert picker.submit() is None
+    assert session.rounds == 1 and picker.answered and not picker.busy
+    assert picker.round == 1 and type(failure).__name__ in picker.status_text
+    monkeypatch.undo()
+    assert picker.submit() is None and session.rounds == 1  # the same answer is not taught again
+    assert not picker.next_button.disabled  # Next proposals is the way on
+
+
+def test_after_undo_the_picker_no_longer_reports_the_round_taken_back():
+    app = make_app(background=False)
+    picker = app.picker
+    picker.select([0])
+    picker.submit()
+    assert picker.last_record is not None and app.last_result is not None
+    picker.undo()
+    assert picker.last_record is None and picker.last_timing == {} and app.last_result is None
+    assert picker.state["last_record"] is None
+
+
+def test_an_observer_that_raises_leaves_the_controls_usable():
+    app = make_app(background=False)
+    picker = app.picker
+
+    def bad_observer(change):
+        if change["new"] is False:
+            raise RuntimeError("observer bug")
+
+    picker.observe(bad_observer, names=["busy"])
+    picker.select([0])
+    with pytest.raises(RuntimeError, match="observer bug"):
+        picker.submit()
+    assert not picker.busy and not picker.next_button.disabled and not picker.undo_button.disabled
+    assert picker.controls.progress.layout.visibility == "hidden"

@@ -95,15 +95,24 @@ class PreferenceApp:
 
     def play(self, answer: Answer) -> RoundRecord:
         """One round on the proposals shown: B learns from ``answer``; the picker shows B and the record; the
-        views and the chart follow."""
-        result = play_round(
-            self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.stage
-        )
-        self.last_result = result
-        self._show_counts()
-        self.picker.show_round(result.record, result.b_same, result.b_fresh, result.timing)
-        self.painter.after_round(result.proposal, result.record.round, result.b_trace)
-        self._schedule_chart(result.record.round)
+        views and the chart follow. If anything fails once the session took the answer (re-sampling B, drawing), the
+        proposals are marked answered all the same, with the counts, and the error is shown: pressing Teach again
+        would teach B the same answer twice."""
+        answers = len(self.session.history)
+        try:
+            result = play_round(
+                self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.stage
+            )
+            self.last_result = result
+            self._show_counts()
+            self.picker.show_round(result.record, result.b_same, result.b_fresh, result.timing)
+            self.painter.after_round(result.proposal, result.record.round, result.b_trace)
+            self._schedule_chart(result.record.round)
+        except BaseException:
+            if len(self.session.history) > answers:  # the session took the answer
+                self._show_counts()
+                self.picker.mark_answered()
+            raise
         return result.record
 
     def undo(self) -> RoundRecord:
@@ -111,6 +120,7 @@ class PreferenceApp:
         as they were answered, the chart drops its point and the flip map is drawn for B as it is again."""
         self._settle("Undo")  # nothing measured on the B being undone may land after the undo
         snapshot = self.session.undo()
+        self.last_result = None
         record = self.session.history[-1]
         if self.meter is not None:
             self.meter.undo(record.round)
@@ -126,6 +136,7 @@ class PreferenceApp:
         the reset) and show the first proposals again."""
         self._settle("Reset")
         self.session.reset()
+        self.last_result = None
         if self.meter is not None:
             self.meter = self._chart_meter()
             self._redraw_chart()

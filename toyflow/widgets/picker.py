@@ -245,6 +245,7 @@ class ProposalPicker(widgets.VBox):
         """A round was taken back: show its ``proposal`` again, open, with the tiles as they were answered (``ticks``
         or ``probabilities``), no tile of B, and ``message`` in the status line."""
         self.results.clear()
+        self.last_record, self.last_timing = None, {}  # the round taken back is no one's last round
         self.show_proposal(proposal, ticks, probabilities)
         self._notice = message
         self._show_status()
@@ -287,8 +288,10 @@ class ProposalPicker(widgets.VBox):
         self.results.decision.pending()
 
     def clear_results(self) -> None:
-        """Remove B's tiles, the decision over time and the chart (e.g. after a reset)."""
+        """Remove B's tiles, the decision over time and the chart (e.g. after a reset), and forget the last round's
+        record and timing."""
         self.results.clear()
+        self.last_record, self.last_timing = None, {}
 
     def clear_chart(self) -> None:
         """Remove the chart (e.g. when every chart point was undone)."""
@@ -402,9 +405,11 @@ class ProposalPicker(widgets.VBox):
                 if taken:  # an answer was taken: these proposals are answered
                     self.set_trait("answered", True)
             finally:
-                self.set_trait("busy", False)
-                self.controls.working(False)
-                self._set_controls(True)
+                try:
+                    self.set_trait("busy", False)  # an observer of the traits may raise: the controls come back all
+                finally:  # the same
+                    self.controls.working(False)
+                    self._set_controls(True)
             return result
         finally:
             self._lock.release()
@@ -416,7 +421,13 @@ class ProposalPicker(widgets.VBox):
         try:
             for callback in callbacks:
                 result = callback(*args)
-        except Exception as e:  # a click must never end in a traceback
-            self._error(str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}")
+        except (Exception, KeyboardInterrupt) as e:  # a click must never end in a traceback (an interrupt neither)
+            self._error(str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}".rstrip(": "))
             return False, None
         return True, result
+
+    def mark_answered(self) -> None:
+        """The proposals shown are answered (the session took the answer), even if showing the round then failed: a
+        second press would teach B the same answer again."""
+        self.set_trait("answered", True)
+        self._set_controls(not self.busy)
