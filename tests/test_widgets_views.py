@@ -454,3 +454,29 @@ def test_an_undo_waits_for_the_views_and_changes_nothing_if_they_do_not_finish(m
     assert same_weights(before, weights(app.session.b)) and app.session.rounds == 1
     monkeypatch.undo()
     assert picker.undo() is not None and app.session.rounds == 0
+
+
+def test_views_that_fail_say_so_and_a_failure_about_replaced_proposals_says_nothing(monkeypatch):
+    app = make_app(background=False)
+    picker, painter = app.picker, app.painter
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("sampler failed")
+
+    monkeypatch.setattr(painter.meter, "same_noise", broken)
+    picker.select([0])
+    picker.submit()
+    assert "the decision over time: RuntimeError: sampler failed" in picker.results.decision.caption.value
+    assert "A and B in motion: RuntimeError: sampler failed" in app.motion.caption.value
+    picker.next()  # the failure was about the old proposals: it goes with them
+    assert "new proposals" in app.motion.caption.value and "failed" not in picker.results.decision.caption.value
+    generation, proposal = painter.generation - 1, picker.proposal
+    painter._same_noise(generation, proposal, 1, painter.meter.snapshot())  # a late failing job of the old round
+    assert "new proposals" in app.motion.caption.value
+
+
+def test_next_clears_a_motion_view_still_being_drawn():
+    app = make_app(background=False)
+    app.motion.pending()  # the view marked as being drawn (no frame yet)...
+    app.picker.next()  # ...and its proposals replaced before it was
+    assert "new proposals" in app.motion.caption.value and "drawing" not in app.motion.caption.value

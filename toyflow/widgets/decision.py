@@ -134,3 +134,9 @@ class DecisionRow(widgets.VBox):
         self.row.children = ()
         self.caption.value = ""
         self.pngs = []
+
+    def failed(self, message: str) -> None:
+        """No plots, and ``message`` (why) in their place."""
+        self.row.children = ()
+        self.pngs = []
+        self.caption.value = f"<small>{html.escape(message)}</small>"

@@ -73,8 +73,7 @@ class ViewPainter:
             self.generation += 1
             if self.meter is None:
                 return
-            if self.motion.frames:
-                self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
+            self.motion.clear("new proposals: answer them to see A and B in motion on their noise")
         if proposal is not None:
             self.submit(self._a_side, self.generation, proposal)
 
@@ -145,7 +144,9 @@ class ViewPainter:
             self.timing["belief"] = time.perf_counter() - start
             self.picker.last_timing["belief"] = self.timing["belief"]
         except Exception as e:  # shown, never raised: this runs on a worker thread
-            self.belief.failed(f"{type(e).__name__}: {e}")
+            with self._drawing:
+                if generation == self.b_generation:  # a failure about a B since replaced is no one's
+                    self.belief.failed(f"{type(e).__name__}: {e}")
 
     def _same_noise(
         self,
@@ -155,6 +156,7 @@ class ViewPainter:
         b_model: nn.Module,
         trace_b: DecisionTrace | None = None,
     ) -> None:
+        decision_drawn = False
         try:
             start = time.perf_counter()
             views = self.meter.same_noise(proposal, b_model, trace_b)
@@ -163,6 +165,7 @@ class ViewPainter:
                     return
                 measured = time.perf_counter() - start
                 self.picker.show_decision(views.times, views.p_a, views.p_b, views.reading, seconds=measured)
+                decision_drawn = True
             self.timing["decision"] = time.perf_counter() - start
             start = time.perf_counter()
             frames = motion_pngs(views.trajectory_a, views.trajectory_b)
@@ -175,7 +178,12 @@ class ViewPainter:
             for view in ("decision", "motion"):
                 self.picker.note_timing(view, self.timing[view])
         except Exception as e:  # shown, never raised: this runs on a worker thread
-            self.motion.clear(f"A and B in motion: {type(e).__name__}: {e}")
+            with self._drawing:
+                if generation != self.generation:  # a failure about proposals since replaced is no one's
+                    return
+                if not decision_drawn:
+                    self.picker.decision_failed(f"the decision over time: {type(e).__name__}: {e}")
+                self.motion.clear(f"A and B in motion: {type(e).__name__}: {e}")
 
     def _bank(self, generation: int, round_number: int | None, b_model: nn.Module) -> None:
         try:
@@ -189,4 +197,6 @@ class ViewPainter:
             self.timing["flip_map"] = time.perf_counter() - start
             self.picker.note_timing("flip_map", self.timing["flip_map"])
         except Exception as e:  # shown, never raised: this runs on a worker thread
-            self.flip_map.failed(f"{type(e).__name__}: {e}")
+            with self._drawing:
+                if generation == self.b_generation:
+                    self.flip_map.failed(f"{type(e).__name__}: {e}")

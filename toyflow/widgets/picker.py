@@ -287,6 +287,10 @@ class ProposalPicker(widgets.VBox):
         """Say under the tiles that the decision over time is being drawn."""
         self.results.decision.pending()
 
+    def decision_failed(self, message: str) -> None:
+        """Say under the tiles why the decision over time could not be drawn."""
+        self.results.decision.failed(message)
+
     def clear_results(self) -> None:
         """Remove B's tiles, the decision over time and the chart (e.g. after a reset), and forget the last round's
         record and timing."""
