@@ -332,3 +332,18 @@ def test_an_observer_that_raises_leaves_the_controls_usable():
         picker.submit()
     assert not picker.busy and not picker.next_button.disabled and not picker.undo_button.disabled
     assert picker.controls.progress.layout.visibility == "hidden"
+
+
+def test_undo_is_off_while_there_is_nothing_to_undo():
+    app = make_app(background=False)
+    picker = app.picker
+    assert picker.undo_button.disabled and not picker.next_button.disabled  # at the start
+    picker.select([0])
+    picker.submit()
+    assert not picker.undo_button.disabled
+    picker.undo()
+    assert picker.undo_button.disabled and app.session.rounds == 0
+    picker.select([1])
+    picker.submit()
+    picker.reset()
+    assert picker.undo_button.disabled  # a reset forgets every round: nothing to take back

@@ -173,6 +173,11 @@ class PreferenceSession:
         self._clear()
         self.log.add("reset", b=self.b_checksum())
 
+    @property
+    def can_undo(self) -> bool:
+        """Whether :meth:`undo` has an answer to take back (one given since the start or the last reset, not undone)."""
+        return bool(self._snapshots)
+
     def undo(self) -> snapshots.Snapshot:
         """Take the last answer in effect back: B, its optimiser, the labelled proposals and the method's state
         return bit for bit to what they were before it; its record is marked ``undone`` and an ``undo`` record

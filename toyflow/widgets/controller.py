@@ -84,7 +84,7 @@ class PreferenceApp:
         return self.painter.background
 
     def _show_counts(self) -> None:
-        self.picker.show_counts(self.session.rounds, self.session.labelled_rounds)
+        self.picker.show_counts(self.session.rounds, self.session.labelled_rounds, self.session.can_undo)
 
     def propose(self, seed: int | None = None) -> Proposal:
         """Draw the picker's ``n`` proposals from model A (noise of ``seed``, else the session's stream), show them."""

@@ -81,6 +81,7 @@ class ProposalPicker(widgets.VBox):
         self.proposal: Proposal | None = None  # what show_proposal was given
         self.last_record, self.last_error, self.last_timing = None, None, {}
         self.ignored = 0  # presses that were ignored (busy, or the proposals already answered)
+        self.undoable = True  # whether there is a round to take back (the app says, with the counts)
         self._callbacks: dict[str, list[Callable]] = {event: [] for event in PICKER_EVENTS}
         self._lock = threading.Lock()
         self._notice = "tick the S curves you like (click a picture or its checkbox), then press Teach model B"
@@ -155,6 +156,7 @@ class ProposalPicker(widgets.VBox):
 
     def _set_controls(self, enabled: bool) -> None:
         self.controls.enable(enabled)
+        self.undo_button.disabled = not (enabled and self.undoable)
         self.board.enable(enabled and not self.answered)
 
     def _sync_selection(self) -> None:
@@ -217,10 +219,13 @@ class ProposalPicker(widgets.VBox):
         self._notice = f"new proposals: {what}, then press Teach model B"
         self._show_status()
 
-    def show_counts(self, rounds: int, labelled_rounds: int) -> None:
-        """Show how many rounds were answered and how many taught B."""
+    def show_counts(self, rounds: int, labelled_rounds: int, undoable: bool = True) -> None:
+        """Show how many rounds were answered and how many taught B; ``undoable``: whether there is a round to take
+        back (Undo and its key are off when there is none)."""
         self.set_trait("round", rounds)
         self.set_trait("labelled_rounds", labelled_rounds)
+        self.undoable = undoable
+        self._set_controls(not self.busy)
         self._show_status()
 
     def show_round(self, record: RoundRecord, b_same: torch.Tensor, b_fresh: torch.Tensor, timing: dict) -> None:
@@ -369,7 +374,10 @@ class ProposalPicker(widgets.VBox):
 
     def undo(self) -> object:
         """Press "Undo last round": ask the callbacks to take the last round back (they show it with
-        :meth:`show_undone`)."""
+        :meth:`show_undone`); ignored when there is none (:meth:`show_counts`)."""
+        if not self.undoable:
+            self._ignore("nothing to undo: no round has been answered since the start or the reset")
+            return None
         return self._unless_busy("undo")
 
     def reset(self) -> object:
