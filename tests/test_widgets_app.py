@@ -347,3 +347,16 @@ def test_undo_is_off_while_there_is_nothing_to_undo():
     picker.submit()
     picker.reset()
     assert picker.undo_button.disabled  # a reset forgets every round: nothing to take back
+
+
+def test_a_stray_press_after_a_round_keeps_what_the_round_said():
+    app = make_app(background=False)
+    picker = app.picker
+    picker.select([0])
+    picker.submit()
+    said = picker.status_text
+    assert "round 1" in said
+    picker.press("1")  # the proposals are answered: ignored
+    assert said.split(" · ")[-1] in picker.status_text and "these proposals are answered" in picker.status_text
+    picker.press("1")
+    assert picker.status_text.count("these proposals are answered") == 1

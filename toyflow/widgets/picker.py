@@ -149,10 +149,12 @@ class ProposalPicker(widgets.VBox):
         self._show_status(error=message)
 
     def _ignore(self, why: str) -> None:
+        """A press that does nothing says why after the status line's notice, which stays (a stray key must not wipe
+        the summary of the round just played)."""
         self.ignored += 1
-        self._notice = why
         if not self.busy:
-            self._show_status()
+            notice = why if not self._notice or why in self._notice else f"{self._notice} · {why}"
+            self.controls.say(self.round, self.labelled_rounds, notice, None)
 
     def _set_controls(self, enabled: bool) -> None:
         self.controls.enable(enabled)
