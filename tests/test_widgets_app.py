@@ -360,3 +360,21 @@ def test_a_stray_press_after_a_round_keeps_what_the_round_said():
     assert said.split(" · ")[-1] in picker.status_text and "these proposals are answered" in picker.status_text
     picker.press("1")
     assert picker.status_text.count("these proposals are answered") == 1
+
+
+def test_undo_says_what_it_waits_for_with_every_button_off():
+    app = make_app(background=False)
+    picker = app.picker
+    picker.select([0])
+    picker.submit()
+    seen = []
+
+    def waiting(timeout=120):  # the app waits for the last round's views: what does the picker show meanwhile?
+        seen.append((picker.busy, picker.next_button.disabled, picker.undo_button.disabled, picker.status_text))
+        return True
+
+    picker.wait = waiting
+    picker.undo()
+    busy, next_off, undo_off, status = seen[0]
+    assert busy and next_off and undo_off and "taking the last round back" in status
+    assert not picker.busy and not picker.next_button.disabled and "round 1 undone" in picker.status_text

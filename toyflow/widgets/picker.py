@@ -23,9 +23,10 @@ progress bar shown while B learns.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict
 
@@ -50,6 +51,8 @@ RESET = "Reset"
 SAVE = "Save session"
 PICKER_EVENTS = ("round", "next", "undo", "reset", "save")
 ANSWERED = "these proposals are answered: press Next proposals for new ones"
+# presses that may wait for the last round's views to be drawn (the app's Undo and Reset), and what they say meanwhile
+WAITING = {"undo": "taking the last round back…", "reset": "forgetting every round…"}
 
 
 class ProposalPicker(widgets.VBox):
@@ -394,7 +397,39 @@ class ProposalPicker(widgets.VBox):
         if self.busy:
             self._ignore("busy: model B is still learning")
             return None
-        return self._call(self._callbacks[event], *args)[1]
+        if event not in WAITING:
+            return self._call(self._callbacks[event], *args)[1]
+        if not self._lock.acquire(blocking=False):
+            self._ignore("busy: model B is still learning")
+            return None
+        before = self._notice
+        try:  # it may wait for the last round's views: the buttons are off and the status line says why
+            with self._working(WAITING[event]):
+                taken, result = self._call(self._callbacks[event], *args)
+            if not taken and self._notice == WAITING[event]:  # it failed: the error, after what was said before
+                self._notice = before
+                self._show_status(error=self.last_error)
+            return result
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _working(self, notice: str) -> Iterator[None]:
+        """Busy while the block runs: every control off, the progress bar shown, ``notice`` in the status line; all
+        of it back afterwards, even if an observer of ``busy`` raises."""
+        self.set_trait("busy", True)
+        self._set_controls(False)
+        self.controls.working(True)
+        self._notice = notice
+        self._show_status()
+        try:
+            yield
+        finally:
+            try:
+                self.set_trait("busy", False)
+            finally:
+                self.controls.working(False)
+                self._set_controls(True)
 
     def _answer(self, skip: bool) -> object:
         if not self._lock.acquire(blocking=False):
@@ -409,21 +444,10 @@ class ProposalPicker(widgets.VBox):
                 return None
             probabilities = list(self.probabilities) if self.soft and not skip else None
             ticks = None if skip or self.soft else list(self.selected)
-            self.set_trait("busy", True)
-            self._set_controls(False)
-            self.controls.working(True)
-            self._notice = "model B is learning…"
-            self._show_status()
-            try:
+            with self._working("model B is learning…"):
                 taken, result = self._call(self._callbacks["round"], Answer(ticks=ticks, probabilities=probabilities))
                 if taken:  # an answer was taken: these proposals are answered
                     self.set_trait("answered", True)
-            finally:
-                try:
-                    self.set_trait("busy", False)  # an observer of the traits may raise: the controls come back all
-                finally:  # the same
-                    self.controls.working(False)
-                    self._set_controls(True)
             return result
         finally:
             self._lock.release()
