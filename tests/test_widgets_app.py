@@ -343,10 +343,12 @@ def test_undo_is_off_while_there_is_nothing_to_undo():
     assert not picker.undo_button.disabled
     picker.undo()
     assert picker.undo_button.disabled and app.session.rounds == 0
+    assert "the last round was taken back" in app.motion.caption.value
     picker.select([1])
     picker.submit()
     picker.reset()
     assert picker.undo_button.disabled  # a reset forgets every round: nothing to take back
+    assert "new proposals" in app.motion.caption.value  # a reset shows the first proposals again
 
 
 def test_a_stray_press_after_a_round_keeps_what_the_round_said():
