@@ -183,7 +183,7 @@ BAD_FILES = {
     "npz archive": (_npz, "an .npz archive"),
     "not an array": (lambda p: p.write_bytes(b"not an array"), "not a readable .npy file"),
     "empty": (lambda p: p.write_bytes(b""), "not a readable .npy file"),
-    "a folder": (lambda p: p.mkdir(), "not a readable .npy file"),
+    "a folder": (lambda p: p.mkdir(), "not a regular file"),
     "missing": (lambda p: None, "not a readable .npy file"),
 }
 
@@ -443,3 +443,76 @@ def test_the_original_s_network_is_no_model_a_of_a_session(tmp_path):
             f"toyflow prefer: {path}: the original's network (toyflow train --reference) cannot be model A of a "
             "session\n"
         ), err
+
+
+def test_outputs_are_compared_as_the_system_resolves_them(model_a, tmp_path):
+    (tmp_path / "sub").mkdir()
+    a = tmp_path / "a.safetensors"
+    a.write_bytes(model_a.read_bytes())
+    before = a.read_bytes()
+    spelled = str(tmp_path / "sub" / ".." / "a.safetensors")
+    for command, extra in (("sample", ["--n", "1", "--seed", "0"]), ("prefer", ["--oracle", "--rounds", "1"])):
+        code, out, err = run_main(command, str(a), *extra, "--out", spelled)
+        _one_line(code, err, 2, command, "argument --out: names the input checkpoint")
+    log = tmp_path / "log.json"
+    log.write_text("{}")
+    code, _, err = run_main("prefer", str(a), "--replay", str(log), "--out", str(tmp_path / "sub" / ".." / "log.json"))
+    _one_line(code, err, 2, "prefer", "argument --out: names the log replayed")
+    b = str(tmp_path / "b.safetensors")
+    code, _, err = run_main(
+        "prefer", str(a), "--oracle", "--out", b, "--log", str(tmp_path / "sub" / ".." / "b.safetensors")
+    )
+    _one_line(code, err, 2, "prefer", "argument --log: names the file of --out")
+    assert (
+        a.read_bytes() == before
+        and log.read_text() == "{}"
+        and sorted(p.name for p in tmp_path.iterdir())
+        == [
+            "a.safetensors",
+            "log.json",
+            "sub",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("outputs", "flag"),
+    [
+        (["--out", "x/b.safetensors", "--png-dir", "x/b.safetensors"], "--png-dir"),
+        (["--out", "y/log.json/b.safetensors", "--log", "y/log.json"], "--out"),
+        (["--out", "z/b.safetensors", "--log", "z/log.json", "--png-dir", "z/log.json"], "--png-dir"),
+    ],
+    ids=["pictures in the model's file", "the model in the log's file", "pictures in the log's file"],
+)
+def test_one_output_inside_another_is_refused_before_any_work(model_a, tmp_path, monkeypatch, outputs, flag):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main("prefer", str(model_a), "--oracle", "--rounds", "1", *outputs)
+    _one_line(code, err, 2, "prefer", f"argument {flag}: ")
+    assert "would be inside (or be) the file of" in err and list(tmp_path.iterdir()) == []
+
+
+def test_unusable_paths_and_devices_are_one_line_before_any_work(model_a, tmp_path):
+    long_name = "y" * 250 + ".npy"
+    code, _, err = run_main("sample", str(model_a), "--n", "1", "--seed", "0", "--out", str(tmp_path / long_name))
+    _one_line(code, err, 2, "sample", "its name is too long")
+    code, _, err = run_main("sample", str(model_a), "--n", "1", "--seed", "0", "--out", str(tmp_path / ("x" * 300)))
+    _one_line(code, err, 2, "sample", "its name is too long")
+    code, _, err = run_main("sample", str(model_a), "--n", "1", "--seed", "0", "--out", str(tmp_path) + "/x.npy/")
+    assert code == 2 and "names a folder (it ends with a separator)" in err
+    code, _, err = run_main("sample", str(model_a), "--n", "1", "--seed", "0", "--out", "x.npy", "--device", "meta")
+    assert code == 2 and "device 'meta' computes nothing" in err
+    fifo = tmp_path / "fifo.npy"
+    os.mkfifo(fifo)
+    code, _, err = run_main("evaluate", str(fifo))  # reading a pipe would wait for ever
+    _one_line(code, err, 2, "evaluate", "not a regular file")
+    code, _, err = run_main("prefer", str(model_a), "--replay", str(fifo), "--out", str(tmp_path / "b.safetensors"))
+    _one_line(code, err, 2, "prefer", "not a regular file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo.npy"]
+
+
+def test_training_takes_every_seed_its_argument_takes(tmp_path):
+    out = tmp_path / "a.safetensors"
+    code, _, err = run_main(
+        "train", "--steps", "1", "--eval-n", "0", "--seed", str(2**63 - 1), "--quiet", "--out", str(out)
+    )
+    assert code == 0, err

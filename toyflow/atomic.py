@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 MIN_FREE = 64 * 1024  # bytes a disk must have left for any file to be written on it
+TMP_EXTRA = 16  # bytes the temporary file's name adds to the target's (".", ".XXXXXXXX.tmp" and a margin)
 
 
 def _umask() -> int:
@@ -91,10 +92,16 @@ def check_target(path: str | os.PathLike, size: int = 0) -> Path:
     :class:`UnwritableTarget` (one line naming the path) when ``path`` is a folder or another thing than a file (a
     device), its folder cannot be made or written into, or its disk is full. Nothing is written."""
     path = Path(path)
-    if path.is_dir():
-        raise UnwritableTarget(f"{path} is a folder; name a file to write")
-    if os.path.lexists(path) and not (path.is_file() or path.is_symlink()):
-        raise UnwritableTarget(f"{path} is not a regular file (a device, a pipe or a socket); name a file to write")
+    name_max = 255 - TMP_EXTRA  # the temporary file beside it is named .NAME.XXXXXXXX.tmp
+    if len(os.fsencode(path.name)) > name_max:
+        raise UnwritableTarget(f"cannot write {path}: its name is too long (at most {name_max} bytes here)")
+    try:
+        if path.is_dir():
+            raise UnwritableTarget(f"{path} is a folder; name a file to write")
+        if os.path.lexists(path) and not (path.is_file() or path.is_symlink()):
+            raise UnwritableTarget(f"{path} is not a regular file (a device, a pipe or a socket); name a file to write")
+    except OSError as e:  # a path the system cannot even look at (a folder's name too long, ...)
+        raise UnwritableTarget(f"cannot write {path}: {_reason(e)}") from None
     check_folder(path.parent, path, size)
     return path
 

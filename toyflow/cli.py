@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model A and save it as a safetensors checkpoint")
-    p.add_argument("--out", required=True, type=Path, help="checkpoint to write (.safetensors)")
+    p.add_argument("--out", required=True, type=types.output_file, help="checkpoint to write (.safetensors)")
     p.add_argument(
         "--s-fraction", type=types.probability, default=None, help="share of S curves in the training mixture"
     )
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--n", type=types.count(1), required=True, help="number of clouds")
     p.add_argument("--seed", type=types.seed, required=True, help="noise seed (same seed, same clouds)")
-    p.add_argument("--out", type=Path, required=True, help=".npy file to write, float32 (n, num_points, 2)")
+    p.add_argument(
+        "--out", type=types.output_file, required=True, help=".npy file to write, float32 (n, num_points, 2)"
+    )
     p.add_argument("--steps", type=types.count(1), default=None, help="sampler steps (default: the checkpoint's)")
     p.add_argument("--method", choices=list(SAMPLERS), default=None)
     p.add_argument(
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "simulated annotator's with --oracle) teach model B, then drawn on the same noise and on 6 fresh ones.",
     )
     p.add_argument("checkpoint", type=Path, help="model A")
-    p.add_argument("--out", required=True, type=Path, help="where to save model B (.safetensors)")
+    p.add_argument("--out", required=True, type=types.output_file, help="where to save model B (.safetensors)")
     p.add_argument("--rounds", type=types.count(1), default=3, help=f"rounds of {PROPOSALS} proposals (default 3)")
     p.add_argument("--oracle", action="store_true", help="let the simulated annotator tick the clean S curves")
     p.add_argument(
@@ -112,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=types.seed, default=None, help="seed of the proposals' noise and of B's updates (default 0)"
     )
     p.add_argument("--png-dir", type=Path, default=None, help="folder for the round pictures (default: next to --out)")
-    p.add_argument("--log", type=Path, default=None, help="write the session's log (JSON, replayable) to this file")
+    p.add_argument(
+        "--log", type=types.output_file, default=None, help="write the session's log (JSON, replayable) to this file"
+    )
     p.add_argument(
         "--replay",
         type=Path,
@@ -346,8 +350,10 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, 
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse (:class:`~toyflow.atomic.UnwritableTarget`, one line) before any work a file the command could not
-    write: ``--out`` of train, sample and prefer, prefer's ``--log`` and the folder of its pictures."""
+    """Refuse (:class:`~toyflow.atomic.UnwritableTarget` or :class:`Refused`, one line) before any work a file the
+    command could not write: ``--out`` of train, sample and prefer, prefer's ``--log`` and the folder of its pictures;
+    two outputs that are one file, or one inside the other; an output over an input (the checkpoint, the log
+    replayed). Paths are compared as the system resolves them (``a/../b`` is ``b``, a link is its target)."""
     files = [("--out", getattr(args, "out", None))]
     if args.command == "prefer":
         files.append(("--log", args.log))
@@ -355,12 +361,25 @@ def check_outputs(args: argparse.Namespace) -> None:
     size = args.n * args.num_points * 2 * 4 if args.command == "sample" else 0  # float32 clouds
     for _, path in files:
         check_target(path, size)
-    if len(files) == 2 and files[0][1].absolute() == files[1][1].absolute():
+    if len(files) == 2 and files[0][1].resolve() == files[1][1].resolve():
         raise Refused("--log", f"names the file of --out, {files[0][1]}; give the log a file of its own")
-    source = getattr(args, "checkpoint", None)
+    inputs = [
+        ("the input checkpoint", getattr(args, "checkpoint", None)),
+        ("the log replayed", getattr(args, "replay", None)),
+    ]
     for flag, path in files:
-        if source is not None and path.absolute() == source.absolute():
-            raise Refused(flag, f"names the input checkpoint, {source}; write to a file of its own")
+        for what, source in inputs:
+            if source is not None and path.resolve() == source.resolve():
+                raise Refused(flag, f"names {what}, {source}; write to a file of its own")
+    folders = [("--png-dir", args.png_dir)] if args.command == "prefer" and args.replay is None and args.png_dir else []
+    for flag, path in files + folders:  # one output inside another's place: a file would have to be a folder
+        for other_flag, other in files:
+            if (
+                other_flag != flag
+                and other.resolve() in path.resolve().parents
+                or (flag == "--png-dir" and path.resolve() == other.resolve())
+            ):
+                raise Refused(flag, f"{path} would be inside (or be) the file of {other_flag}, {other}")
     if args.command == "prefer" and args.replay is None:
         check_folder(args.png_dir or args.out.parent)
 

@@ -13,7 +13,9 @@ that a checkpoint's network cannot draw); :func:`toyflow.cli.main` prints it in 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from .validation import count_problem, positive_problem, probability_problem, seed_problem
 
@@ -87,6 +89,13 @@ def seed(text: str) -> int:
     return value
 
 
+def output_file(text: str) -> Path:
+    """The type of a file to write (``--out``, ``--log``): its path; a path ending in a separator names a folder."""
+    if text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{text} names a folder (it ends with a separator); name a file to write")
+    return Path(text)
+
+
 def device(text: str) -> str:
     """The type of ``--device``: ``auto``, or a torch device that exists here (``cpu``, ``cuda``, ``cuda:1``, ...)."""
     if text == "auto":
@@ -97,6 +106,8 @@ def device(text: str) -> str:
         dev = torch.device(text)
     except (RuntimeError, ValueError):
         raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (e.g. cpu, cuda, cuda:1, auto)") from None
+    if dev.type not in ("cpu", "cuda", "mps", "xpu"):  # "meta" and the like hold no values: nothing runs there
+        raise argparse.ArgumentTypeError(f"device {text!r} computes nothing (choose cpu, cuda, cuda:1, ... or auto)")
     try:
         torch.empty(0, device=dev)
     except Exception as e:  # torch raises RuntimeError or AssertionError for a device it cannot use

@@ -120,6 +120,8 @@ def load_clouds(path: str | os.PathLike) -> np.ndarray:
     """The clouds of a ``.npy`` file as float32 ``(n, num_points, 2)``, ``n >= 1`` and ``num_points >= MIN_POINTS``;
     :class:`CloudFileError` (naming the file) for anything else. The header is checked (:func:`read_header`) and the
     file's size compared with what it announces before a value is read; nothing is unpickled."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a folder, a pipe (reading it would wait for ever)
+        raise CloudFileError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as f:
             header = read_header(f, path)

@@ -161,7 +161,8 @@ class PairSource:
         x1, is_s = self.stream.next()
         x0 = self.noise_fn(x1, self.generator) if self.noise_fn else noise_like(x1, self.generator, self.radius)
         r = self.recipe
-        return Pairs(x1, couple(x0, x1, r.ot_chunk, r.pair_clouds, seed=r.seed * 1_000_003 + step), is_s)
+        seed = (r.seed * 1_000_003 + step) % 2**63  # the same as ever below 2**63; any seed of the recipe's range works
+        return Pairs(x1, couple(x0, x1, r.ot_chunk, r.pair_clouds, seed=seed), is_s)
 
     def next(self, step: int, progress: float) -> Pairs:
         """The pairs of step ``step`` at ``progress``."""
@@ -261,7 +262,7 @@ def train(
     stream = stream or CloudStream(
         recipe.batch_size, recipe.s_fraction, recipe.train_points, seed=recipe.seed, pool_size=recipe.pool_size
     )
-    gen = torch.Generator().manual_seed(recipe.seed + 1)
+    gen = torch.Generator().manual_seed((recipe.seed + 1) % 2**63)  # seed 2**63 - 1 too
     source = PairSource(recipe, stream, gen, noise_radius(model), hooks.noise_fn)
     optimisers = make_optimizers(model, recipe)
     groups = [(g, g["lr"]) for opt in optimisers for g in opt.param_groups]  # each group with its base rate

@@ -118,6 +118,8 @@ class SessionLog:
     @classmethod
     def read(cls, path: str | os.PathLike) -> SessionLog:
         """Read a log written by :meth:`write`; :class:`LogError` (one line naming the file) if it cannot be used."""
+        if Path(path).exists() and not Path(path).is_file():  # a folder, a pipe (reading it would wait for ever)
+            raise LogError(f"cannot read the session log {path}: not a regular file")
         try:
             data = json.loads(Path(path).read_text())
         except OSError as e:
