@@ -516,3 +516,25 @@ def test_training_takes_every_seed_its_argument_takes(tmp_path):
         "train", "--steps", "1", "--eval-n", "0", "--seed", str(2**63 - 1), "--quiet", "--out", str(out)
     )
     assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "says"),
+    [
+        (
+            "sample",
+            ["--n", "100001", "--seed", "0", "--out", "x.npy"],
+            "argument --n: must be at most 100000, got 100001",
+        ),
+        ("sample", ["--n", "1", "--seed", "0", "--num-points", str(10**9), "--out", "x.npy"], "must be at most 100000"),
+        ("sample", ["--n", "1", "--seed", "0", "--steps", str(10**9), "--out", "x.npy"], "must be at most 100000"),
+        ("sample", ["--n", "100000", "--seed", "0", "--num-points", "1000", "--out", "x.npy"], "points at once"),
+        ("evaluate", ["--n", str(10**12)], "argument --n: must be at most 100000"),
+        ("prefer", ["--oracle", "--rounds", str(10**9), "--out", "b.safetensors"], "must be at most 10000"),
+    ],
+    ids=["clouds", "points", "sampler steps", "clouds times points", "clouds judged", "rounds"],
+)
+def test_counts_past_any_use_are_refused_before_any_work(model_a, tmp_path, monkeypatch, command, extra, says):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(command, str(model_a), *extra)
+    assert code == 2 and out == "" and says in err and list(tmp_path.iterdir()) == []

@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument(
-        "--steps", type=types.count(1), default=None, help="number of optimiser steps (default: the recipe's)"
+        "--steps",
+        type=types.count(1, types.MAX_TRAIN_STEPS),
+        default=None,
+        help="number of optimiser steps (default: the recipe's)",
     )
     budget.add_argument("--seconds", type=types.positive, default=None, help="stop after this many seconds of training")
     p.add_argument("--seed", type=types.seed, default=0, help="seed of the data, noise and weights (0 to 2**63 - 1)")
@@ -62,22 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model A that never sees a label: one velocity head, no gate (the default has a head per class and a "
         "gate trained on the mixture's labels)",
     )
-    p.add_argument("--eval-n", type=types.count(0), default=1024, help="clouds judged after training (0 to skip)")
+    p.add_argument(
+        "--eval-n", type=types.count(0, types.MAX_CLOUDS), default=1024, help="clouds judged after training (0 to skip)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_device(p)
 
     p = sub.add_parser("sample", help="sample clouds from a checkpoint to a .npy file")
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--n", type=types.count(1), required=True, help="number of clouds")
+    p.add_argument("--n", type=types.count(1, types.MAX_CLOUDS), required=True, help="number of clouds")
     p.add_argument("--seed", type=types.seed, required=True, help="noise seed (same seed, same clouds)")
     p.add_argument(
         "--out", type=types.output_file, required=True, help=".npy file to write, float32 (n, num_points, 2)"
     )
-    p.add_argument("--steps", type=types.count(1), default=None, help="sampler steps (default: the checkpoint's)")
+    p.add_argument(
+        "--steps", type=types.count(1, types.MAX_STEPS), default=None, help="sampler steps (default: the checkpoint's)"
+    )
     p.add_argument("--method", choices=list(SAMPLERS), default=None)
     p.add_argument(
         "--num-points",
-        type=types.count(MIN_POINTS),
+        type=types.count(MIN_POINTS, types.MAX_POINTS),
         default=NUM_POINTS,
         help=f"points per cloud (default {NUM_POINTS}; at least {MIN_POINTS}, the fewest the judge can read)",
     )
@@ -85,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="judge a .npy file of clouds or a checkpoint's samples")
     p.add_argument("source", type=Path, help="a .npy file (n, num_points, 2) or a checkpoint")
-    p.add_argument("--n", type=types.count(1), default=1024, help="clouds to sample from a checkpoint")
+    p.add_argument(
+        "--n", type=types.count(1, types.MAX_CLOUDS), default=1024, help="clouds to sample from a checkpoint"
+    )
     p.add_argument("--seed", type=types.seed, default=None, help="noise seed for a checkpoint (default: the fixed one)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     _add_device(p)
@@ -98,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("checkpoint", type=Path, help="model A")
     p.add_argument("--out", required=True, type=types.output_file, help="where to save model B (.safetensors)")
-    p.add_argument("--rounds", type=types.count(1), default=3, help=f"rounds of {PROPOSALS} proposals (default 3)")
+    p.add_argument(
+        "--rounds",
+        type=types.count(1, types.MAX_ROUNDS),
+        default=3,
+        help=f"rounds of {PROPOSALS} proposals (default 3)",
+    )
     p.add_argument("--oracle", action="store_true", help="let the simulated annotator tick the clean S curves")
     p.add_argument(
         "--oracle-shape",
@@ -199,6 +213,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from .reference import is_reference
     from .solver import Sampler
 
+    if args.n * args.num_points > types.MAX_CLOUDS * NUM_POINTS:  # each count may pass alone, not both at once
+        raise Refused(
+            "--n",
+            f"{args.n} clouds of {args.num_points} points are more than {types.MAX_CLOUDS * NUM_POINTS} points at once",
+        )
     model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
     if is_reference(model) and args.num_points != model.config.num_points:
         raise Refused(

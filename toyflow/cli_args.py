@@ -56,12 +56,22 @@ def _parse_float(text: str) -> float | str:
         return text
 
 
-def count(minimum: int = 1) -> Callable[[str], int]:
-    """The type of a count of at least ``minimum`` (clouds, steps, points; ``minimum=0`` where 0 means "none")."""
+# The most a command is asked for: far above any use (a benchmark judges 1024 clouds of 400 points, a sampler takes
+# 16 steps), far below what would exhaust a machine's memory or run for days.
+MAX_CLOUDS = 100_000  # clouds sampled or judged at once: 320 MB of float32 clouds of 400 points
+MAX_POINTS = 100_000  # points of a cloud
+MAX_STEPS = 100_000  # sampler steps, as a checkpoint's sampler may name
+MAX_TRAIN_STEPS = 10_000_000  # training steps (the recipe takes 3000)
+MAX_ROUNDS = 10_000  # rounds of preference
+
+
+def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
+    """The type of a count of at least ``minimum`` (clouds, steps, points; ``minimum=0`` where 0 means "none") and at
+    most ``maximum``."""
 
     def parse(text: str) -> int:
         value = _parse_int(text)
-        _checked(count_problem(value, minimum))
+        _checked(count_problem(value, minimum, maximum))
         return value
 
     parse.__name__ = f"count (at least {minimum})"
