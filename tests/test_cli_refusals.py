@@ -538,3 +538,22 @@ def test_counts_past_any_use_are_refused_before_any_work(model_a, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(command, str(model_a), *extra)
     assert code == 2 and out == "" and says in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_an_output_that_cannot_be_printed_is_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    clouds, _ = sample_mixture(4, 0.5, seed=0)
+    np.save(tmp_path / "good.npy", clouds.numpy())
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "toyflow", "evaluate", str(tmp_path / "good.npy"), "--json"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "toyflow evaluate: cannot write to the standard output (No space left on device)"

@@ -13,7 +13,9 @@ written whole, then renamed into place.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -423,3 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{command}: {e}", 1)
     except KeyboardInterrupt:
         return _fail(f"{command}: interrupted; no partial file was left behind", 130)
+    except BrokenPipeError:  # the reader of the output went away (``| head``): nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (nor at exit, when Python flushes it)
+        return 1
+    except OSError as e:
+        if e.filename is not None or e.errno not in (errno.ENOSPC, errno.EIO):
+            raise
+        return _fail(f"{command}: cannot write to the standard output ({e.strerror})", 1)  # e.g. > /dev/full
