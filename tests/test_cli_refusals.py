@@ -557,3 +557,9 @@ def test_an_output_that_cannot_be_printed_is_one_line_not_a_traceback(tmp_path):
         )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "toyflow evaluate: cannot write to the standard output (No space left on device)"
+
+
+def test_a_file_name_with_a_line_break_still_gives_one_line(tmp_path):
+    odd = tmp_path / "a\nb.npy"
+    code, out, err = run_main("evaluate", str(odd))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "a\\nb.npy" in err

@@ -406,7 +406,9 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 
 def _fail(message: str, status: int) -> int:
-    print(message, file=sys.stderr)
+    """Say ``message`` on one line of stderr (a file name may hold a line break: it is shown as ``\\n``); return
+    ``status``."""
+    print(message.replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
     return status
 
 
