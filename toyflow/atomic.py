@@ -87,6 +87,12 @@ def check_folder(folder: str | os.PathLike, for_path: str | os.PathLike | None =
     return folder
 
 
+def special_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is there but not a regular file (a folder, a pipe, a device): a reader refuses it rather than
+    wait on it for ever."""
+    return os.path.exists(path) and not os.path.isfile(path)
+
+
 def check_target(path: str | os.PathLike, size: int = 0) -> Path:
     """``path`` when a file of ``size`` bytes can be written there (see :func:`check_folder`); raise
     :class:`UnwritableTarget` (one line naming the path) when ``path`` is a folder or another thing than a file (a

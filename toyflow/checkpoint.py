@@ -54,7 +54,8 @@ PointFrequencies = Count(0, 256)
 ReferenceDepth = Count(1, 8)
 CloudPoints = Count(1, 2048)
 SamplerMethod = Choice(SAMPLERS)
-SamplerSteps = Count(1, 100_000)
+MAX_SAMPLER_STEPS = 100_000  # far above any use (16 by default), far below days of sampling
+SamplerSteps = Count(1, MAX_SAMPLER_STEPS)
 Precision = Choice(PRECISIONS)
 Scale = Number(0.0)
 Clouds = Count(1)
@@ -158,10 +159,15 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: objec
     except Problem as p:
         raise ValueError(f"the checkpoint would not load: metadata {p}") from None
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    bad = _non_finite(tensors)
     if bad is not None:
         raise ValueError(f"the checkpoint would not load: tensor {bad!r} has non-finite values")
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"toyflow": json.dumps(meta)}))
+
+
+def _non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first of ``tensors`` holding a NaN or an infinity, or ``None``: no checkpoint holds one."""
+    return next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -225,7 +231,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
         if isinstance(e, CheckpointError):
             raise
         raise CheckpointError(path, f"its tensors cannot be read; the file may be truncated ({e})") from None
-    bad = next((k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    bad = _non_finite(tensors)
     if bad is not None:
         raise CheckpointError(path, f"tensor {bad!r} has non-finite values (NaN or infinity)")
     model.load_state_dict(tensors)

@@ -24,7 +24,7 @@ import torch
 
 from . import cli_args as types
 from .atomic import UnwritableTarget, WriteFailed, check_folder, check_target
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import MAX_SAMPLER_STEPS, CheckpointError, load_checkpoint, save_checkpoint
 from .cli_args import Parser, Refused
 from .cloud_files import CloudFileError, NonFiniteClouds, check_finite, load_clouds, save_clouds
 from .data import MIN_POINTS, NUM_POINTS
@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=types.output_file, required=True, help=".npy file to write, float32 (n, num_points, 2)"
     )
     p.add_argument(
-        "--steps", type=types.count(1, types.MAX_STEPS), default=None, help="sampler steps (default: the checkpoint's)"
+        "--steps",
+        type=types.count(1, MAX_SAMPLER_STEPS),
+        default=None,
+        help="sampler steps (default: the checkpoint's)",
     )
     p.add_argument("--method", choices=list(SAMPLERS), default=None)
     p.add_argument(

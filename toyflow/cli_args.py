@@ -60,7 +60,6 @@ def _parse_float(text: str) -> float | str:
 # 16 steps), far below what would exhaust a machine's memory or run for days.
 MAX_CLOUDS = 100_000  # clouds sampled or judged at once: 320 MB of float32 clouds of 400 points
 MAX_POINTS = 100_000  # points of a cloud
-MAX_STEPS = 100_000  # sampler steps, as a checkpoint's sampler may name
 MAX_TRAIN_STEPS = 10_000_000  # training steps (the recipe takes 3000)
 MAX_ROUNDS = 10_000  # rounds of preference
 

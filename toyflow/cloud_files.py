@@ -14,7 +14,7 @@ from typing import Annotated, Any, BinaryIO
 import numpy as np
 from numpy.lib.format import descr_to_dtype
 
-from .atomic import atomic_write
+from .atomic import atomic_write, special_file
 from .data import MIN_POINTS
 from .schema import Flag, Problem, StrictModel, check, leaf
 from .validation import shown
@@ -120,7 +120,7 @@ def load_clouds(path: str | os.PathLike) -> np.ndarray:
     """The clouds of a ``.npy`` file as float32 ``(n, num_points, 2)``, ``n >= 1`` and ``num_points >= MIN_POINTS``;
     :class:`CloudFileError` (naming the file) for anything else. The header is checked (:func:`read_header`) and the
     file's size compared with what it announces before a value is read; nothing is unpickled."""
-    if os.path.exists(path) and not os.path.isfile(path):  # a folder, a pipe (reading it would wait for ever)
+    if special_file(path):
         raise CloudFileError(f"{path}: not a regular file")
     try:
         with open(path, "rb") as f:

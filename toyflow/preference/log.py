@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, special_file
 from ..schema import Problem
 from .labels import PreferenceInputError
 from .log_schema import EVENTS, LOG_FORMAT, LOG_VERSION, check_log
@@ -118,7 +118,7 @@ class SessionLog:
     @classmethod
     def read(cls, path: str | os.PathLike) -> SessionLog:
         """Read a log written by :meth:`write`; :class:`LogError` (one line naming the file) if it cannot be used."""
-        if Path(path).exists() and not Path(path).is_file():  # a folder, a pipe (reading it would wait for ever)
+        if special_file(path):
             raise LogError(f"cannot read the session log {path}: not a regular file")
         try:
             data = json.loads(Path(path).read_text())

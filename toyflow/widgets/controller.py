@@ -141,7 +141,7 @@ class PreferenceApp:
             self.meter = self._chart_meter()
             self._redraw_chart()
         self.picker.clear_results()
-        self.painter.after_undo("every round was forgotten")
+        self.painter.after_undo()  # (then new proposals, which say so)
         self._show_counts()
         proposal = self.propose()
         self.picker.say("reset: model B is model A again; every round is forgotten (the session's log keeps them)")

@@ -107,15 +107,14 @@ class ViewPainter:
         self.submit(self._same_noise, self.generation, proposal, round_number, b_model, trace_b)
         self.submit(self._bank, self.b_generation, round_number, b_model)
 
-    def after_undo(self, what: str = "the last round was taken back") -> None:
-        """B changed without a round (undo, reset: ``what`` happened, as the motion view says): the views of the
-        proposals go, the flip map is drawn again."""
+    def after_undo(self) -> None:
+        """B changed without a round (undo, reset): the views of the proposals go, the flip map is drawn again."""
         with self._drawing:
             self.generation += 1
             self.b_generation += 1
             if self.meter is None:
                 return
-            self.motion.clear(f"{what}: answer the proposals to see A and B in motion")
+            self.motion.clear("the last round was taken back: answer the proposals to see A and B in motion")
             self.flip_map.pending()
         self._queue_belief("model B as it is now")
         self.submit(self._bank, self.b_generation, None, self.meter.snapshot())
