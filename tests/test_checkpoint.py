@@ -239,6 +239,14 @@ def test_missing_file(tmp_path):
         read_metadata(tmp_path / "nowhere.safetensors")
 
 
+@pytest.mark.parametrize("path", ["folder", "/dev/null"])
+def test_a_folder_or_a_device_is_not_a_checkpoint(tmp_path, path):
+    if path == "folder":
+        path = tmp_path / "a.safetensors"
+        path.mkdir()
+    assert_bad(path, "not a regular file (a folder, a pipe or a device)")
+
+
 @pytest.mark.parametrize(
     ("key", "named"),
     [

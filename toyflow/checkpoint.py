@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .architectures import build_model
-from .atomic import atomic_write
+from .atomic import atomic_write, special_file
 from .device import PRECISIONS, resolve_device
 from .schema import Choice, Count, Flag, FractionOrNaN, Number, OpenModel, Problem, Seed, StrictModel, Text, check, leaf
 from .solver import SAMPLERS
@@ -173,6 +173,8 @@ def _non_finite(tensors: dict[str, torch.Tensor]) -> str | None:
 def read_metadata(path: str | os.PathLike) -> dict:
     """The metadata dict stored in a toyflow checkpoint (raises :class:`CheckpointError` for a bad file)."""
     path = Path(path)
+    if special_file(path):
+        raise CheckpointError(path, "not a regular file (a folder, a pipe or a device)")
     if not path.is_file():
         raise CheckpointError(path, "no such file")
     try:
