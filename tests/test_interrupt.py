@@ -92,6 +92,25 @@ def test_main_turns_an_interrupt_into_status_130_and_one_line(tmp_path, monkeypa
     assert out.read_bytes() == OLD
 
 
+def test_sigterm_during_a_save_leaves_no_partial_file_and_status_143(tmp_path, monkeypatch):
+    a = save_checkpoint(make_flow(TINY, seed=5), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 2})
+    out = _existing(tmp_path, "clouds.npy")
+
+    def chmod(tmp, mode):  # the temporary file is written by then: SIGTERM arrives before it is renamed
+        assert Path(tmp).stat().st_size > 0
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises in here
+
+    monkeypatch.setattr(toyflow.atomic.os, "chmod", chmod)
+    before = signal.getsignal(signal.SIGTERM)
+    rc, stdout, stderr = run_main("sample", str(a), "--n", "2", "--seed", "0", "--out", str(out))
+    assert rc == 143 and stdout == ""
+    assert stderr.splitlines() == ["toyflow sample: terminated; no partial file was left behind"]
+    assert out.read_bytes() == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.safetensors", "clouds.npy"]  # no temporary file
+    assert signal.getsignal(signal.SIGTERM) is before  # the command line's handler is gone with it
+
+
 # ---------------------------------------------------------------------------------- real processes
 def _start(*args: str, cwd: Path) -> subprocess.Popen:
     """``python -m toyflow ARGS`` with the default SIGINT handling (a parent that ignores SIGINT, as a shell's

@@ -6,17 +6,21 @@ naming it and exit status 2, before anything is loaded or written. Then every fi
 before any input is read or any work done (an output over the input checkpoint is refused too). Exit statuses: 0
 done; 1 ``evaluate`` or ``sample`` found clouds with non-finite values (``sample`` writes none), or a file could not
 be written on the way (a disk that filled up: nothing is left of it); 2 a refused argument, an output that cannot be
-written or an unusable input file; 130 interrupted (Ctrl-C). No partial file is ever left behind: every file is
-written whole, then renamed into place.
+written or an unusable input file; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM, as ``kill`` or a job
+scheduler sends it). No partial file is ever left behind: every file is written whole, then renamed into place.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -415,13 +419,38 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the command is (as Ctrl-C raises ``KeyboardInterrupt``), so that a file half written is
+    removed on the way out as after Ctrl-C. A ``BaseException``: no ``except Exception`` on the way swallows it."""
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Within: SIGTERM raises :class:`Terminated` instead of ending the process at once (Python's default leaves
+    the temporary file of a write in progress). Only on the main thread, where signal handlers live; the previous
+    handler is put back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     args = build_parser().parse_args(argv)
     command = f"toyflow {args.command}"
     try:
-        check_outputs(args)
-        return COMMANDS[args.command](args)
+        with _terminate_as_exception():
+            check_outputs(args)
+            return COMMANDS[args.command](args)
     except Refused as e:
         return _fail(f"{command}: error: {e}", 2)
     except (CheckpointError, CloudFileError, UnwritableTarget) as e:
@@ -430,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"{command}: {e}", 1)
     except KeyboardInterrupt:
         return _fail(f"{command}: interrupted; no partial file was left behind", 130)
+    except Terminated:
+        return _fail(f"{command}: terminated; no partial file was left behind", 143)
     except BrokenPipeError:  # the reader of the output went away (``| head``): nothing more to say to it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (nor at exit, when Python flushes it)
         return 1
