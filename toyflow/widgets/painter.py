@@ -130,23 +130,34 @@ class ViewPainter:
         self.belief.pending()
         self.submit(self._belief, self.b_generation, belief, title)
 
+    def _draw_if_current(self, generation: int, draw: Callable[[], object], of_b: bool = False) -> bool:
+        """Run ``draw()`` under the drawing lock if ``generation`` is still the current one (of the proposals shown,
+        or ``of_b``: of B); whether it ran. A drawing, or a failure, about proposals or a B since replaced is no
+        one's."""
+        with self._drawing:
+            if generation != (self.b_generation if of_b else self.generation):
+                return False
+            draw()
+            return True
+
     def _belief(self, generation: int, belief: Belief | None, title: str) -> None:
         try:
             start = time.perf_counter()
             reading = None if belief is None else self.meter.belief(belief=belief)
-            with self._drawing:
-                if generation != self.b_generation:
-                    return
+
+            def draw() -> None:
                 if reading is None:
                     self.belief.clear(NO_TICKS)
                 else:
                     self.belief.show(reading, title, weighs=reading.top_weights is not None)
+
+            if not self._draw_if_current(generation, draw, of_b=True):
+                return
             self.timing["belief"] = time.perf_counter() - start
             self.picker.last_timing["belief"] = self.timing["belief"]
         except Exception as e:  # shown, never raised: this runs on a worker thread
-            with self._drawing:
-                if generation == self.b_generation:  # a failure about a B since replaced is no one's
-                    self.belief.failed(f"{type(e).__name__}: {e}")
+            message = f"{type(e).__name__}: {e}"
+            self._draw_if_current(generation, lambda: self.belief.failed(message), of_b=True)
 
     def _same_noise(
         self,
@@ -160,43 +171,43 @@ class ViewPainter:
         try:
             start = time.perf_counter()
             views = self.meter.same_noise(proposal, b_model, trace_b)
-            with self._drawing:
-                if generation != self.generation:
-                    return
-                measured = time.perf_counter() - start
-                self.picker.show_decision(views.times, views.p_a, views.p_b, views.reading, seconds=measured)
-                decision_drawn = True
+
+            def draw_decision() -> None:
+                seconds = time.perf_counter() - start
+                self.picker.show_decision(views.times, views.p_a, views.p_b, views.reading, seconds=seconds)
+
+            decision_drawn = self._draw_if_current(generation, draw_decision)
+            if not decision_drawn:
+                return
             self.timing["decision"] = time.perf_counter() - start
             start = time.perf_counter()
             frames = motion_pngs(views.trajectory_a, views.trajectory_b)
             what = f"proposals #{proposal.number} after round {round_number}"
-            with self._drawing:
-                if generation != self.generation:
-                    return
-                self.motion.show(frames, views.times, what)
+            if not self._draw_if_current(generation, lambda: self.motion.show(frames, views.times, what)):
+                return
             self.timing["motion"] = time.perf_counter() - start
             for view in ("decision", "motion"):
                 self.picker.note_timing(view, self.timing[view])
         except Exception as e:  # shown, never raised: this runs on a worker thread
-            with self._drawing:
-                if generation != self.generation:  # a failure about proposals since replaced is no one's
-                    return
+            message = f"{type(e).__name__}: {e}"
+
+            def draw_failure() -> None:
                 if not decision_drawn:
-                    self.picker.decision_failed(f"the decision over time: {type(e).__name__}: {e}")
-                self.motion.clear(f"A and B in motion: {type(e).__name__}: {e}")
+                    self.picker.decision_failed(f"the decision over time: {message}")
+                self.motion.clear(f"A and B in motion: {message}")
+
+            self._draw_if_current(generation, draw_failure)
 
     def _bank(self, generation: int, round_number: int | None, b_model: nn.Module) -> None:
         try:
             start = time.perf_counter()
             bank = self.meter.bank(b_model)
             title = f"after round {round_number}" if round_number is not None else "model B as it is now"
-            with self._drawing:
-                if generation != self.b_generation:
-                    return
-                self.flip_map.show(bank.a_clouds, bank.b_clouds, bank.flips, title)
+            show = (bank.a_clouds, bank.b_clouds, bank.flips, title)
+            if not self._draw_if_current(generation, lambda: self.flip_map.show(*show), of_b=True):
+                return
             self.timing["flip_map"] = time.perf_counter() - start
             self.picker.note_timing("flip_map", self.timing["flip_map"])
         except Exception as e:  # shown, never raised: this runs on a worker thread
-            with self._drawing:
-                if generation == self.b_generation:
-                    self.flip_map.failed(f"{type(e).__name__}: {e}")
+            message = f"{type(e).__name__}: {e}"
+            self._draw_if_current(generation, lambda: self.flip_map.failed(message), of_b=True)
