@@ -29,6 +29,13 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]], repeats: int
     return [statistics.median(ts) for ts in times]
 
 
+def shown(path: str | Path) -> str:
+    """``path`` as a benchmark prints it: relative to the repository when it lies inside it (so that a pasted table
+    names no one's machine), else as given."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO)) if resolved.is_relative_to(REPO) else str(path)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain-text (GitHub markdown) table; floats get 3 decimals."""
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from common import machine, table
+from common import machine, shown, table
 
 from toyflow import load_checkpoint
 from toyflow.data import KINDS
@@ -179,7 +179,7 @@ def main() -> None:
     groups = BankGroups.of(bank, args.shape)
     after = tuple(int(c) for c in args.after.split(","))
     prior = MethodSettings().prior_log_odds
-    print(f"evidence benchmark; {machine()}; model A: {args.checkpoint}; {args.sessions} sessions per annotator")
+    print(f"evidence benchmark; {machine()}; model A: {shown(args.checkpoint)}; {args.sessions} sessions per annotator")
     share = float(groups.wanted.float().mean())
     print(f"preferred shape: {args.shape}; A's clean clouds of it: {share:.2f}; prior log odds {prior}")
     separation = clean_separation(bank, groups)

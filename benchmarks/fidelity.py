@@ -16,7 +16,7 @@ import argparse
 import statistics
 
 import torch
-from common import machine, table
+from common import machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.data import draw_noise, sample_mixture
@@ -80,7 +80,7 @@ def main() -> None:
     b, copies = model_b_clouds(model_a, meta, args.seeds, args.rounds, args.n_eval)
     figures = [stray_figures(x) for x in (real, a, b)]
     rows = [[label, *(fmt.format(f[key]) if f[key] == f[key] else "n/a" for f in figures)] for label, key, fmt in ROWS]
-    print(f"stray points; {machine()}; model A: {args.checkpoint}; {args.n_eval} clouds each")
+    print(f"stray points; {machine()}; model A: {shown(args.checkpoint)}; {args.n_eval} clouds each")
     heads = ["figure", "real clouds", "model A", f"model B ({args.rounds} oracle rounds, {args.seeds} seeds)"]
     print(table(heads, rows))
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import OUT, REPO, machine, table
+from common import OUT, REPO, machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
@@ -179,7 +179,8 @@ def main() -> None:
         args.checkpoint = str(shipped_checkpoint(args.checkpoint))
     checkpoints = tuple(int(c) for c in args.after.split(","))
     model_a, meta = load_checkpoint(args.checkpoint, device=args.device)
-    print(f"preference benchmark; {machine()}; model A: {args.checkpoint}; {args.seeds} seeds; {args.n_eval} clouds")
+    model = shown(args.checkpoint)
+    print(f"preference benchmark; {machine()}; model A: {model}; {args.seeds} seeds; {args.n_eval} clouds")
     curves: dict[str, list[float]] = {}
     if not args.skip_quality:
         shape = args.oracle_shape
