@@ -34,6 +34,7 @@ import ipywidgets as widgets
 import torch
 import traitlets
 
+from ..atomic import WriteFailed
 from ..judge import oracle_ticks
 from ..preference.labels import Answer, check_probabilities
 from ..preference.records import ChartPoint, Proposal, RoundRecord
@@ -460,7 +461,8 @@ class ProposalPicker(widgets.VBox):
             for callback in callbacks:
                 result = callback(*args)
         except (Exception, KeyboardInterrupt) as e:  # a click must never end in a traceback (an interrupt neither)
-            self._error(str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}".rstrip(": "))
+            said = isinstance(e, (ValueError, WriteFailed))  # their message is a whole sentence for a person
+            self._error(str(e) if said else f"{type(e).__name__}: {e}".rstrip(": "))
             return False, None
         return True, result
 
