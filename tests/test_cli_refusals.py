@@ -425,6 +425,25 @@ def test_the_good_log_replays(model_a, good_log, tmp_path):
     assert code == 0 and "bit for bit" in out, err
 
 
+def test_a_replay_whose_b_is_not_the_logged_one_is_status_1_and_one_line(model_a, good_log, tmp_path):
+    data = copy.deepcopy(good_log)
+    answer = next(e for e in data["events"] if e["event"] == "answer")
+    answer["b"] = "0" * 64  # a checksum no model B has
+    log, out = tmp_path / "log.json", tmp_path / "b.safetensors"
+    log.write_text(json.dumps(data))
+    code, stdout, err = run_main("prefer", str(model_a), "--replay", str(log), "--out", str(out))
+    answered = data["events"].index(answer)
+    _one_line(code, err, 1, "prefer", f"model B differs from the log from event {answered} on")
+    assert out.exists()  # B is saved all the same, and the line says where it stops matching
+
+
+def test_a_replayed_log_named_with_a_line_break_is_refused_on_one_line(model_a, tmp_path):
+    bad = tmp_path / "bad\nlog.json"
+    bad.write_text("not JSON")
+    code, _, err = run_main("prefer", str(model_a), "--replay", str(bad), "--out", str(tmp_path / "b.safetensors"))
+    _one_line(code, err, 2, "prefer", "bad\\nlog.json")
+
+
 def test_the_original_s_network_is_no_model_a_of_a_session(tmp_path):
     from toyflow.preference import PreferenceSession
     from toyflow.reference import ReferenceConfig, ReferenceFlow
@@ -529,10 +548,12 @@ def test_training_takes_every_seed_its_argument_takes(tmp_path):
         ("sample", ["--n", "1", "--seed", "0", "--num-points", str(10**9), "--out", "x.npy"], "must be at most 100000"),
         ("sample", ["--n", "1", "--seed", "0", "--steps", str(10**9), "--out", "x.npy"], "must be at most 100000"),
         ("sample", ["--n", "100000", "--seed", "0", "--num-points", "1000", "--out", "x.npy"], "points at once"),
+        # the counts before the output, whose size (and the room it needs on its disk) follows from them
+        ("sample", ["--n", "100000", "--seed", "0", "--num-points", "1000", "--out", "/proc/x.npy"], "points at once"),
         ("evaluate", ["--n", str(10**12)], "argument --n: must be at most 100000"),
         ("prefer", ["--oracle", "--rounds", str(10**9), "--out", "b.safetensors"], "must be at most 10000"),
     ],
-    ids=["clouds", "points", "sampler steps", "clouds times points", "clouds judged", "rounds"],
+    ids=["clouds", "points", "sampler steps", "clouds times points", "counts before output", "clouds judged", "rounds"],
 )
 def test_counts_past_any_use_are_refused_before_any_work(model_a, tmp_path, monkeypatch, command, extra, says):
     monkeypatch.chdir(tmp_path)

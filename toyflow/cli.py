@@ -222,11 +222,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from .reference import is_reference
     from .solver import Sampler
 
-    if args.n * args.num_points > types.MAX_CLOUDS * NUM_POINTS:  # each count may pass alone, not both at once
-        raise Refused(
-            "--n",
-            f"{args.n} clouds of {args.num_points} points are more than {types.MAX_CLOUDS * NUM_POINTS} points at once",
-        )
     model, meta = load_checkpoint(args.checkpoint, device=resolve_device(args.device))
     if is_reference(model) and args.num_points != model.config.num_points:
         raise Refused(
@@ -362,19 +357,27 @@ def replay_prefer(args: argparse.Namespace) -> int:
         replayed = replay(model, log, meta=meta, name=str(args.checkpoint))
     except LogError as e:
         where = "" if str(args.replay) in str(e) else f"{args.replay}: "
-        print(f"toyflow prefer: {where}{e}", file=sys.stderr)
-        return 2
+        return _fail(f"toyflow prefer: {where}{e}", 2)
     path = replayed.session.save(args.out, base_checkpoint=str(args.checkpoint), replayed_from=str(args.replay))
     print(f"{replayed.describe()}; saved model B to {path}")
     if args.log is not None:
         print(f"session log ({len(replayed.session.log.events)} events): {replayed.session.log.write(args.log)}")
     if not replayed.exact:
-        print(f"toyflow prefer: {replayed.describe()}", file=sys.stderr)
-        return 1
+        return _fail(f"toyflow prefer: {replayed.describe()}", 1)
     return 0
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "prefer": cmd_prefer}
+
+
+def check_counts(args: argparse.Namespace) -> None:
+    """Refuse (:class:`Refused`, one line) counts that pass alone but not together: ``sample``'s clouds times points
+    past what one file may hold; before the outputs are checked (their size follows from these counts)."""
+    if args.command == "sample" and args.n * args.num_points > types.MAX_CLOUDS * NUM_POINTS:
+        raise Refused(
+            "--n",
+            f"{args.n} clouds of {args.num_points} points are more than {types.MAX_CLOUDS * NUM_POINTS} points at once",
+        )
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -449,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     command = f"toyflow {args.command}"
     try:
         with _terminate_as_exception():
+            check_counts(args)
             check_outputs(args)
             return COMMANDS[args.command](args)
     except Refused as e:
