@@ -180,6 +180,21 @@ def test_an_answer_to_a_proposal_of_before_the_reset_is_refused():
     assert session.history == [] and session.buffer == [] and same_weights(before, weights(session.b))
 
 
+def test_a_proposal_of_before_the_reset_is_refused_when_its_number_was_drawn_again():
+    session = make_session("reward-fm")
+    stale = session.propose(4, seed=1)
+    session.reset()
+    fresh = session.propose(4, seed=2)  # numbered 1 again: the stale one's number
+    assert fresh.number == stale.number == 1
+    before, events = weights(session.b), len(session.log.events)
+    with pytest.raises(PreferenceInputError, match="^proposal 1 is not one this session drew .* \\(1 to 1\\)"):
+        session.give(ticks=[0], proposal=stale)
+    assert session.history == [] and session.buffer == [] and same_weights(before, weights(session.b))
+    assert len(session.log.events) == events  # nothing logged: a replay would have read the new proposal's clouds
+    session.give(ticks=[0], proposal=fresh)  # the proposal drawn since the reset is answered
+    assert session.rounds == 1
+
+
 @pytest.mark.parametrize("failure", [RuntimeError("broken"), KeyboardInterrupt()], ids=["error", "interrupt"])
 def test_an_update_that_fails_half_way_leaves_b_and_its_buffer_as_they_were(monkeypatch, failure):
     session = make_session("reward-fm")

@@ -6,8 +6,6 @@ A small random model A and cheap method settings keep every round well under a s
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -222,6 +220,30 @@ def test_errors_show_in_the_status_line(app, picker, monkeypatch):
     assert same_weights(weights(app.session.b), before)
 
 
+@pytest.mark.parametrize("where", ["a folder", "a full disk"])
+def test_a_session_that_cannot_be_saved_says_so_in_one_sentence_and_writes_nothing(
+    app, picker, tmp_path, monkeypatch, where
+):
+    import errno
+
+    import toyflow.atomic
+
+    target = app.log_path = tmp_path / "session.json"
+    if where == "a folder":
+        target.mkdir()
+        says = f"{target} is a folder; name a file to write"
+    else:
+
+        def full(tmp, mode):  # the log is written by then: the disk fills up before it is renamed
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(toyflow.atomic.os, "chmod", full)
+        says = f"could not write {target}: No space left on device; nothing was written ({target} is unchanged)"
+    picker.save_button.click()
+    assert picker.last_error == says  # the sentence itself, not an exception's name before it
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["session.json"] if where == "a folder" else [])
+
+
 # --------------------------------------------------------------------------------------------- soft mode
 def test_soft_mode_invalid_probability_shows_an_error_and_changes_nothing(tilted_pool):
     app = make_app(soft=True)
@@ -262,7 +284,7 @@ def test_soft_mode_picture_click_toggles_between_0_and_1():
 def test_click_as_oracle_ticks_the_clean_s_curves(picker):
     kinds = ["s_curve", "swiss_roll", "s_curve", "swiss_roll"]
     clouds = torch.from_numpy(np.stack([make_cloud(kind, seed=i) for i, kind in enumerate(kinds)]))
-    picker.proposal = replace(picker.proposal, samples=clouds, trace=None)  # the session's proposal, other clouds
+    picker.proposal.samples, picker.proposal.trace = clouds, None  # the session's proposal, with other clouds
     ticks = picker.click_as_oracle()
     assert ticks == [0, 2] == picker.selected  # the two clean S curves, clicked
     record = picker.submit()

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -163,6 +164,9 @@ class PreferenceSession:
         self.history: list[RoundRecord] = []
         self.last_proposal: Proposal | None = None
         self.proposals_drawn = 0
+        # the proposals drawn since the start or the last reset, by number, held only while someone holds them: an
+        # answer must name one of these very objects (a proposal of before a reset may carry a number drawn again)
+        self._drawn: weakref.WeakValueDictionary[int, Proposal] = weakref.WeakValueDictionary()
         self._finetunes = 0
         self._snapshots: list[snapshots.Snapshot] = []
         self.b_version += 1
@@ -228,6 +232,7 @@ class PreferenceSession:
         noise = self.noise(n, seed)
         trace = sample_deciding(self.a, noise, self.sampler)  # the same steps as without it, A's decision kept
         self.last_proposal = Proposal(noise, trace.trajectory[-1].to(noise.device), seed, self.proposals_drawn, trace)
+        self._drawn[self.proposals_drawn] = self.last_proposal
         self.log.add("propose", number=self.proposals_drawn, n=int(n), seed=int(seed))
         return self.last_proposal
 
@@ -266,7 +271,7 @@ class PreferenceSession:
         proposal = proposal or self.last_proposal
         if proposal is None:
             raise PreferenceInputError("no proposals yet: call propose() first")
-        if not 1 <= proposal.number <= self.proposals_drawn:
+        if self._drawn.get(proposal.number) is not proposal:
             made = f"1 to {self.proposals_drawn}" if self.proposals_drawn else "none"
             raise PreferenceInputError(
                 f"proposal {proposal.number} is not one this session drew since the start or the last reset "
