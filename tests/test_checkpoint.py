@@ -219,6 +219,18 @@ def test_safetensors_without_toyflow_metadata(tmp_path):
             json.dumps({"format": FORMAT, "config": "cloudflow"}),
             "metadata 'config' must be a JSON object, got 'cloudflow'",
         ),
+        (  # a network of billions of weights is refused in words before it is built
+            json.dumps({"format": FORMAT, "config": {**TINY.to_dict(), "width": 100000}}),
+            "metadata 'config.width' must be at most 512, got 100000",
+        ),
+        (
+            json.dumps({"format": FORMAT, "config": {**TINY.to_dict(), "depth": 1000}}),
+            "metadata 'config.depth' must be at most 16, got 1000",
+        ),
+        (
+            json.dumps({"format": FORMAT, "config": {**ReferenceConfig().to_dict(), "num_points": 10**6}}),
+            "metadata 'config.num_points' must be at most 2048, got 1000000",
+        ),
         (
             json.dumps({"format": FORMAT, "config": {"arch": "cloudflow", "width": -4}}),
             "metadata 'config.width' must be at least 1, got -4",

@@ -236,3 +236,28 @@ def test_a_fine_tune_refuses_a_bad_count_and_keeps_b_on_a_non_finite_loss(monkey
     monkeypatch.undo()
     session.finetune_fresh(1)
     assert all(torch.isfinite(p).all() for p in session.b.parameters())  # its Adam state was kept finite
+
+
+@pytest.mark.parametrize("where", ["loss", "weight"])
+def test_a_non_finite_update_is_a_round_that_leaves_b_as_it_was(monkeypatch, where):
+    from toyflow.preference.records import UpdateStats
+
+    session = make_session("reward-fm")
+    session.propose(4, seed=1)
+    before, buffer = weights(session.b), list(session.buffer)
+
+    def update(bench, generator):  # a step that moved B, then a NaN loss or a NaN weight
+        with torch.no_grad():
+            for p in bench.b.parameters():
+                p.add_(1.0)
+            if where == "weight":
+                next(bench.b.parameters()).fill_(float("nan"))
+        return UpdateStats(flow_loss=float("nan") if where == "loss" else 0.1)
+
+    monkeypatch.setattr(session.learner, "update", update)
+    with pytest.warns(UserWarning, match="non-finite loss in the preference update: step skipped, B unchanged"):
+        record = session.give(ticks=[0])
+    assert not record.updated and record.reason == "non-finite loss: step skipped, B unchanged"
+    assert same_weights(before, weights(session.b)) and session.buffer == buffer
+    assert session.rounds == 1 and session.labelled_rounds == 0
+    assert session.log.events[-1]["event"] == "answer" and session.log.events[-1]["updated"] is False

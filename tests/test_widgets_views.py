@@ -443,18 +443,22 @@ def test_undo_in_soft_mode_brings_the_probabilities_back():
     assert app.session.labelled_rounds == 0 and picker.wait(timeout=120)
 
 
-def test_an_undo_waits_for_the_views_and_changes_nothing_if_they_do_not_finish(monkeypatch):
+@pytest.mark.parametrize("action", ["Undo", "Reset"])
+def test_an_undo_or_a_reset_waits_for_the_views_and_changes_nothing_if_they_do_not_finish(monkeypatch, action):
     app = make_app(background=False)
     picker = app.picker
+    press = picker.undo if action == "Undo" else picker.reset
     picker.select([0])
     picker.submit()
-    before = weights(app.session.b)
+    before, events, shown = weights(app.session.b), len(app.session.log.events), picker.proposal
     monkeypatch.setattr(picker, "wait", lambda timeout=120: False)  # the views still being drawn, in vain
-    assert picker.undo() is None
-    assert "TimeoutError: the views of the last round are still being drawn: press Undo again" in picker.status_text
+    assert press() is None
+    says = f"TimeoutError: the views of the last round are still being drawn: press {action} again"
+    assert says in picker.status_text
     assert same_weights(before, weights(app.session.b)) and app.session.rounds == 1
+    assert len(app.session.log.events) == events and picker.proposal is shown
     monkeypatch.undo()
-    assert picker.undo() is not None and app.session.rounds == 0
+    assert press() is not None and app.session.rounds == 0
 
 
 def test_views_that_fail_say_so_and_a_failure_about_replaced_proposals_says_nothing(monkeypatch):
