@@ -385,6 +385,34 @@ LOG_REFUSALS = {
         lambda d: d["sampler"].update(method="rk4"),
         "'sampler.method' must be one of 'euler', 'heun'",
     ),
+    # the order of the events, and the header's ranges
+    "a proposal numbered out of order": (
+        lambda d: d["events"][0].update(number=2),
+        "event 0 (propose): 'number' must be 1 (proposals are numbered in order), got 2",
+    ),
+    "more probabilities than clouds": (
+        lambda d: _answer(d, ticks=None, probabilities=[0.1] * 5),
+        "event 2 (answer): 'probabilities' must hold at most 4 values (proposal 1 has 4 clouds), got 5",
+    ),
+    "probabilities that sum to 0": (
+        lambda d: _answer(d, ticks=None, probabilities=[0.0] * 4),
+        "event 2 (answer): 'probabilities' must have a positive sum",
+    ),
+    "a round numbered out of order": (
+        lambda d: _answer(d, ticks=[1], round=5),
+        "event 2 (answer): 'round' must be 2 (the answers in effect before it, plus one), got 5",
+    ),
+    "an undo of another round": (
+        lambda d: (_answer(d, ticks=[1]), d["events"].append({"event": "undo", "round": 1, "b": d["events"][-1]["b"]})),
+        "event 3 (undo): 'round' must be 2 (the last answer in effect), got 1",
+    ),
+    "a proposal of more than 1024 clouds": (
+        lambda d: d["events"][0].update(n=2000),
+        "event 0 (propose): 'n' must be at most 1024, got 2000",
+    ),
+    "sampler steps of 0": (lambda d: d["sampler"].update(steps=0), "'sampler.steps' must be at least 1, got 0"),
+    "an s_fraction above 1": (lambda d: d.update(s_fraction=1.5), "'s_fraction' must lie in [0, 1], got 1.5"),
+    "a lapse above 1": (lambda d: d["settings"].update(lapse=2.0), "'settings.lapse' must lie in [0, 1], got 2"),
     "another version": (lambda d: d.update(version=4), "'version' is 4; this toyflow reads session logs of version 9"),
     "not a session log": (
         lambda d: d.pop("format"),
@@ -559,6 +587,13 @@ def test_counts_past_any_use_are_refused_before_any_work(model_a, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(command, str(model_a), *extra)
     assert code == 2 and out == "" and says in err and list(tmp_path.iterdir()) == []
+
+
+def test_training_steps_past_any_use_are_refused_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main("train", "--steps", "10000001", "--out", "a.safetensors")
+    assert code == 2 and out == "" and "argument --steps: must be at most 10000000, got 10000001" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")

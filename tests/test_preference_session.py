@@ -163,7 +163,12 @@ def test_a_bad_session_is_refused_before_anything_is_made():
 
 def test_a_bad_proposal_count_or_seed_is_not_counted():
     session = make_session("reward-fm")
-    for n, seed, message in ((0, None, "^n must be at least 1, got 0$"), (4, -5, "^seed must be an integer from 0")):
+    cases = (
+        (0, None, "^n must be at least 1, got 0$"),
+        (1025, None, "^n must be at most 1024, got 1025$"),
+        (4, -5, "^seed must be an integer from 0"),
+    )
+    for n, seed, message in cases:
         with pytest.raises(ValueError, match=message):
             session.propose(n, seed=seed)
     assert session.proposals_drawn == 0 and session.log.events == []
