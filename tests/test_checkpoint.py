@@ -200,10 +200,11 @@ def test_not_a_safetensors_file(tmp_path):
 def test_safetensors_without_toyflow_metadata(tmp_path):
     plain = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(3)}, str(plain))
-    assert_bad(plain, "toyflow")
+    says = "a safetensors file, but not a toyflow checkpoint (no 'toyflow' metadata)"
+    assert_bad(plain, says)
     other = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(3)}, str(other), metadata={"format": "pt"})
-    assert_bad(other, "toyflow")
+    assert_bad(other, says)
 
 
 @pytest.mark.parametrize(
