@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 import torch
 from conftest import FAST, TINY, make_flow, same_weights, weights
+from test_undo_replay import optimiser_state, same_optimiser_state
 
 from toyflow.data import draw_noise
 from toyflow.preference import METHODS, PreferenceInputError, PreferenceSession
@@ -200,17 +201,6 @@ def test_a_proposal_of_before_the_reset_is_refused_when_its_number_was_drawn_aga
     assert session.rounds == 1
 
 
-def _same_state(a: object, b: object) -> bool:
-    """Whether two optimiser states (nested dicts and lists of tensors and numbers) are equal, tensors bit for bit."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and torch.equal(a, b)
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(map(_same_state, a, b))
-    return a == b
-
-
 @pytest.mark.parametrize("failure", [RuntimeError("broken"), KeyboardInterrupt()], ids=["error", "interrupt"])
 @pytest.mark.parametrize("config", [TINY, replace(TINY, class_heads=False)], ids=["gated", "label-free"])
 def test_an_update_that_fails_half_way_leaves_b_and_its_buffer_as_they_were(monkeypatch, failure, config):
@@ -218,7 +208,7 @@ def test_an_update_that_fails_half_way_leaves_b_and_its_buffer_as_they_were(monk
     session.propose(4, seed=1)
     session.give(ticks=[0])  # one round in effect
     before, buffer, events = weights(session.b), list(session.buffer), len(session.log.events)
-    optimiser = copy.deepcopy(session.bench.opt.state_dict())
+    optimiser = optimiser_state(session)
     session.propose(4, seed=2)
     update = session.learner.update
 
@@ -230,7 +220,7 @@ def test_an_update_that_fails_half_way_leaves_b_and_its_buffer_as_they_were(monk
     with pytest.raises(type(failure)):
         session.give(ticks=[1])
     assert same_weights(before, weights(session.b)) and session.buffer == buffer
-    assert _same_state(optimiser, session.bench.opt.state_dict())  # B's optimiser too, its moments and step counts
+    assert same_optimiser_state(optimiser, optimiser_state(session))  # B's optimiser too: moments, step counts
     assert len(session.history) == 1 and len(session.log.events) == events + 1  # the propose, no answer
     monkeypatch.undo()
     assert session.give(ticks=[1]).updated and len(session.buffer) == 2  # the session goes on

@@ -185,6 +185,19 @@ def test_unusable_logs_are_one_clear_error(tmp_path, content, message):
     assert "\n" not in str(caught.value)
 
 
+def test_a_log_built_in_memory_is_checked_by_the_same_schema_before_anything_is_replayed():
+    session = make_session()
+    session.propose(4, seed=1)
+    session.give(ticks=[0])
+    log = copy.deepcopy(session.log)
+    log.events[1]["ticks"] = [9]  # an answer naming a cloud the proposal does not have
+    with pytest.raises(
+        LogError, match=r"^the session log: event 1 \(answer\): 'ticks\[0\]' must be an index"
+    ) as caught:
+        replay(session.a, log)
+    assert "\n" not in str(caught.value)
+
+
 def test_a_missing_log_is_one_clear_error(tmp_path):
     missing = tmp_path / "missing.json"
     with pytest.raises(LogError, match="cannot read") as caught:
