@@ -64,3 +64,15 @@ def test_the_checks_see_a_missing_file_and_an_absolute_path(tmp_path):
 def test_the_readme_is_a_front_door():
     lines = (REPO / "README.md").read_text().splitlines()
     assert len(lines) <= 200, f"README.md has {len(lines)} lines: measurements and design notes belong in docs/"
+
+
+@pytest.mark.slow
+def test_the_readme_short_tour_runs_as_written(tmp_path, monkeypatch, capsys):
+    readme = (REPO / "README.md").read_text()
+    tour = re.search(r"```python\n(.*?)```", readme[readme.index("## A short tour") :], re.S)
+    assert tour is not None, "the README's short tour has no python block"
+    monkeypatch.chdir(tmp_path)  # it writes session.json where it runs
+    exec(compile(tour.group(1), "README.md (a short tour)", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].endswith("model B matches the log bit for bit"), printed
+    assert (tmp_path / "session.json").is_file()
