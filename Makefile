@@ -20,7 +20,7 @@ APP_STAMP := $(VENV)/.installed-app
 APP_NOTEBOOK := notebooks/02_preference.ipynb
 # Only the folders that exist (git does not keep empty ones, and ruff fails on a missing path).
 LINT_PATHS := $(wildcard toyflow tests benchmarks notebooks docs setup.py)
-BENCHMARKS := $(wildcard benchmarks/*.py)
+BENCHMARKS := $(filter-out benchmarks/common.py,$(wildcard benchmarks/*.py))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv test lint format lab app benchmark clean

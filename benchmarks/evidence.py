@@ -1,6 +1,6 @@
 """How much a few rounds of ticks say: the preference model's evidence that the ticks follow the clouds.
 
-    python benchmarks/evidence.py [--checkpoint model_a] [--sessions 400] [--flip 0.1] [--after 3,5]
+    python benchmarks/evidence.py [--checkpoint model_a] [--sessions 400] [--bank 1024] [--flip 0.1] [--after 3,5]
                                   [--shape s_curve|swiss_roll]
 
 B moves as far as the preference model's certainty warrants, and the certainty is the posterior probability that the
@@ -179,7 +179,7 @@ def main() -> None:
     groups = BankGroups.of(bank, args.shape)
     after = tuple(int(c) for c in args.after.split(","))
     prior = MethodSettings().prior_log_odds
-    print(f"evidence benchmark; {machine()}; model A: {shown(args.checkpoint)}; {args.sessions} sessions per annotator")
+    print(f"evidence benchmark; {machine()}; model A: {shown(path)}; {args.sessions} sessions per annotator")
     share = float(groups.wanted.float().mean())
     print(f"preferred shape: {args.shape}; A's clean clouds of it: {share:.2f}; prior log odds {prior}")
     separation = clean_separation(bank, groups)

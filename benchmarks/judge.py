@@ -15,7 +15,7 @@ import os
 import sys
 
 import numpy as np
-from common import REPO, interleaved_median_seconds, machine, table
+from common import REPO, interleaved_median_seconds, machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.evaluation import EVAL_SEED, generate
@@ -38,7 +38,8 @@ def main() -> None:
     same = all(np.array_equal(getattr(new, f).numpy(), getattr(ref, f)) for f in ("is_s", "valid", "clean"))
     before, after = interleaved_median_seconds([lambda: reference_judge(clouds), lambda: judge(clouds)], args.repeats)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"judge benchmark; {machine()}; load average {load}; {args.clouds} clouds of A, median of {args.repeats}")
+    what = f"{args.clouds} clouds of A, median of {args.repeats}"
+    print(f"judge benchmark; {machine()}; model A: {shown(args.checkpoint)}; load average {load}; {what}")
     rows = [
         ["the judge as first written", before, 1.0],
         ["toyflow's judge", after, before / after],

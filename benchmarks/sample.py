@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import interleaved_median_seconds, machine, table
+from common import interleaved_median_seconds, machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.data import draw_noise
@@ -51,15 +51,16 @@ def main() -> None:
             torch.cuda.synchronize()
 
     samplers = [Sampler(method, steps, precision) for method, steps, precision in SETTINGS]
+    in_float32 = [s.with_(precision="float32") for s in samplers]  # the reference network's, built before timing
     # every latency first, timed in turns: judging clouds between two timings, or a slow spell of the machine
     # during one setting's runs, made the medians of neighbouring settings disagree by up to 2x
     timed = interleaved_median_seconds(
         [
             fn
-            for s in samplers
+            for s, r in zip(samplers, in_float32, strict=True)
             for fn in (
                 lambda s=s: (s.sample(model, noise), sync()),
-                lambda s=s: (s.with_(precision="float32").sample(reference, ref_noise), sync()),
+                lambda r=r: (r.sample(reference, ref_noise), sync()),
             )
         ]
     )
@@ -75,8 +76,12 @@ def main() -> None:
         precision = {"float32": "", "auto": ", bfloat16" if autocast_dtype(dev) else ", float32 (auto)"}
         name = f"{sampler.method} {sampler.steps}{precision[sampler.precision]}{mark}"
         rows.append([name, t_ours, t_ref, *quality, f"{t_ours / original:.3f}"])
-    print(f"sampling 6 clouds x 400 points; {machine()}; median of 7 runs, both networks timed in turns")
-    heads = ["sampler", "toyflow (s)", "reference network (s)", "toyflow valid", "toyflow clean", "toyflow S-fraction"]
+    print(
+        f"sampling 6 clouds x 400 points; {machine()}; model A: {shown(args.checkpoint)}; median of 7 runs, both "
+        "networks timed in turns"
+    )
+    heads = ["sampler", "toyflow (s)", "reference network, float32 (s)", "toyflow valid", "toyflow clean"]
+    heads += ["toyflow S-fraction"]
     print(table([*heads, "toyflow / reference method"], rows))
     t_default = ours[samplers.index(default)] if default in samplers else float("nan")
     print(

@@ -3,11 +3,12 @@
     python benchmarks/views.py [--rounds 5] [--threads N] [--checkpoint PATH] [--device cpu]
 
 Per round (model A's proposals ticked [0] or [0, 1] alternately, so that every round teaches B): B's update, the
-re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then, what the picker draws after the tiles on its
-worker thread: the decision over time (B's trajectory, P(S) along it, 4 small plots; A's is read while the proposals
-are shown, before the answer), A and B in motion (one frame per sampler step), B on the 64 held-out noises (sampled
-and judged once, for both views below), the flip map (the picture of the first 32) and the chart (the figures of all
-64). Medians over the rounds; the machine's load average is printed beside them.
+re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then B's frozen copy for the views and what the
+picker draws after the tiles on its worker thread: the decision over time (B's trajectory, P(S) along it, 4 small
+plots; A's is read while the proposals are shown, before the answer), A and B in motion (one frame per sampler
+step), B on the 64 held-out noises (sampled and judged once, for both views below), the flip map (the picture of the
+first 32) and the chart (the figures of all 64). Medians over the rounds; the machine's load average is printed
+beside them.
 
 Beside them, in turns with them, a round of the original's method (``reference``: its update, the same sampling and
 tiles), and the ratio of everything on screen (the round and every view) to it: the target is <= 1/3, the tiles
@@ -22,7 +23,7 @@ import statistics
 import time
 
 import torch
-from common import machine, table
+from common import machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.plotting import GREEN, cloud_png
@@ -41,6 +42,11 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
+def draw_tiles(result: RoundResult) -> list[bytes]:
+    """B's 10 tiles as the picker draws them: the 4 on the proposals' noise at 160 pixels, the 6 fresh at 112."""
+    return [cloud_png(c, 160, GREEN) for c in result.b_same] + [cloud_png(c, 112, GREEN) for c in result.b_fresh]
+
+
 def one_round(
     session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int], worker: TorchWorker
 ) -> dict[str, float]:
@@ -49,14 +55,15 @@ def one_round(
     proposal = session.propose(4)
     worker.submit(views.a_side, proposal).result()  # while the person looks at the proposals: A is frozen
     result = play_round(session, Answer(ticks=ticks), proposal)
-    _, tiles = timed(lambda: [cloud_png(c, 160, GREEN) for c in (*result.b_same, *result.b_fresh)])
-    b_model = views.snapshot()
+    _, tiles = timed(lambda: draw_tiles(result))
+    b_model, frozen = timed(views.snapshot)  # the painter's frozen copy of B, taken where the round ran
     after = worker.submit(after_tiles, proposal, views, chart, b_model, result).result()
     return {
         "update": result.timing["update"],
         "re-sampling B": result.timing["sample"],
         "B's tiles": tiles,
         "round (the picker waits for it)": result.timing["total"] + tiles,
+        "B's frozen copy for the views": frozen,
         **after,
     }
 
@@ -85,7 +92,7 @@ def reference_round(session: PreferenceSession, ticks: list[int]) -> float:
     """The seconds of one round of the original's method, its tiles drawn."""
     proposal = session.propose(4)
     result = play_round(session, Answer(ticks=ticks), proposal)
-    _, tiles = timed(lambda: [cloud_png(c, 160, GREEN) for c in (*result.b_same, *result.b_fresh)])
+    _, tiles = timed(lambda: draw_tiles(result))
     return result.timing["total"] + tiles
 
 
@@ -114,13 +121,14 @@ def main() -> None:
         rows.append(one_round(session, views, chart, ticks, worker))
         reference_s.append(reference_round(reference, ticks))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"views benchmark; {machine()}; load average {load}; {args.rounds} rounds, median seconds")
+    model = shown(args.checkpoint)
+    print(f"views benchmark; {machine()}; model A: {model}; load average {load}; {args.rounds} rounds, median seconds")
     parts = list(rows[0])
     print(table(["part of a round", "seconds (median)"], [[p, statistics.median(r[p] for r in rows)] for p in parts]))
     after = statistics.median(sum(r[p] for p in parts[4:]) for r in rows)  # as on_screen: a median of rounds
     on_screen = statistics.median(sum(r[p] for p in parts[3:]) for r in rows)
     original = statistics.median(reference_s)
-    print(f"after the tiles, on the worker thread: {after:.3f} s in all")
+    print(f"after the tiles (B's frozen copy, then the views on the worker thread): {after:.3f} s in all")
     print(
         f"everything on screen (the round, then every view): {on_screen:.3f} s; the original's round (reference "
         f"method, same run): {original:.3f} s; ratio {on_screen / original:.2f}"
