@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from toyflow.plotting import GREEN, cloud_png
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out"
 
@@ -27,6 +29,12 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]], repeats: int
             fn()
             ts.append(time.perf_counter() - start)
     return [statistics.median(ts) for ts in times]
+
+
+def draw_b_tiles(b_same: Sequence[torch.Tensor], b_fresh: Sequence[torch.Tensor]) -> list[bytes]:
+    """B's tiles of a round as the picker draws them: the clouds on the proposals' noise at 160 pixels, the fresh
+    ones at 112 (each cloud ``(num_points, 2)``)."""
+    return [cloud_png(c, 160, GREEN) for c in b_same] + [cloud_png(c, 112, GREEN) for c in b_fresh]
 
 
 def shown(path: str | Path) -> str:

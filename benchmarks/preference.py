@@ -37,12 +37,11 @@ import time
 from pathlib import Path
 
 import torch
-from common import OUT, machine, shown, table
+from common import OUT, draw_b_tiles, machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
 from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
 from toyflow.judge import judge, oracle_ticks
-from toyflow.plotting import GREEN, cloud_png
 from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round, play_until, random_answer
 from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
@@ -135,7 +134,7 @@ def latency(method: str, checkpoint: str, device: str, rounds: int = LATENCY_ROU
             continue
         result = play_round(session, answer, proposal)
         start = time.perf_counter()
-        [cloud_png(c, 160, GREEN) for c in result.b_same] + [cloud_png(c, 112, GREEN) for c in result.b_fresh]
+        draw_b_tiles(result.b_same, result.b_fresh)
         if not warm:  # the first round warms the caches (A's pool, the judge's tables) for the ones timed
             warm = True
             continue

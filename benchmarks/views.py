@@ -23,10 +23,9 @@ import statistics
 import time
 
 import torch
-from common import machine, shown, table
+from common import draw_b_tiles, machine, shown, table
 
 from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
-from toyflow.plotting import GREEN, cloud_png
 from toyflow.preference import Answer, ChartMeter, HeldOut, PreferenceSession, Proposal, ViewMeter, play_round
 from toyflow.preference.round import CHART_CLOUDS, RoundResult
 from toyflow.widgets.decision import decision_png
@@ -42,11 +41,6 @@ def timed(fn):
     return out, time.perf_counter() - start
 
 
-def draw_tiles(result: RoundResult) -> list[bytes]:
-    """B's 10 tiles as the picker draws them: the 4 on the proposals' noise at 160 pixels, the 6 fresh at 112."""
-    return [cloud_png(c, 160, GREEN) for c in result.b_same] + [cloud_png(c, 112, GREEN) for c in result.b_fresh]
-
-
 def one_round(
     session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int], worker: TorchWorker
 ) -> dict[str, float]:
@@ -55,7 +49,7 @@ def one_round(
     proposal = session.propose(4)
     worker.submit(views.a_side, proposal).result()  # while the person looks at the proposals: A is frozen
     result = play_round(session, Answer(ticks=ticks), proposal)
-    _, tiles = timed(lambda: draw_tiles(result))
+    _, tiles = timed(lambda: draw_b_tiles(result.b_same, result.b_fresh))
     b_model, frozen = timed(views.snapshot)  # the painter's frozen copy of B, taken where the round ran
     after = worker.submit(after_tiles, proposal, views, chart, b_model, result).result()
     return {
@@ -92,7 +86,7 @@ def reference_round(session: PreferenceSession, ticks: list[int]) -> float:
     """The seconds of one round of the original's method, its tiles drawn."""
     proposal = session.propose(4)
     result = play_round(session, Answer(ticks=ticks), proposal)
-    _, tiles = timed(lambda: draw_tiles(result))
+    _, tiles = timed(lambda: draw_b_tiles(result.b_same, result.b_fresh))
     return result.timing["total"] + tiles
 
 
