@@ -22,7 +22,22 @@ from torch import nn
 from .architectures import build_model
 from .atomic import atomic_write, special_file
 from .device import PRECISIONS, resolve_device
-from .schema import Choice, Count, Flag, FractionOrNaN, Number, OpenModel, Problem, Seed, StrictModel, Text, check, leaf
+from .handoff import HandOff
+from .schema import (
+    Choice,
+    Count,
+    Flag,
+    FractionOrNaN,
+    HandOffTime,
+    Number,
+    OpenModel,
+    Problem,
+    Seed,
+    StrictModel,
+    Text,
+    check,
+    leaf,
+)
 from .solver import SAMPLERS
 from .validation import SHOWN, finite_problem, shown
 
@@ -123,6 +138,7 @@ class CheckpointMetadata(OpenModel):
     format: Format = Field(default=None, validate_default=True)  # first: is this a toyflow checkpoint at all?
     config: Annotated[FlowConfigSchema | ReferenceConfigSchema, Field(discriminator="arch")]
     sampler: SamplerSchema = None
+    handoff_time: HandOffTime = None
     saw_labels: Flag = None
     seed: Seed = None
     steps: Steps = None
@@ -154,6 +170,8 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: objec
     ``ValueError`` before anything is written.
     """
     meta = {"format": FORMAT, "config": model.config.to_dict(), **metadata}
+    if isinstance(model, HandOff):  # two networks, handing off at this time (load_checkpoint rebuilds both)
+        meta["handoff_time"] = model.time
     try:
         check(CheckpointMetadata, json.loads(json.dumps(meta)), tags=ARCHS)  # as the loader will read it
     except Problem as p:
