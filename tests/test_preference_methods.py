@@ -11,7 +11,9 @@ from conftest import FAST, SMALL, TILT_PER_CERTAINTY, TINY, make_flow, same_weig
 
 from toyflow import flow
 from toyflow.data import sample_mixture
+from toyflow.handoff import HandOff
 from toyflow.judge import oracle_ticks
+from toyflow.model import CloudFlow
 from toyflow.preference import (
     METHODS,
     Method,
@@ -231,10 +233,42 @@ def test_gate_shift_is_the_log_ratio_of_the_mean_weights_of_the_two_shapes():
     assert gate_shift(weights, torch.zeros(3)) == 0.0 and gate_shift(weights, torch.ones(3)) == 0.0
 
 
-def test_reward_fm_trains_a_network_without_class_heads_whole():
+def test_reward_fm_trains_a_network_without_class_heads_whole_until_it_hands_off_to_a():
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
+    b, a = session.b, session.a
+    assert isinstance(b, HandOff) and b.time == FAST.handoff_time
     assert [g["lr"] for g in session.opt.param_groups] == [FAST.whole_lr]
-    assert all(p.requires_grad for p in session.b.parameters())
+    assert all(p.requires_grad for p in b.early.parameters()) and not any(p.requires_grad for p in b.late.parameters())
+    two_rounds(session)
+    assert same_weights(weights(b.late), weights(a))  # A's late field, as A has it
+    assert not same_weights(weights(b.early), weights(a))  # B's own field learned
+    restarted = make_session("reward-fm", config=replace(TINY, class_heads=False))
+    restarted.propose(4, seed=0)
+    restarted.give(ticks=[0, 1])
+    restarted.reset()
+    assert same_weights(weights(restarted.b.early), weights(a)) and isinstance(restarted.b, HandOff)
+
+
+def test_reward_fm_learns_a_hand_off_at_times_before_it(monkeypatch):
+    from toyflow.preference import workbench
+
+    times = []
+    mixture_loss = workbench.mixture_loss
+
+    def spy(model, x1, x0, t, *args, **kwargs):
+        times.append(t)
+        return mixture_loss(model, x1, x0, t, *args, **kwargs)
+
+    monkeypatch.setattr(workbench, "mixture_loss", spy)
+    two_rounds(make_session("reward-fm", config=replace(TINY, class_heads=False)))
+    every = torch.cat(times)
+    assert len(times) == 2 * FAST.steps and every.max() < FAST.handoff_time and every.min() >= 0
+
+
+def test_no_hand_off_at_time_1_nor_for_a_network_with_class_heads():
+    at_1 = PreferenceSession(make_flow(replace(TINY, class_heads=False)), settings=replace(FAST, handoff_time=1.0))
+    assert isinstance(at_1.b, CloudFlow)
+    assert isinstance(make_session("reward-fm").b, CloudFlow)
 
 
 def test_reward_fm_draws_a_network_without_class_heads_subsets_of_pool_clouds(monkeypatch):
@@ -243,12 +277,12 @@ def test_reward_fm_draws_a_network_without_class_heads_subsets_of_pool_clouds(mo
     batches = []
     fit = Workbench.fit
 
-    def spy(self, next_batch, steps, generator):
+    def spy(self, next_batch, steps, generator, until=1.0):
         def counted():
             batches.append(next_batch())
             return batches[-1]
 
-        return fit(self, counted, steps, generator)
+        return fit(self, counted, steps, generator, until)
 
     monkeypatch.setattr(Workbench, "fit", spy)
     settings = replace(FAST, whole_pool_batch=5, whole_points=100)
@@ -280,24 +314,21 @@ def test_pool_tilt_is_the_divergence_of_the_weighting_from_a_uniform_pool():
     )
 
 
-def test_step_scale_is_full_past_a_half_sure_belief_and_a_tilted_pool():
+def test_step_scale_is_the_tilt_up_to_a_full_step():
     from toyflow.preference.methods.reward_fm import step_scale
 
-    assert step_scale(0.4, 0.1, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.8 * 0.2)
-    # a pool far from A's law and a belief past certainty_full: the full step
-    assert step_scale(0.8, 1.7, tilt_nats=0.5, certainty_full=0.5) == 1.0
-    assert step_scale(0.2, 1.7, tilt_nats=0.5, certainty_full=0.5) == pytest.approx(0.4)
-    assert step_scale(0.0, 1.7, tilt_nats=0.5, certainty_full=0.5) == 0.0  # no evidence: B is A
-    assert step_scale(0.8, 0.0, tilt_nats=0.5, certainty_full=0.5) == 0.0  # A's own law: B is A
+    assert step_scale(0.1, tilt_nats=0.5) == pytest.approx(0.2)
+    assert step_scale(1.7, tilt_nats=0.5) == 1.0  # a pool far from A's law: the full step
+    assert step_scale(0.0, tilt_nats=0.5) == 0.0  # A's own law (no evidence, or random ticks): B is A
 
 
-def test_reward_fm_scales_a_whole_network_by_certainty_and_tilt_and_reports_the_tilt():
+def test_reward_fm_scales_a_whole_network_by_the_tilt_and_reports_it():
     session = make_session("reward-fm", config=replace(TINY, class_heads=False))
     session.bench.settings = settings = replace(FAST, tilt_nats=10.0)  # past any tilt of a pool of 8: a fraction
     stats = two_rounds(session)
     assert stats.tilt is not None and stats.tilt >= 0
     (group,) = session.opt.param_groups
-    scale = min(1.0, stats.certainty / settings.certainty_full) * (stats.tilt / settings.tilt_nats)
+    scale = stats.tilt / settings.tilt_nats
     assert 0 < stats.tilt < settings.tilt_nats and group["lr"] == pytest.approx(FAST.whole_lr * scale)
 
 

@@ -173,7 +173,7 @@ def test_replay_says_where_b_stops_matching(tmp_path):
         ("not json", "not JSON"),
         ('{"format": "something else"}', "not a toyflow session log"),
         ('{"format": "toyflow-session-log", "version": 99}', "'version' is 99; this toyflow reads session logs of"),
-        ('{"format": "toyflow-session-log", "version": 9, "model_a": "x"}', "'model_a' must be a SHA-256 checksum"),
+        ('{"format": "toyflow-session-log", "version": 10, "model_a": "x"}', "'model_a' must be a SHA-256 checksum"),
         ('{"format": "toyflow-session-log", "version": 2}', "'version' is 2; this toyflow reads session logs of ve"),
     ],
 )

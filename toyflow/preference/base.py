@@ -8,6 +8,7 @@ measure), registered with :func:`register`. Adding a method means adding one mod
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -29,6 +30,10 @@ class Method(ABC):
     def learning_rate(self, settings: MethodSettings) -> float:
         """The learning rate of B's Adam optimiser under ``settings``."""
         return settings.lr
+
+    def build_b(self, a: nn.Module, settings: MethodSettings) -> nn.Module:
+        """Model B as it starts (and restarts) from model ``a``: a copy of ``a`` by default."""
+        return copy.deepcopy(a)
 
     def parameter_groups(self, b: nn.Module, settings: MethodSettings) -> list[dict]:
         """Which parameters of ``b`` this method trains, at which learning rate: Adam's parameter groups

@@ -21,6 +21,7 @@ from ..schema import (
     Choice,
     Count,
     Flag,
+    HandOffTime,
     Number,
     Positive,
     Probability,
@@ -47,7 +48,9 @@ LOG_FORMAT = "toyflow-session-log"
 # 8: dpo reads early times on every network, its barrier on its own batch (setting dpo_barrier_batch)
 # 9: reward-fm shifts the gate of a network with class heads in closed form (setting gate_shift_gain; gate_lr,
 # head_lr, pool_batch and t_max are gone)
-LOG_VERSION = 9
+# 10: reward-fm hands a network without class heads off to A's late field (setting handoff_time) and sizes its
+# steps by the tilt alone (certainty_full is gone)
+LOG_VERSION = 10
 EVENTS = ("propose", "answer", "undo", "reset", "finetune")
 
 # The most a log may ask a replay for: far above what any front end does (4 proposals, a few steps), far below what
@@ -96,8 +99,8 @@ class Settings(StrictModel):
     dpo_barrier_batch: Batch
     gate_shift_gain: NonNegative
     whole_lr: Rate
+    handoff_time: HandOffTime
     tilt_nats: Positive
-    certainty_full: Positive
     steps: Steps
     batch_size: Batch
     whole_pool_batch: Batch

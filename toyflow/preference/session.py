@@ -86,7 +86,10 @@ class PreferenceSession:
         device = torch.device(device) if device is not None else next(model_a.parameters()).device
         self.a_meta = meta or {}
         sampler = Sampler.from_meta(model_a, self.a_meta).with_(steps=sampler_steps)
-        self.bench = Workbench(model_a, settings, seed, s_fraction, sampler, device, self.learner.parameter_groups)
+        learner = self.learner
+        self.bench = Workbench(
+            model_a, settings, seed, s_fraction, sampler, device, learner.parameter_groups, learner.build_b
+        )
         self.b_version = 0  # changes whenever B may have changed (a cache key for what is measured on B)
         self.log = SessionLog.for_session(self.bench, self.method)
         self._clear()

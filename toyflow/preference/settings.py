@@ -55,35 +55,38 @@ class MethodSettings:
     # weight of the gate by about its learning rate, noise included, so a bolder step overshot. Learning the heads
     # too, as those steps did, changed nothing measurable (0.99 / 0.94).
     gate_shift_gain: float = 2.0
-    # reward-fm, for a network without class heads (a model A that never saw a label): the whole network learns, at
-    # every time. With 5e-4 at early times only, B plateaued at 0.84-0.88 S curves however many rounds (restarted
-    # from A, 8 small steps could not bend the whole field further); with 1e-3 at all times 0.96 after 5 rounds with
-    # clean 0.92 (3 seeds, 256 noises). 2e-3 reached 1.00 but cost clean (0.88). With its full step from a certainty
-    # of 0.5 (certainty_full), 8e-4 (below).
-    whole_lr: float = 8e-4
-    # reward-fm: its learning rates are also scaled by min(1, tilt / tilt_nats), the tilt being how far the weighted
-    # pool is from A's own law (Kullback-Leibler, in nats); the gated B's shift too (gate_shift_gain, above). Swiss
-    # rolls preferred tilt it by about 0.2 nats (A's rolls without its S curves), S curves by about 1.7. Unscaled (5
-    # seeds, 256 noises), 5 rounds preferring rolls cost B clean rolls (clean 0.83 after 3 rounds, 0.72 after 5); at
-    # 0.5 nats 0.88 / 0.88 and 0.95 / 0.89, S curves preferred unchanged, and random ticks left B exactly A; at 0.3
-    # nats 0.90 / 0.87 and 0.96 / 0.86, at 1 nat 0.86 / 0.88 and 0.90 / 0.91 (the model A trained with AdamW, 16
-    # clouds of 400 points a step). Today's label-free model A, 20 clouds of 256 points a step (5 seeds, 1024
-    # noises, rolls preferred after 3 / 5 rounds, exact and flipping a tenth of the ticks): at 0.5 nats 0.90 / 0.92,
-    # 0.93 / 0.91 and 0.85 / 0.92, 0.90 / 0.92; at 0.3 0.91 / 0.91, 0.95 / 0.91 and 0.85 / 0.91, 0.92 / 0.91; at 0.2
-    # 0.94 / 0.92, 0.96 / 0.90 and 0.85 / 0.92, 0.94 / 0.91; S curves preferred and random ticks (B = A) the same at
-    # 0.2 and 0.5. With today's preference model (label-free, Swiss rolls preferred): 0.966 / 0.896 rolls after 5
-    # exact rounds at 0.3 nats, 0.986 / 0.877 at 0.2.
+    # reward-fm, for a network without class heads (a model A that never saw a label): B's own network learns, at
+    # every time before the hand-off (handoff_time, below). Learning at every time without a hand-off: with 5e-4 at
+    # early times only, B plateaued at 0.84-0.88 S curves however many rounds (restarted from A, 8 small steps could
+    # not bend the whole field further); with 1e-3 at all times 0.96 after 5 rounds with clean 0.92 (3 seeds, 256
+    # noises); 2e-3 reached 1.00 but cost clean (0.88); then 8e-4, its full step from a certainty of 0.5. With the
+    # hand-off and the step sized by the tilt alone (5 seeds, 1024 noises, AMD EPYC, after 3 / 5 rounds), 8e-4 against
+    # 6e-4: Swiss rolls preferred, a tenth of the ticks flipped, 0.965 / 0.908 and 0.995 / 0.899 (0.952 / 0.900,
+    # 0.989 / 0.910); random ticks moved one seed to 0.30 S curves after 5 rounds (0.27; A 0.16).
+    whole_lr: float = 6e-4
+    # reward-fm, for a network without class heads: B is its own network until handoff_time and a frozen copy of A's
+    # from it on (toyflow.handoff.HandOff), and learns at times below it: B chooses the shape, A's late field draws
+    # it as cleanly as A draws its own. Learning its whole network at every time, B lost clean rolls where it moved
+    # towards them (Swiss rolls preferred, a tenth of the ticks flipped, 5 seeds, 1024 noises, AMD EPYC, 8e-4 with
+    # the step full from a certainty of 0.5: clean 0.85 after 3 rounds and 0.86 after 5 in the seeds that took full
+    # steps, median 0.89 after 5); handed off at 0.4 the same sessions kept 0.90-0.92 (median 0.908 after 3 and 5),
+    # S curves preferred 0.993 / 0.928 and 0.994 / 0.922 (before 0.99 / 0.92, 0.99 / 0.905), exact Swiss rolls 0.996
+    # after 3 rounds (0.96), random ticks B = A (every seed within 0.06). Learning at t < 0.8 without a hand-off (the
+    # late field moving with the weights it shares) broke clean rolls further (one seed 0.80 after 5 rounds); handed
+    # off at 0.6 that seed drew 0.889 clean after 3 rounds (0.909 at 0.4); at 0.3 (the step sized by the tilt alone)
+    # 0.965 / 0.905 and 0.987 / 0.899, as at 0.4 (0.965 / 0.908, 0.995 / 0.899).
+    handoff_time: float = 0.4
+    # reward-fm: the learning rates of a network without class heads and the gated B's shift are scaled by min(1, tilt
+    # / tilt_nats), the tilt being how far the weighted pool is from A's own law (Kullback-Leibler, in nats); the
+    # certainty sizes it through the weights. Swiss rolls preferred tilt the pool by 0.1-0.2 nats (A's rolls without
+    # its S curves), S curves by about 1.7. Unscaled (5 seeds, 256 noises), 5 rounds preferring rolls cost B clean
+    # rolls (clean 0.83 after 3 rounds, 0.72 after 5); at 0.5 nats 0.88 / 0.88 and 0.95 / 0.89, S curves preferred
+    # unchanged, and random ticks left B exactly A; at 0.3 nats 0.90 / 0.87 and 0.96 / 0.86, at 1 nat 0.86 / 0.88 and
+    # 0.90 / 0.91 (the model A trained with AdamW, 16 clouds of 400 points a step, no hand-off). The label-free B's
+    # steps were also scaled by min(1, certainty / 0.5) until the hand-off: with it, a session of Swiss rolls
+    # preferred at the prior's certainty (0.18) and a tilt of 0.06 took a tenth of a step (0.914 rolls after 3
+    # flipped rounds, median 0.914); by the tilt alone, as the gated B, 0.952 (whole_lr, above).
     tilt_nats: float = 0.2
-    # reward-fm, for a network without class heads: its learning rates are scaled by min(1, certainty /
-    # certainty_full) instead of the certainty itself. With Swiss rolls preferred, 3 exact rounds leave the preference
-    # model only 0.2-0.45 sure; scaled by the certainty B drew 0.94 / 0.92 rolls after 3 rounds, 0.96 / 0.90 after 5;
-    # a larger learning rate (1.5e-3) reached 0.96 after 3 but lost clean rolls after 5 (0.98 / 0.83; with Adam's
-    # epsilon at 1e-5, 0.95 / 0.92 and 0.97 / 0.88). Full from 0.5 (5 seeds, 1024 noises, AMD EPYC, after 3 / 5
-    # rounds): at 1e-3 0.97 / 0.91 and 0.99 / 0.89 (flipped 0.87 / 0.91, 0.95 / 0.90); at 8e-4 rolls 0.96 / 0.91 and
-    # 0.98 / 0.90 (flipped 0.86 / 0.91, 0.95 / 0.91), S curves 0.98 / 0.91 and 0.99 / 0.92 (scaled by the certainty
-    # at 1e-3: 0.99 / 0.92, 1.00 / 0.92), flipped 0.75 / 0.92 and 0.98 / 0.91 (0.64 / 0.91, 0.97 / 0.90); random
-    # ticks left B as A (0.15-0.16, A 0.16) either way, the tilt keeping a pool near A's law still.
-    certainty_full: float = 0.5
     steps: int = 8
     # fresh clouds a step of the control "fine-tune, no preference" (PreferenceSession.finetune_fresh)
     batch_size: int = 16
@@ -91,7 +94,7 @@ class MethodSettings:
     # B's moves varied from seed to seed and round to round (S curves preferred, 3 exact rounds: 0.90 / 0.88, one
     # seed 0.83 / 0.81); with 16, 0.98 / 0.92 after 3 rounds and 0.97 / 0.93 after 5 with a tenth of the ticks
     # flipped (0.82 / 0.87 with 8), random ticks still leaving B as A (5 seeds, 256 noises). With today's preference
-    # model (5 seeds, 1024 noises, AMD EPYC, after 3 / 5 rounds), 28 clouds against 24 and 20: a tenth of the ticks
+    # model before the hand-off (5 seeds, 1024 noises, AMD EPYC, after 3 / 5 rounds), 28 clouds against 24 and 20: a tenth of the ticks
     # flipped, S curves 0.98 / 0.93 and 0.99 / 0.93 (0.96 / 0.92, 0.99 / 0.92; 0.925 / 0.90, 0.98 / 0.90); Swiss rolls
     # exact 0.96 / 0.91 and 0.98 / 0.91 (0.97 / 0.91, 0.98 / 0.88; 0.99 / 0.905, 0.99 / 0.877), flipped 0.88 / 0.91
     # and 0.99 / 0.89 (0.90 / 0.91, 0.97 / 0.90; 0.90 / 0.91, 0.96 / 0.91); S curves exact 0.99 / 0.92 and 0.99 /

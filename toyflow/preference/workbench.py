@@ -35,6 +35,7 @@ from .records import Labelled, Pool
 from .settings import MethodSettings
 
 ParameterGroups = Callable[[nn.Module, MethodSettings], list[dict]]
+BuildB = Callable[[nn.Module, MethodSettings], nn.Module]
 
 
 POOL_CHUNK = 16  # clouds of the pool sampled at once
@@ -49,8 +50,9 @@ class Workbench:
     """Model A (frozen, ``a``), model B (``b``) and its optimiser (``opt``), the labelled proposals (``buffer``, the
     newest last) and the helpers a method's update is built from.
 
-    ``parameter_groups(b, settings)`` says which of B's parameters the method trains, at which learning rates (Adam's
-    parameter groups); the others are frozen. Every random number comes from a generator or a stream of ``seed``.
+    ``build_b(a, settings)`` makes B from A (a copy of A, or a network built around one), ``parameter_groups(b,
+    settings)`` says which of B's parameters the method trains, at which learning rates (Adam's parameter groups);
+    the others are frozen. Every random number comes from a generator or a stream of ``seed``.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class Workbench:
         sampler: Sampler,
         device: torch.device,
         parameter_groups: ParameterGroups,
+        build_b: BuildB,
     ) -> None:
         self.a = a.to(device).eval().requires_grad_(False)
         self.settings = settings
@@ -70,6 +73,7 @@ class Workbench:
         self.sampler = sampler
         self.device = device
         self.parameter_groups = parameter_groups
+        self.build_b = build_b
         self._pool: Pool | None = None
         self._pool_pairs: torch.Tensor | None = None
         self._pool_classes: torch.Tensor | None = None
@@ -80,8 +84,10 @@ class Workbench:
         self.start_over()
 
     def start_over(self) -> None:
-        """B becomes a fresh copy of A with a fresh optimiser, and no proposal is labelled (A's pool is kept)."""
-        self.b = copy.deepcopy(self.a).train()
+        """B is made from A again (``build_b``) with a fresh optimiser, and no proposal is labelled (A's pool is
+        kept)."""
+        self.b = self.build_b(self.a, self.settings).train()
+        self._b_from_a = copy.deepcopy(self.b.state_dict())  # B as made from A (restart_from_a)
         self.opt = self.new_optimizer()
         self._finetune_opt: Adam | None = None  # the fine-tune control's (finetune)
         self.buffer: list[Labelled] = []
@@ -122,11 +128,11 @@ class Workbench:
         seed = int(torch.randint(0, 2**31, (1,), generator=generator))
         return coupling.couple(x0.to(x1.device), x1, seed=seed).to(self.device)
 
-    def fit(self, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator) -> float:
-        """``steps`` steps of B's optimiser on batches from ``next_batch``, times drawn from ``U[0, 1]`` with
+    def fit(self, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator, until: float = 1.0) -> float:
+        """``steps`` steps of B's optimiser on batches from ``next_batch``, times drawn from ``U[0, until]`` with
         ``generator``, with :func:`~toyflow.flow.mixture_loss` (A's training loss where the clouds' classes are
         known), the network's passes in :data:`FIT_PRECISION` as A's were trained; returns the last loss."""
-        return self._steps(self.opt, next_batch, steps, generator)
+        return self._steps(self.opt, next_batch, steps, generator, until)
 
     def finetune(self, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator, lr: float) -> float:
         """:meth:`fit`, but of B's whole network at ``lr``, whatever the method trains (the control that fine-tunes B
@@ -151,11 +157,13 @@ class Workbench:
             warnings.warn("non-finite loss in fine-tuning: steps skipped, B unchanged", stacklevel=3)
         return loss
 
-    def _steps(self, opt: Adam, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator) -> float:
+    def _steps(
+        self, opt: Adam, next_batch: Callable[[], Pairs], steps: int, generator: torch.Generator, until: float = 1.0
+    ) -> float:
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
             batch = next_batch()
-            t = torch.rand(batch.clouds.shape[0], generator=generator).to(self.device)
+            t = (torch.rand(batch.clouds.shape[0], generator=generator) * until).to(self.device)
             with precision_context(self.device, FIT_PRECISION):
                 loss = mixture_loss(self.b, batch.clouds, batch.noise, t, batch.is_s)
             opt.zero_grad()
@@ -189,8 +197,9 @@ class Workbench:
         return coefficient
 
     def restart_from_a(self) -> None:
-        """B takes A's weights again, with a fresh optimiser (:meth:`new_optimizer`)."""
-        self.b.load_state_dict(self.a.state_dict())
+        """B is as made from A again (its weights those ``build_b`` gave it), with a fresh optimiser
+        (:meth:`new_optimizer`)."""
+        self.b.load_state_dict(self._b_from_a)
         self.opt = self.new_optimizer()
 
     def scale_learning_rates(self, scale: float) -> None:

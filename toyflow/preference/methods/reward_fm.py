@@ -12,21 +12,25 @@ In a model with class heads the gate chooses the shape and the heads draw it, so
 is a change of the gate's log odds alone: by Bayes' rule, the log of how much more the weighted pool favours A's S
 curves than its rolls, each pool cloud counted by A's own reading of it (:func:`gate_shift`). B is A with that shift
 (times ``settings.gate_shift_gain``) added to its gate, in closed form: no steps, no noise, the same B for the same
-ticks. In a model that never saw a label there is no gate to move: B, restarted from A each round, bends its whole
-field by a few flow-matching steps on the weighted pool, each cloud with its own noise paired to it as in A's
-training (drawn and paired once per session: :meth:`~toyflow.preference.workbench.Workbench.pool_pairs`), each step
-on ``settings.whole_pool_batch`` pool clouds read at a random subset of their points (``settings.whole_points``),
-its full step once the belief is half sure (:func:`step_scale`).
+ticks. In a model that never saw a label there is no gate to move: B is its own network until
+``settings.handoff_time`` and a frozen copy of A's from it on (:class:`~toyflow.handoff.HandOff`), so that B chooses
+the shape and A's late field draws it. B's own network, restarted from A each round, bends its field at the times
+before the hand-off by a few flow-matching steps on the weighted pool, each cloud with its own noise paired to it as
+in A's training (drawn and paired once per session: :meth:`~toyflow.preference.workbench.Workbench.pool_pairs`),
+each step on ``settings.whole_pool_batch`` pool clouds read at a random subset of their points
+(``settings.whole_points``).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 
 import torch
 from torch import nn
 
 from ...flow import mixture_loss
+from ...handoff import HandOff
 from ...model import has_class_heads
 from ...pair_pool import Pairs
 from ..base import Method, register
@@ -45,12 +49,22 @@ class RewardFM(Method):
 
     name = "reward-fm"
 
+    def build_b(self, a: nn.Module, settings: MethodSettings) -> nn.Module:
+        """A copy of ``a`` where it has class heads. Without them, B's own network until ``settings.handoff_time``
+        and A's (a frozen copy) from it on (:class:`~toyflow.handoff.HandOff`): B chooses the shape, A's late field
+        draws it; a copy of ``a`` if that time is 1."""
+        if has_class_heads(a) or settings.handoff_time >= 1.0:
+            return copy.deepcopy(a)
+        return HandOff(copy.deepcopy(a), copy.deepcopy(a), settings.handoff_time)
+
     def parameter_groups(self, b: nn.Module, settings: MethodSettings) -> list[dict]:
-        """The whole network at ``settings.whole_lr`` for a network without class heads; none for one with class
-        heads, whose gate is set in closed form (:meth:`update`)."""
+        """B's own network (the early one of a :class:`~toyflow.handoff.HandOff`) at ``settings.whole_lr`` for a
+        network without class heads; none for one with class heads, whose gate is set in closed form
+        (:meth:`update`)."""
         if has_class_heads(b):
             return []
-        return [{"params": list(b.parameters()), "lr": settings.whole_lr}]
+        own = b.early if isinstance(b, HandOff) else b
+        return [{"params": list(own.parameters()), "lr": settings.whole_lr}]
 
     def prepare(self, bench: Workbench) -> None:
         """Draw the pool now with what a round reads of it, A's classes of it (a network with class heads) or its
@@ -61,9 +75,9 @@ class RewardFM(Method):
     def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
         """Fit the preference model to every tick so far (:meth:`~toyflow.preference.workbench.Workbench.belief`) and
         weigh A's pool by it (``softmax(strength * certainty * rate)``). A network with class heads: B is A with its
-        gate shifted (:func:`gate_shift`). One without: B restarts from A (``settings.restart``) and takes
-        ``settings.steps`` steps on the weighted pool at learning rates scaled by :func:`step_scale`. Without
-        evidence that the ticks follow the clouds, B stays A."""
+        gate shifted (:func:`gate_shift`). One without: B's own network restarts from A (``settings.restart``) and
+        takes ``settings.steps`` steps on the weighted pool, at times before the hand-off to A's late field, at
+        learning rates scaled by :func:`step_scale`. Without evidence that the ticks follow the clouds, B stays A."""
         s = bench.settings
         pool = bench.pool().samples
         belief = bench.belief()
@@ -77,14 +91,14 @@ class RewardFM(Method):
         )
         classes = bench.pool_classes()
         if classes is not None:
-            shift = s.gate_shift_gain * min(1.0, tilt / s.tilt_nats) * gate_shift(weights, classes)
+            shift = s.gate_shift_gain * step_scale(tilt, s.tilt_nats) * gate_shift(weights, classes)
             bench.restart_from_a()
             bench.b.shift_gate(shift)
             return replace(stats, gate_shift=shift)
         pairs = bench.pool_pairs()
         if s.restart:  # B = A fine-tuned on every tick so far: no drift piles up over the rounds
             bench.restart_from_a()
-        bench.scale_learning_rates(step_scale(belief.certainty, tilt, s.tilt_nats, s.certainty_full))
+        bench.scale_learning_rates(step_scale(tilt, s.tilt_nats))
 
         def next_batch() -> Pairs:
             idx = torch.multinomial(weights, s.whole_pool_batch, replacement=True, generator=generator).to(pool.device)
@@ -95,7 +109,8 @@ class RewardFM(Method):
             keep = torch.randperm(pool.shape[1], generator=generator)[: s.whole_points].to(pool.device)
             return Pairs(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], None)
 
-        return replace(stats, flow_loss=bench.fit(next_batch, s.steps, generator))
+        # at the times B's own network draws (before the hand-off to A's late field)
+        return replace(stats, flow_loss=bench.fit(next_batch, s.steps, generator, until=s.handoff_time))
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """B's flow-matching loss (A's training loss, with A's reading of each pool cloud as its class where the
@@ -146,11 +161,9 @@ def gate_shift(weights: torch.Tensor, classes: torch.Tensor) -> float:
     return float(torch.log(((p * w).sum() / s_mass) / (((1 - p) * w).sum() / roll_mass)))
 
 
-def step_scale(certainty: float, tilt: float, tilt_nats: float, certainty_full: float) -> float:
-    """The factor on the learning rates of a network without class heads: ``min(1, certainty / certainty_full)``,
-    its full step, which its clean clouds bound, once the belief is fairly sure (a dozen ticks of Swiss rolls leave
-    it only 0.2-0.5 sure, since only the unticked S curves among them are evidence), times ``min(1, tilt /
-    tilt_nats)``, how far the weighting takes A's pool from A's own law (:func:`pool_tilt`): without it a pool that
-    barely differs from A's law still moves B by the noise of Adam's first steps, which move every weight by about
-    its learning rate whatever the gradient."""
-    return min(1.0, certainty / certainty_full) * min(1.0, tilt / tilt_nats)
+def step_scale(tilt: float, tilt_nats: float) -> float:
+    """The factor on the learning rates of a network without class heads (and on a gated B's shift):
+    ``min(1, tilt / tilt_nats)``, how far the weighting takes A's pool from A's own law (:func:`pool_tilt`), which
+    the certainty sizes through the weights. Without it a pool that barely differs from A's law would still move B by
+    the noise of Adam's first steps, which move every weight by about its learning rate whatever the gradient."""
+    return min(1.0, tilt / tilt_nats)
