@@ -91,14 +91,14 @@ class MethodSettings:
     # fresh clouds a step of the control "fine-tune, no preference" (PreferenceSession.finetune_fresh)
     batch_size: int = 16
     # reward-fm: pool clouds per step for a network without class heads, whose 8 steps bend the whole field. With 8,
-    # B's moves varied from seed to seed and round to round (S curves preferred, 3 exact rounds: 0.90 / 0.88, one
-    # seed 0.83 / 0.81); with 16, 0.98 / 0.92 after 3 rounds and 0.97 / 0.93 after 5 with a tenth of the ticks
-    # flipped (0.82 / 0.87 with 8), random ticks still leaving B as A (5 seeds, 256 noises). With today's preference
-    # model before the hand-off (5 seeds, 1024 noises, AMD EPYC, after 3 / 5 rounds), 28 clouds against 24 and 20: a tenth of the ticks
-    # flipped, S curves 0.98 / 0.93 and 0.99 / 0.93 (0.96 / 0.92, 0.99 / 0.92; 0.925 / 0.90, 0.98 / 0.90); Swiss rolls
-    # exact 0.96 / 0.91 and 0.98 / 0.91 (0.97 / 0.91, 0.98 / 0.88; 0.99 / 0.905, 0.99 / 0.877), flipped 0.88 / 0.91
-    # and 0.99 / 0.89 (0.90 / 0.91, 0.97 / 0.90; 0.90 / 0.91, 0.96 / 0.91); S curves exact 0.99 / 0.92 and 0.99 /
-    # 0.905 (20: 0.96 / 0.90, 0.99 / 0.91); random ticks B = A (one seed 0.25 after 5 rounds, A 0.16).
+    # B's moves varied from seed to seed and round to round (S curves preferred, 3 exact rounds: 0.90 / 0.88, one seed
+    # 0.83 / 0.81); with 16, 0.98 / 0.92 after 3 rounds and 0.97 / 0.93 after 5 with a tenth of the ticks flipped
+    # (0.82 / 0.87 with 8), random ticks still leaving B as A (5 seeds, 256 noises). With today's preference model
+    # before the hand-off (5 seeds, 1024 noises, AMD EPYC, after 3 / 5 rounds), 28 clouds against 24 and 20: a tenth
+    # of the ticks flipped, S curves 0.98 / 0.93 and 0.99 / 0.93 (0.96 / 0.92, 0.99 / 0.92; 0.925 / 0.90, 0.98 /
+    # 0.90); Swiss rolls exact 0.96 / 0.91 and 0.98 / 0.91 (0.97 / 0.91, 0.98 / 0.88; 0.99 / 0.905, 0.99 / 0.877),
+    # flipped 0.88 / 0.91 and 0.99 / 0.89 (0.90 / 0.91, 0.97 / 0.90; 0.90 / 0.91, 0.96 / 0.91); S curves exact 0.99 /
+    # 0.92 and 0.99 / 0.905 (20: 0.96 / 0.90, 0.99 / 0.91); random ticks B = A (one seed 0.25 after 5 rounds, A 0.16).
     whole_pool_batch: int = 28
     # reward-fm: points of each pool cloud a step of a network without class heads reads (the same random subset of
     # every cloud of the step, its paired noise's points with it; A's training read 256-point subsets too). 20
