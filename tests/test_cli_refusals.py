@@ -413,6 +413,10 @@ LOG_REFUSALS = {
     "sampler steps of 0": (lambda d: d["sampler"].update(steps=0), "'sampler.steps' must be at least 1, got 0"),
     "an s_fraction above 1": (lambda d: d.update(s_fraction=1.5), "'s_fraction' must lie in [0, 1], got 1.5"),
     "a lapse above 1": (lambda d: d["settings"].update(lapse=2.0), "'settings.lapse' must lie in [0, 1], got 2"),
+    "a hand-off at time 0": (
+        lambda d: d["settings"].update(handoff_time=0),
+        "'settings.handoff_time' must lie in (0, 1], got 0",
+    ),
     "another version": (lambda d: d.update(version=4), "'version' is 4; this toyflow reads session logs of version 10"),
     "not a session log": (
         lambda d: d.pop("format"),

@@ -14,6 +14,7 @@ from torch import nn
 from toyflow.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from toyflow.handoff import HandOff
 from toyflow.model import CloudFlow
+from toyflow.reference import ReferenceConfig
 
 
 class Constant(nn.Module):
@@ -72,6 +73,13 @@ def test_a_hand_off_checkpoint_with_a_bad_time_or_without_its_late_field(tmp_pat
     tensors = load_file(str(path))
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads(f.metadata()["toyflow"])
+    reference = tmp_path / "reference.safetensors"
+    as_reference = {**meta, "config": ReferenceConfig().to_dict()}
+    save_file(tensors, str(reference), metadata={"toyflow": json.dumps(as_reference)})
+    with pytest.raises(
+        CheckpointError, match=r"its configuration does not make a network \(handoff_time is for CloudFlows only\)"
+    ):
+        load_checkpoint(reference, device="cpu")
     bad = tmp_path / "bad_time.safetensors"
     save_file(tensors, str(bad), metadata={"toyflow": json.dumps({**meta, "handoff_time": 0})})
     with pytest.raises(CheckpointError, match=r"metadata 'handoff_time' must lie in \(0, 1\], got 0"):
@@ -81,3 +89,33 @@ def test_a_hand_off_checkpoint_with_a_bad_time_or_without_its_late_field(tmp_pat
     save_file(early, str(early_only), metadata={"toyflow": json.dumps(meta)})
     with pytest.raises(CheckpointError, match="weights do not match its configuration"):
         load_checkpoint(early_only, device="cpu")
+
+
+def test_each_network_learns_only_from_its_own_side_of_the_time():
+    early, late = make_flow(TINY, seed=5), make_flow(TINY, seed=6)
+    field = HandOff(early, late, 0.5)
+    late.requires_grad_(True)  # frozen when built; unfrozen here to see where its gradients come from
+    x = torch.randn(4, 30, 2)
+    field(x, torch.tensor([0.1, 0.2, 0.3, 0.4])).square().sum().backward()  # all before the hand-off
+    assert all(p.grad is None for p in late.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in early.parameters())
+    early.zero_grad(set_to_none=True)
+    field(x, torch.tensor([0.6, 0.7, 0.8, 0.9])).square().sum().backward()  # all from it on
+    assert all(p.grad is None for p in early.parameters())
+    mixed = torch.tensor([0.1, 0.9, 0.1, 0.9])
+    early.zero_grad(set_to_none=True)
+    late.zero_grad(set_to_none=True)
+    v = field(x, mixed)
+    v[1].sum().backward()  # a cloud after the hand-off: its velocity is the late network's alone
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in early.parameters())
+    with torch.no_grad():
+        assert torch.equal(v[0], early(x, mixed)[0]) and torch.equal(v[1], late(x, mixed)[1])
+
+
+def test_only_a_hand_off_of_two_cloudflows_of_one_configuration_is_saved(tmp_path, tiny_model):
+    with pytest.raises(ValueError, match="a hand-off is saved as two CloudFlows of one config"):
+        save_checkpoint(HandOff(tiny_model, make_flow(seed=5), 0.3), tmp_path / "mixed.safetensors")
+    nested = HandOff(HandOff(tiny_model, make_flow(TINY, seed=5), 0.3), make_flow(TINY, seed=6), 0.4)
+    with pytest.raises(ValueError, match="a hand-off is saved as two CloudFlows of one config"):
+        save_checkpoint(nested, tmp_path / "nested.safetensors")
+    assert not list(tmp_path.iterdir())

@@ -10,6 +10,7 @@ import torch
 from conftest import FAST, SMALL, TILT_PER_CERTAINTY, TINY, make_flow, same_weights, weights
 
 from toyflow import flow
+from toyflow.checkpoint import load_checkpoint
 from toyflow.data import sample_mixture
 from toyflow.handoff import HandOff
 from toyflow.judge import oracle_ticks
@@ -263,6 +264,35 @@ def test_reward_fm_learns_a_hand_off_at_times_before_it(monkeypatch):
     two_rounds(make_session("reward-fm", config=replace(TINY, class_heads=False)))
     every = torch.cat(times)
     assert len(times) == 2 * FAST.steps and every.max() < FAST.handoff_time and every.min() >= 0
+
+
+def test_a_b_saved_before_is_model_a_of_a_session_and_b_hands_off_at_its_time(tmp_path):
+    first = make_session("reward-fm", config=replace(TINY, class_heads=False))
+    two_rounds(first)
+    saved, _ = load_checkpoint(first.save(tmp_path / "b.safetensors"), device="cpu")
+    again = PreferenceSession(saved, seed=1, sampler_steps=4, settings=replace(FAST, handoff_time=0.3))
+    b = again.b
+    assert isinstance(b, HandOff) and isinstance(b.early, CloudFlow) and b.time == FAST.handoff_time  # saved's own
+    assert same_weights(weights(b.early), weights(saved.early)) and same_weights(weights(b.late), weights(saved.late))
+    two_rounds(again)
+    assert same_weights(weights(b.late), weights(saved.late))
+    loaded, _ = load_checkpoint(again.save(tmp_path / "b2.safetensors"), device="cpu")  # one hand-off, not nested
+    assert isinstance(loaded.early, CloudFlow) and same_weights(weights(loaded), weights(b))
+
+
+def test_reward_fm_measures_a_hand_off_at_times_before_it(monkeypatch):
+    session = make_session("reward-fm", config=replace(TINY, class_heads=False))
+    times = []
+    mixture_loss = reward_fm.mixture_loss
+
+    def spy(model, x1, x0, t, *args, **kwargs):
+        times.append(float(t[0]))
+        return mixture_loss(model, x1, x0, t, *args, **kwargs)
+
+    monkeypatch.setattr(reward_fm, "mixture_loss", spy)
+    proposal = session.propose(4, seed=0)
+    session.preference_objective(proposal, torch.tensor([0.5, 0.5, 0.0, 0.0]))
+    assert times == pytest.approx([t * FAST.handoff_time for t in reward_fm.OBJECTIVE_TIMES])
 
 
 def test_no_hand_off_at_time_1_nor_for_a_network_with_class_heads():

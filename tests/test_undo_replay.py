@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 from conftest import FAST, TINY, make_flow, same_weights, weights
 
+from toyflow.handoff import HandOff
 from toyflow.preference import (
     METHODS,
     LogError,
@@ -142,6 +144,23 @@ def test_a_logged_session_replays_bit_for_bit(method, tmp_path):
     assert not same_weights(weights(replayed.session.b), weights(session.a))
     assert replayed.session.labelled_rounds == session.labelled_rounds == 2
     assert [e["b"] for e in replayed.session.log.events if "b" in e] == [e["b"] for e in data["events"] if "b" in e]
+
+
+def test_a_label_free_session_handed_off_to_a_undoes_and_replays_bit_for_bit(tmp_path, tilted_pool):
+    config = replace(TINY, class_heads=False)
+    session = PreferenceSession(make_flow(config, seed=3), seed=4, sampler_steps=4, settings=FAST)
+    assert isinstance(session.b, HandOff)
+    session.propose(4)
+    session.give(ticks=[0, 2])
+    before = weights(session.b)
+    session.propose(4)
+    session.give(ticks=[1])
+    assert not same_weights(weights(session.b), before)
+    session.undo()
+    assert same_weights(weights(session.b), before)
+    play_a_session(session)
+    replayed = replay(make_flow(config, seed=3), session.log.write(tmp_path / "log.json"))
+    assert replayed.exact and same_weights(weights(replayed.session.b), weights(session.b))
 
 
 def test_a_log_for_another_model_a_is_refused_before_anything_is_done(tmp_path):

@@ -22,5 +22,7 @@ def build_model(meta: dict) -> nn.Module:
             return HandOff(CloudFlow(FlowConfig(**config)), CloudFlow(FlowConfig(**config)), meta["handoff_time"])
         return CloudFlow(FlowConfig(**config))
     if arch == "reference":
+        if meta.get("handoff_time") is not None:
+            raise ValueError("handoff_time is for CloudFlows only")
         return ReferenceFlow(ReferenceConfig(**config))
     raise ValueError(f"unknown architecture {arch!r}")

@@ -23,6 +23,7 @@ from .architectures import build_model
 from .atomic import atomic_write, special_file
 from .device import PRECISIONS, resolve_device
 from .handoff import HandOff
+from .model import CloudFlow
 from .schema import (
     Choice,
     Count,
@@ -171,6 +172,9 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike, **metadata: objec
     """
     meta = {"format": FORMAT, "config": model.config.to_dict(), **metadata}
     if isinstance(model, HandOff):  # two networks, handing off at this time (load_checkpoint rebuilds both)
+        parts = (model.early, model.late)
+        if not all(isinstance(p, CloudFlow) for p in parts) or model.early.config != model.late.config:
+            raise ValueError("the checkpoint would not load: a hand-off is saved as two CloudFlows of one config")
         meta["handoff_time"] = model.time
     try:
         check(CheckpointMetadata, json.loads(json.dumps(meta)), tags=ARCHS)  # as the loader will read it

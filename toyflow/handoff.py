@@ -39,11 +39,12 @@ class HandOff(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
         """Velocity at ``x (batch, num_points, 2)`` and time ``t`` (a float, a 0-d tensor or ``(batch,)``):
         ``(batch, num_points, 2)``."""
-        times = torch.as_tensor(t, device=x.device)
-        early = times < self.time
+        if not isinstance(t, torch.Tensor):
+            return self.early(x, t) if t < self.time else self.late(x, t)
+        early = t.to(x.device) < self.time
         if bool(early.all()):
             return self.early(x, t)
         if not bool(early.any()):
             return self.late(x, t)
-        # clouds on both sides of the hand-off (a batch of training times): each part on its own clouds
+        # clouds on both sides of the hand-off (a batch of training times): each cloud's velocity from its own side
         return torch.where(early[:, None, None], self.early(x, t), self.late(x, t))

@@ -175,8 +175,8 @@ class PreferenceSession:
         self.b_version += 1
 
     def reset(self) -> None:
-        """Forget everything learned: B becomes a fresh copy of A; buffer, history and counters are emptied (the
-        log keeps a ``reset`` event)."""
+        """Forget everything learned: B is made from A again (a copy of A, or a network built around one); buffer,
+        history and counters are emptied (the log keeps a ``reset`` event)."""
         self._clear()
         self.log.add("reset", b=self.b_checksum())
 

@@ -52,7 +52,10 @@ class RewardFM(Method):
     def build_b(self, a: nn.Module, settings: MethodSettings) -> nn.Module:
         """A copy of ``a`` where it has class heads. Without them, B's own network until ``settings.handoff_time``
         and A's (a frozen copy) from it on (:class:`~toyflow.handoff.HandOff`): B chooses the shape, A's late field
-        draws it; a copy of ``a`` if that time is 1."""
+        draws it; a copy of ``a`` if that time is 1. A model A that is itself a hand-off (a B saved before) gives B
+        a copy of its early network as B's own and of its late one, at its own hand-off time."""
+        if isinstance(a, HandOff):  # a B saved before: B's own network is its early one, its hand-off time stays
+            return HandOff(copy.deepcopy(a.early), copy.deepcopy(a.late), a.time)
         if has_class_heads(a) or settings.handoff_time >= 1.0:
             return copy.deepcopy(a)
         return HandOff(copy.deepcopy(a), copy.deepcopy(a), settings.handoff_time)
@@ -110,23 +113,30 @@ class RewardFM(Method):
             return Pairs(pool[idx[:, None], keep], pairs[pick[:, None], idx[:, None], keep], None)
 
         # at the times B's own network draws (before the hand-off to A's late field)
-        return replace(stats, flow_loss=bench.fit(next_batch, s.steps, generator, until=s.handoff_time))
+        return replace(stats, flow_loss=bench.fit(next_batch, s.steps, generator, until=own_times(bench.b)))
 
     def objective(self, bench: Workbench, proposal: Proposal, labels: torch.Tensor) -> float:
         """B's flow-matching loss (A's training loss, with A's reading of each pool cloud as its class where the
         network has class heads) on the pool weighted by the preference model of these labels alone, at fixed
         times, each pool cloud with the first of the noises paired with it: the loss whose optimum on the weighted pool
-        :meth:`update` moves B towards (a gated B's gate in closed form, a label-free B by steps of it)."""
+        :meth:`update` moves B towards (a gated B's gate in closed form, a label-free B by steps of it), at times
+        before a hand-off to A's late field."""
         pool = bench.pool().samples
         noise = bench.pool_pairs()[0]
         classes = bench.pool_classes()
         belief = fit_belief([(proposal.samples, labels)], bench.settings.belief_settings())
         weights = pool_weights(belief, pool, bench.settings.strength).to(bench.device)
         total = 0.0
-        for t in OBJECTIVE_TIMES:
-            tt = torch.full((pool.shape[0],), t, device=bench.device)
+        for t in OBJECTIVE_TIMES:  # scaled to B's own times: a hand-off's late field never moves
+            tt = torch.full((pool.shape[0],), t * own_times(bench.b), device=bench.device)
             total += float(mixture_loss(bench.b, pool, noise, tt, classes, weights=weights))
         return total / len(OBJECTIVE_TIMES)
+
+
+def own_times(b: nn.Module) -> float:
+    """Up to which time of the path B's own network draws: its hand-off time (:class:`~toyflow.handoff.HandOff`),
+    or 1 (the whole path)."""
+    return b.time if isinstance(b, HandOff) else 1.0
 
 
 def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.Tensor:
