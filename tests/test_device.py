@@ -104,6 +104,32 @@ def test_undo_views_and_replay_on_cuda(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in session.b.state_dict().items())
 
 
+@pytest.mark.cuda
+@needs_cuda
+def test_a_label_free_b_handed_off_on_cuda_saves_and_loads_on_cpu(tmp_path):
+    from dataclasses import replace
+
+    from conftest import make_flow
+
+    from toyflow.handoff import HandOff
+    from toyflow.preference import MethodSettings, PreferenceSession
+
+    settings = MethodSettings(steps=2, batch_size=4, pool_size=8, kernel_points=16, fm_batch=4, tilt_nats=1e-6)
+    model_a = make_flow(replace(TINY, class_heads=False), seed=1)
+    session = PreferenceSession(model_a, seed=0, sampler_steps=4, settings=settings, device="cuda")
+    assert isinstance(session.b, HandOff) and next(session.b.late.parameters()).device.type == "cuda"
+    for r in range(2):
+        session.propose(4, seed=r)
+        session.give(ticks=[0, 1])
+    noise = draw_noise(3, seed=5)
+    on_gpu = session.resample(noise.to("cuda"))
+    b, meta = load_checkpoint(session.save(tmp_path / "b.safetensors"), device="cpu")
+    assert isinstance(b, HandOff) and meta["handoff_time"] == settings.handoff_time
+    assert next(b.early.parameters()).device.type == "cpu" and next(b.late.parameters()).device.type == "cpu"
+    on_cpu = session.sampler.sample(b, noise)
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, atol=2e-2, rtol=0)  # bfloat16 on either side
+
+
 def test_precision_context_runs_the_network_in_that_precision():
     layer = torch.nn.Linear(3, 2)
     x = torch.randn(4, 3)
