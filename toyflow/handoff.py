@@ -8,12 +8,11 @@ draws the shape B chose, as cleanly as A draws it.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from .model import FlowConfig
+from .validation import handoff_time_problem
 
 
 class HandOff(nn.Module):
@@ -25,7 +24,7 @@ class HandOff(nn.Module):
 
     def __init__(self, early: nn.Module, late: nn.Module, time: float) -> None:
         super().__init__()
-        if not (isinstance(time, (int, float)) and math.isfinite(time) and 0.0 < time <= 1.0):
+        if handoff_time_problem(time) is not None:
             raise ValueError(f"a hand-off time must be in (0, 1], got {time!r}")
         self.early = early
         self.late = late.requires_grad_(False)

@@ -18,7 +18,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 
-from .validation import SHOWN, count_problem, finite_problem, positive_problem, probability_problem, seed_problem, shown
+from .validation import (
+    SHOWN,
+    count_problem,
+    finite_problem,
+    handoff_time_problem,
+    positive_problem,
+    probability_problem,
+    seed_problem,
+    shown,
+)
 
 
 class Problem(ValueError):
@@ -105,17 +114,11 @@ def _fraction_or_nan_problem(value: object) -> str | None:
     return probability_problem(value)
 
 
-def _handoff_time_problem(value: object) -> str | None:
-    if probability_problem(value) is None and value != 0:
-        return None
-    return f"must lie in (0, 1], got {shown(value)}"
-
-
 Seed = Annotated[int, leaf(seed_problem, operator.index)]
 Probability = Annotated[float, leaf(probability_problem, float)]
 FractionOrNaN = Annotated[float, leaf(_fraction_or_nan_problem, float)]  # a measured fraction, NaN when undefined
 Positive = Annotated[float, leaf(positive_problem, float)]
-HandOffTime = Annotated[float, leaf(_handoff_time_problem, float)]  # a time of the path in (0, 1]
+HandOffTime = Annotated[float, leaf(handoff_time_problem, float)]  # a time of the path in (0, 1]
 Flag = Annotated[bool, leaf(_flag_problem, bool)]
 Text = Annotated[str, leaf(_text_problem, str)]
 Checksum = Annotated[str, leaf(_checksum_problem, str)]

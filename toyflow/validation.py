@@ -97,6 +97,14 @@ def probability_problem(value: object) -> str | None:
     return None
 
 
+def handoff_time_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as the time of a hand-off between two networks, in (0, 1], or None."""
+    x = _as_float(value)
+    if x is None or not 0.0 < x <= 1.0:
+        return f"must lie in (0, 1], got {shown(value)}"
+    return None
+
+
 def seed_problem(value: object) -> str | None:
     """What is wrong with ``value`` as a seed (an integer from 0 to :data:`MAX_SEED`), or None."""
     n = _as_int(value)

@@ -54,9 +54,7 @@ class RewardFM(Method):
         and A's (a frozen copy) from it on (:class:`~toyflow.handoff.HandOff`): B chooses the shape, A's late field
         draws it; a copy of ``a`` if that time is 1. A model A that is itself a hand-off (a B saved before) gives B
         a copy of its early network as B's own and of its late one, at its own hand-off time."""
-        if isinstance(a, HandOff):  # a B saved before: B's own network is its early one, its hand-off time stays
-            return HandOff(copy.deepcopy(a.early), copy.deepcopy(a.late), a.time)
-        if has_class_heads(a) or settings.handoff_time >= 1.0:
+        if isinstance(a, HandOff) or has_class_heads(a) or settings.handoff_time >= 1.0:
             return copy.deepcopy(a)
         return HandOff(copy.deepcopy(a), copy.deepcopy(a), settings.handoff_time)
 
