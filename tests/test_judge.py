@@ -18,6 +18,7 @@ from toyflow.judge import (
     calibrate,
     calibrate_from_real_clouds,
     chamfer,
+    classify,
     judge,
     templates,
     thresholds,
@@ -66,10 +67,21 @@ def test_accepts_numpy_and_other_sizes(real_s):
     assert v.is_s.all()
 
 
+@pytest.mark.parametrize("read", [judge, classify])
 @pytest.mark.parametrize("shape", [(400, 2), (2, 400, 3), (400,)])
-def test_rejects_wrong_shapes(shape):
+def test_rejects_wrong_shapes(shape, read):
     with pytest.raises(ValueError, match="shape"):
-        judge(torch.zeros(shape))
+        read(torch.zeros(shape))
+
+
+def test_the_class_alone_is_the_judges_class_non_finite_clouds_included(real_s, real_rolls):
+    clouds = torch.cat([real_s[:3], real_rolls[:3]])
+    clouds[1, 7, 0] = float("nan")
+    clouds[4, 0, 1] = float("inf")
+    assert torch.equal(classify(clouds), judge(clouds).is_s)
+    # a non-finite cloud is infinitely far from both templates: the first class, as the judge reads it (never valid)
+    assert classify(clouds).tolist() == [True, True, True, False, True, False]
+    assert not judge(clouds).valid[[1, 4]].any()
 
 
 def test_summary(real_s, real_rolls):

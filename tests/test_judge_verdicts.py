@@ -211,6 +211,14 @@ def test_verdicts_are_those_of_the_reference_judge(clouds):
     np.testing.assert_allclose(new.max_distance.numpy(), ref.max_distance, rtol=1e-6, atol=1e-7)
 
 
+def test_the_class_alone_is_the_reference_judges_class(clouds):
+    """classify (the decision over time's reading) gives the reference judge's class on the whole set, the clouds
+    near the thresholds and noise included, without measuring the strays."""
+    from toyflow.judge import classify
+
+    np.testing.assert_array_equal(classify(clouds).numpy(), reference_judge(clouds).is_s)
+
+
 def test_thresholds_are_those_of_the_reference_judge():
     from toyflow.judge import calibrate
 

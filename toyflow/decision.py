@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .device import precision_context
-from .judge import judge
+from .judge import classify
 from .path import Velocity, predicted_cloud
 from .solver import Sampler, time_grid
 from .trace import DecisionTrace
@@ -66,7 +66,7 @@ def endpoint_reading(endpoints: torch.Tensor) -> torch.Tensor:
     """The judge's reading of straight-line endpoints ``(..., num_points, 2)``: 1.0 for an S curve, 0.0 for a Swiss
     roll, ``(...)`` on the CPU."""
     flat = endpoints.reshape(-1, *endpoints.shape[-2:])
-    return judge(flat).is_s.float().view(endpoints.shape[:-2])
+    return classify(flat).float().view(endpoints.shape[:-2])
 
 
 def reads_while_sampled(model: Velocity) -> bool:

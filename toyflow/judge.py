@@ -298,14 +298,28 @@ def thresholds(num_points: int = NUM_POINTS) -> tuple[float, float]:
     return calibrate(num_points).valid
 
 
-def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
-    """Classify and score clouds ``(batch, num_points, 2)``, ``num_points >= MIN_POINTS``: class, valid and clean (see
-    the module docstring). A cloud with a non-finite value is neither valid nor clean."""
+def _judged_points(clouds: torch.Tensor | np.ndarray) -> np.ndarray:
+    """The points of clouds ``(batch, num_points, 2)`` as the judge reads them; ``ValueError`` for another shape or
+    fewer than ``MIN_POINTS`` points."""
     clouds = torch.as_tensor(clouds)
     if clouds.dim() != 3 or clouds.shape[-1] != 2:
         raise ValueError(f"expected clouds of shape (batch, num_points, 2), got {tuple(clouds.shape)}")
     check_count("num_points", clouds.shape[1], MIN_POINTS)
-    pts = cloud_array(clouds)
+    return cloud_array(clouds)
+
+
+def classify(clouds: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """The judge's class alone: ``(batch,)`` bool, ``True`` for an S curve, exactly :func:`judge`'s ``is_s`` for
+    clouds ``(batch, num_points, 2)``, without measuring how far their points stray (what the decision over time
+    reads of a cloud, in about 0.6 of the judge's time)."""
+    d = _own_distances(_judged_points(clouds))
+    return d[:, 0] <= d[:, 1]
+
+
+def judge(clouds: torch.Tensor | np.ndarray) -> Verdict:
+    """Classify and score clouds ``(batch, num_points, 2)``, ``num_points >= MIN_POINTS``: class, valid and clean (see
+    the module docstring). A cloud with a non-finite value is neither valid nor clean."""
+    pts = _judged_points(clouds)
     d = _own_distances(pts)
     is_s = d[:, 0] <= d[:, 1]
     own = torch.where(is_s, d[:, 0], d[:, 1])
