@@ -3,12 +3,14 @@ existing output file as it was; the command line exits with status 130 and one l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +92,76 @@ def test_main_turns_an_interrupt_into_status_130_and_one_line(tmp_path, monkeypa
     assert rc == 130 and stdout == ""
     assert stderr.splitlines() == [f"toyflow train: {INTERRUPTED}"]
     assert out.read_bytes() == OLD
+
+
+def _drop_a_ctrl_c() -> None:
+    """Ctrl-C as it lands inside a weakref callback: the command line's handler raises in there, and Python prints that
+    exception ("Exception ignored in ...") and drops it."""
+
+    class Garbage:
+        pass
+
+    garbage = Garbage()
+    ref = weakref.ref(garbage, lambda _: signal.getsignal(signal.SIGINT)(signal.SIGINT, None))
+    del garbage  # the callback runs here
+    assert ref() is None
+
+
+@contextlib.contextmanager
+def _python_handles_ctrl_c():
+    """SIGINT handled as by a Python started from a terminal (a test runner's worker may ignore it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_python_dropped_still_stops_the_rounds(tmp_path, monkeypatch):
+    import toyflow.preference
+
+    a = save_checkpoint(make_flow(TINY, seed=5), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 2})
+    out = _existing(tmp_path, "b.safetensors")
+    real, played = toyflow.preference.play_round, []
+
+    def play_round(session, answer, proposal):
+        played.append(proposal)
+        if len(played) == 2:
+            _drop_a_ctrl_c()
+        return real(session, answer, proposal)
+
+    monkeypatch.setattr(toyflow.preference, "play_round", play_round)
+    hook = sys.unraisablehook
+    with _python_handles_ctrl_c():
+        rc, stdout, stderr = run_main(
+            "prefer", str(a), "--out", str(out), "--rounds", "50", "--oracle", "--png-dir", str(tmp_path / "rounds")
+        )
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the command line's handler is gone
+    assert sys.unraisablehook is hook  # and its hook for dropped exceptions
+    assert rc == 130 and stderr.splitlines() == [f"toyflow prefer: {INTERRUPTED}"]  # the dropped one not printed
+    assert len(played) == 2 and "\nround 2: " in stdout and "round 3" not in stdout  # stopped before round 3
+    assert out.read_bytes() == OLD  # model B was not saved
+
+
+def test_a_ctrl_c_python_dropped_still_stops_training(tmp_path, monkeypatch):
+    import toyflow.training
+
+    steps = []
+
+    def train(callback, **kwargs):
+        for step in range(1, 100):
+            steps.append(step)
+            if step == 3:
+                _drop_a_ctrl_c()
+            callback(step, 0.0)
+        raise AssertionError("training went on")
+
+    monkeypatch.setattr(toyflow.training, "train", train)
+    out = _existing(tmp_path, "a.safetensors")
+    with _python_handles_ctrl_c():
+        rc, stdout, stderr = run_main("train", "--steps", "99", "--quiet", "--out", str(out))
+    assert rc == 130 and stderr.splitlines() == [f"toyflow train: {INTERRUPTED}"]
+    assert steps == [1, 2, 3] and out.read_bytes() == OLD
 
 
 def test_sigterm_during_a_save_leaves_no_partial_file_and_status_143(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +195,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.quiet,
         hooks=REFERENCE_HOOKS if args.reference else TrainingHooks(),
+        callback=lambda _step, _loss: STOP.check(),
     )
     meta = {
         "recipe": recipe.to_dict(),
@@ -281,6 +282,7 @@ def cmd_prefer(args: argparse.Namespace) -> int:
     png_dir.mkdir(parents=True, exist_ok=True)
     print(f"model A: {args.checkpoint}; method: {session.method}; pictures in {png_dir}")
     for r in range(1, args.rounds + 1):
+        STOP.check()
         proposal = session.propose(PROPOSALS)
         picture = save_round_figure(png_dir / f"round{r}_proposals.png", proposal.samples, title=f"round {r}: model A")
         print(f"\nround {r}: {PROPOSALS} proposals of model A (indices 0-{PROPOSALS - 1}) in {picture}")
@@ -427,23 +429,57 @@ class Terminated(BaseException):
     removed on the way out as after Ctrl-C. A ``BaseException``: no ``except Exception`` on the way swallows it."""
 
 
-@contextlib.contextmanager
-def _terminate_as_exception() -> Iterator[None]:
-    """Within: SIGTERM raises :class:`Terminated` instead of ending the process at once (Python's default leaves
-    the temporary file of a write in progress). Only on the main thread, where signal handlers live; the previous
-    handler is put back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM raised where the command is, as :class:`KeyboardInterrupt` and :class:`Terminated`,
+    and remembered: a signal that lands while Python runs a weakref callback or a finaliser (the garbage collector
+    calls them between any two lines) raises in there, and Python prints such an exception ("Exception ignored in
+    ...") and drops it, so the command would go on. The long loops (training steps, rounds) call :meth:`check`, which
+    raises it again; the dropped one is not printed (the command ends with its one line)."""
 
-    def terminate(signum: int, frame: object) -> None:
-        raise Terminated
+    def __init__(self) -> None:
+        self.pending: type[BaseException] | None = None
 
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Within: the two handlers, nothing pending, and a dropped stop not printed. Only on the main thread, where
+        signal handlers live; SIGINT only where Python's own handler has it (not where the process was started
+        ignoring it); the previous handlers are put back after."""
+        self.pending = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = [(signal.SIGTERM, Terminated)]
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            handled.append((signal.SIGINT, KeyboardInterrupt))
+        previous = {signum: signal.signal(signum, self._handler(stop)) for signum, stop in handled}
+        previous_hook = sys.unraisablehook
+
+        def unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+            if self.pending is None or not isinstance(unraisable.exc_value, self.pending):
+                previous_hook(unraisable)
+
+        sys.unraisablehook = unraisable
+        try:
+            yield
+        finally:
+            sys.unraisablehook = previous_hook
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _handler(self, stop: type[BaseException]) -> Callable[[int, object], None]:
+        def handle(signum: int, frame: object) -> None:
+            self.pending = stop
+            raise stop
+
+        return handle
+
+    def check(self) -> None:
+        """Raise the stop a signal asked for, if one did (its first raise may have been dropped)."""
+        if self.pending is not None:
+            raise self.pending
+
+
+STOP = StopSignals()  # the command line's: main installs it, the commands' loops check it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = f"toyflow {args.command}"
     try:
-        with _terminate_as_exception():
+        with STOP.installed():
             check_counts(args)
             check_outputs(args)
             return COMMANDS[args.command](args)
