@@ -13,14 +13,10 @@ scheduler sends it). No partial file is ever left behind: every file is written 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import json
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +29,7 @@ from .cli_args import Parser, Refused
 from .cloud_files import CloudFileError, NonFiniteClouds, check_finite, load_clouds, save_clouds
 from .data import MIN_POINTS, NUM_POINTS
 from .device import resolve_device
+from .interrupts import STOP, Terminated
 from .preference.records import PROPOSALS
 from .solver import SAMPLERS
 
@@ -422,64 +419,6 @@ def _fail(message: str, status: int) -> int:
     ``status``."""
     print(message.replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
     return status
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the command is (as Ctrl-C raises ``KeyboardInterrupt``), so that a file half written is
-    removed on the way out as after Ctrl-C. A ``BaseException``: no ``except Exception`` on the way swallows it."""
-
-
-class StopSignals:
-    """Ctrl-C (SIGINT) and SIGTERM raised where the command is, as :class:`KeyboardInterrupt` and :class:`Terminated`,
-    and remembered: a signal that lands while Python runs a weakref callback or a finaliser (the garbage collector
-    calls them between any two lines) raises in there, and Python prints such an exception ("Exception ignored in
-    ...") and drops it, so the command would go on. The long loops (training steps, rounds) call :meth:`check`, which
-    raises it again; the dropped one is not printed (the command ends with its one line)."""
-
-    def __init__(self) -> None:
-        self.pending: type[BaseException] | None = None
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        """Within: the two handlers, nothing pending, and a dropped stop not printed. Only on the main thread, where
-        signal handlers live; SIGINT only where Python's own handler has it (not where the process was started
-        ignoring it); the previous handlers are put back after."""
-        self.pending = None
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handled = [(signal.SIGTERM, Terminated)]
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            handled.append((signal.SIGINT, KeyboardInterrupt))
-        previous = {signum: signal.signal(signum, self._handler(stop)) for signum, stop in handled}
-        previous_hook = sys.unraisablehook
-
-        def unraisable(unraisable: sys.UnraisableHookArgs) -> None:
-            if self.pending is None or not isinstance(unraisable.exc_value, self.pending):
-                previous_hook(unraisable)
-
-        sys.unraisablehook = unraisable
-        try:
-            yield
-        finally:
-            sys.unraisablehook = previous_hook
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-
-    def _handler(self, stop: type[BaseException]) -> Callable[[int, object], None]:
-        def handle(signum: int, frame: object) -> None:
-            self.pending = stop
-            raise stop
-
-        return handle
-
-    def check(self) -> None:
-        """Raise the stop a signal asked for, if one did (its first raise may have been dropped)."""
-        if self.pending is not None:
-            raise self.pending
-
-
-STOP = StopSignals()  # the command line's: main installs it, the commands' loops check it
 
 
 def main(argv: list[str] | None = None) -> int:
