@@ -109,9 +109,9 @@ class MethodSettings:
     # 0.11 s instead of 0.135 s. 16 clouds of 256 points: 0.10 s, but flipped ticks 0.93 / 0.90 after 5 rounds. Since
     # the hand-off (A's late field draws the fine lines) a step reads fewer points: 64 against 256 (5 seeds, 1024
     # noises, AMD EPYC, a tenth of the ticks flipped, after 3 / 5 rounds): Swiss rolls preferred 0.958 / 0.906 and
-    # 0.997 / 0.914 (0.952 / 0.900, 0.989 / 0.910), S curves 0.962 / 0.930 and 0.970 / 0.932 (0.98 / 0.93 twice); the
-    # update 0.08 s instead of 0.17 s. 96 points: 0.965 / 0.914, 0.995 / 0.910 and 0.963 / 0.917, 0.978 / 0.932;
-    # 32: S curves 0.927 after 3 rounds.
+    # 0.997 / 0.914 (0.952 / 0.900, 0.989 / 0.910), S curves 0.962 / 0.930 and 0.970 / 0.932 (0.97 / 0.92, 0.98 /
+    # 0.92); the update 0.08 s instead of 0.17 s. 96 points: 0.965 / 0.914, 0.995 / 0.910 and 0.963 / 0.917, 0.978 /
+    # 0.932; 32: S curves 0.927 after 3 rounds.
     whole_points: int = 64
     # reward-fm: noise clouds paired with each pool cloud once per session, a step draws one of them. With 1, B drew
     # 7 % of its clouds with a point outside [-1.1, 1.1]; with 4, 0.7 % (fresh noise at every step: 0 %)
