@@ -44,9 +44,9 @@ class StopSignals:
         previous = {signum: signal.signal(signum, self._handler(stop)) for signum, stop in handled}
         previous_hook = sys.unraisablehook
 
-        def unraisable(unraisable: sys.UnraisableHookArgs) -> None:
-            if self.pending is None or not isinstance(unraisable.exc_value, self.pending):
-                previous_hook(unraisable)
+        def unraisable(dropped: sys.UnraisableHookArgs) -> None:
+            if self.pending is None or not isinstance(dropped.exc_value, self.pending):
+                previous_hook(dropped)
 
         sys.unraisablehook = unraisable
         try:
