@@ -3,6 +3,8 @@ float32 than autocast's."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -104,3 +106,34 @@ def test_training_only_the_gate_and_heads_reads_the_trunk_fused(fused_calls):
     model.embed.weight.requires_grad_(True)  # a trunk that learns: the plain path, with gradients through it
     gradients(True)
     assert len(fused_calls) == len(model.blocks) and model.embed.weight.grad is not None
+
+
+def test_weights_held_round_each_weight_once_until_it_changes():
+    weight = torch.tensor([1.0, 2.0 + 2**-10])
+    assert fused.low(weight) is not fused.low(weight)  # outside: a new copy at each use
+    with fused.weights_held():
+        first = fused.low(weight)
+        assert first.dtype == torch.bfloat16 and first.tolist() == [1.0, 2.0]
+        with fused.weights_held():  # nested: the outer one holds the copies
+            assert fused.low(weight) is first
+        assert fused.low(weight) is first
+        with torch.no_grad():
+            weight.mul_(3)  # changed in place: rounded again
+        assert fused.low(weight).tolist() == [3.0, 6.0]
+    assert fused.low(weight) is not first
+
+
+@needs_kernels
+def test_sampling_with_the_weights_held_draws_the_same_clouds_to_the_bit(monkeypatch):
+    model, meta = load_checkpoint(shipped_checkpoint("model_a_label_free"), device="cpu")
+    sampler = Sampler.from_meta(model, meta)
+    noise = draw_noise(3, 400, 5, "cpu", model.config.noise_radius)
+    held = sampler.sample(model, noise)
+    copies: list[torch.Tensor] = []
+    original = fused.low
+    monkeypatch.setattr(fused, "low", lambda w: copies.append(original(w)) or copies[-1])
+    assert torch.equal(sampler.sample(model, noise), held)
+    weights = 6 * len(model.blocks) + 2  # each block's layer norm and two products (weight and bias), out_norm's
+    assert len(copies) == sampler.steps * weights and len({id(c) for c in copies}) == weights
+    monkeypatch.setattr(fused, "weights_held", contextlib.nullcontext)
+    assert torch.equal(sampler.sample(model, noise), held)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from . import fused
 from .device import PRECISIONS, precision_context
 from .path import Velocity, predicted_cloud
 from .reference import SAMPLER_STEPS, is_reference
@@ -58,23 +59,24 @@ def sample(
     traj = [x] if return_trajectory else None
     ones = torch.ones(x.shape[0], device=x.device, dtype=x.dtype)
     previous: Previous | None = None  # the multistep methods' last (time, predicted cloud)
-    for k in range(steps):
-        t0, t1 = grid[k], grid[k + 1]
-        dt = t1 - t0
-        v0 = model(x, ones * t0)
-        if method == "multistep":
-            x, previous = multistep_update(x, v0, t0, t1, previous)
-        elif method == "exponential":
-            x, previous = exponential_update(x, v0, t0, t1, previous)
-        elif method == "euler":
-            x = x + dt * v0
-        elif method == "midpoint":  # second order without evaluating the field at t = 1
-            x = x + dt * model(x + 0.5 * dt * v0, ones * (t0 + 0.5 * dt))
-        else:
-            x_pred = x + dt * v0
-            x = x + dt * 0.5 * (v0 + model(x_pred, ones * t1))
-        if traj is not None:
-            traj.append(x)
+    with fused.weights_held():  # the weights do not change along the way: rounded to bfloat16 once
+        for k in range(steps):
+            t0, t1 = grid[k], grid[k + 1]
+            dt = t1 - t0
+            v0 = model(x, ones * t0)
+            if method == "multistep":
+                x, previous = multistep_update(x, v0, t0, t1, previous)
+            elif method == "exponential":
+                x, previous = exponential_update(x, v0, t0, t1, previous)
+            elif method == "euler":
+                x = x + dt * v0
+            elif method == "midpoint":  # second order without evaluating the field at t = 1
+                x = x + dt * model(x + 0.5 * dt * v0, ones * (t0 + 0.5 * dt))
+            else:
+                x_pred = x + dt * v0
+                x = x + dt * 0.5 * (v0 + model(x_pred, ones * t1))
+            if traj is not None:
+                traj.append(x)
     return torch.stack(traj) if traj is not None else x
 
 
