@@ -21,6 +21,7 @@ from toyflow.preference import (
     replay,
     tensors_checksum,
 )
+from toyflow.preference.undo import copied
 
 
 def make_session(method: str = "reward-fm", seed: int = 0, model_seed: int = 3) -> PreferenceSession:
@@ -242,3 +243,17 @@ def test_the_logs_schema_names_every_setting_and_takes_the_defaults():
 
     assert set(Settings.model_fields) == {f.name for f in fields(MethodSettings)}
     assert Settings.model_validate(asdict(MethodSettings())).model_dump() == asdict(MethodSettings())
+
+
+def test_a_snapshot_copies_every_tensor_and_keeps_the_state_dict_s_metadata():
+    session = make_session()
+    state = {"model": session.b.state_dict(), "groups": [{"lr": 0.1, "params": [0, 1]}], "pair": (torch.ones(2), 3)}
+    copy_of = copied(state)
+    assert type(copy_of["model"]) is type(state["model"]) and copy_of["model"]._metadata == state["model"]._metadata
+    assert copy_of["groups"] == state["groups"] and copy_of["groups"][0]["params"] is not state["groups"][0]["params"]
+    assert isinstance(copy_of["pair"], tuple) and copy_of["pair"][1] == 3
+    with torch.no_grad():
+        for tensor in [*state["model"].values(), state["pair"][0]]:
+            tensor.add_(1)  # the session's tensors change after the snapshot: the copy does not
+    assert torch.equal(copy_of["pair"][0], torch.ones(2))
+    assert all(not torch.equal(copy_of["model"][k], v) for k, v in state["model"].items() if v.is_floating_point())

@@ -84,7 +84,7 @@ class SetBlock(nn.Module):
         width)``; the cloud's mean feature and its layer in float32, each product fused with what follows it."""
         z = fused.layer_norm(self.norm, h)
         ctx = self.pool(z.mean(dim=1).float()) + temb
-        hidden = fused.linear_silu(self.mlp[0], z + ctx.to(fused.LOW)[:, None, :])
+        hidden = fused.linear_silu(self.mlp[0], z.add_(ctx.to(fused.LOW)[:, None, :]))  # z's memory, still cached
         return fused.linear_add(self.mlp[2], hidden, h)
 
 

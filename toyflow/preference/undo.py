@@ -11,11 +11,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 from .records import Labelled, Proposal
 from .workbench import Workbench
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,8 +49,8 @@ def take(
     """A deep copy of what an answer to ``proposal`` may change: B, its optimiser and the labelled proposals on
     ``bench``, the method's ``method_state``, and the session's ``last_proposal`` and ``finetunes`` count."""
     return Snapshot(
-        b_state=copy.deepcopy(bench.b.state_dict()),
-        opt_state=copy.deepcopy(bench.opt.state_dict()),
+        b_state=copied(bench.b.state_dict()),
+        opt_state=copied(bench.opt.state_dict()),
         buffer=list(bench.buffer),
         method_state=copy.deepcopy(method_state),
         last_proposal=last_proposal,
@@ -58,11 +61,27 @@ def take(
     )
 
 
+def copied(value: T) -> T:
+    """A deep copy of ``value``, nested dicts, lists and tuples of tensors and plain values (a state dict, an
+    optimiser's state): tensors cloned, detached, a dict's type and attributes kept (a module's state dict carries its
+    ``_metadata``); a fifth of ``copy.deepcopy``'s time for B's state, which a round copies before it answers."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()  # type: ignore[return-value]
+    if isinstance(value, dict):
+        out = copy.copy(value)  # the same type, its attributes shared (they are never changed)
+        out.clear()
+        out.update((k, copied(v)) for k, v in value.items())
+        return out
+    if isinstance(value, list | tuple):
+        return type(value)(copied(v) for v in value)  # type: ignore[return-value]
+    return copy.deepcopy(value)
+
+
 def restore(bench: Workbench, snapshot: Snapshot) -> None:
     """Put ``bench`` back as it was when ``snapshot`` was taken: B bit for bit, a fresh optimiser of the same type
     holding the same state, the same labelled proposals. (The session restores its own counters and the method's
     state.) The snapshot stays usable."""
     bench.b.load_state_dict(snapshot.b_state)
     bench.opt = bench.new_optimizer()  # the same groups as when the snapshot was taken, then their state
-    bench.opt.load_state_dict(copy.deepcopy(snapshot.opt_state))
+    bench.opt.load_state_dict(copied(snapshot.opt_state))
     bench.buffer = list(snapshot.buffer)
