@@ -110,7 +110,9 @@ def tilted_pool(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], torch.Tens
     def pool_classes(bench: Workbench) -> torch.Tensor | None:
         return classes(bench.settings.pool_size).to(bench.device) if has_class_heads(bench.a) else None
 
-    def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.Tensor:
+    def pool_weights(
+        belief: Belief, pool: torch.Tensor, strength: float, distances: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return weighting(belief.certainty, pool.shape[0])
 
     monkeypatch.setattr(Workbench, "pool_classes", pool_classes)

@@ -18,7 +18,7 @@ curve (:func:`toyflow.curves.farthest_from_curve`). Clouds go some 65,000 points
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,21 +52,88 @@ def chamfer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 0.5 * (d.min(dim=2).values.mean(dim=1) + d.min(dim=1).values.mean(dim=1))
 
 
-def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor, max_elements: int = 1 << 20) -> torch.Tensor:
+PAIRWISE_ELEMENTS = 1 << 20  # point-to-point distances pairwise_chamfer holds at a time
+
+
+@dataclass(frozen=True)
+class NearestDistances:
+    """What the Chamfer distances between the clouds of ``a (n, p, 2)`` and ``b (m, q, 2)`` are made of: each point
+    of a cloud of ``a`` to the nearest point of each cloud of ``b``, ``a_to_b (n, p, m)``, and each point of a cloud of
+    ``b`` to the nearest of each cloud of ``a``, averaged over the cloud of ``b``, ``b_to_a (n, m)``. Those of the
+    clouds of ``b`` taken a few at a time, concatenated (:meth:`joined`), are those of all of them to the bit."""
+
+    a_to_b: torch.Tensor
+    b_to_a: torch.Tensor
+
+    @staticmethod
+    def of(a: torch.Tensor, b: torch.Tensor, max_elements: int = PAIRWISE_ELEMENTS) -> NearestDistances:
+        """The nearest distances between every cloud of ``a (n, p, 2)`` and of ``b (m, q, 2)``, about
+        ``max_elements`` point-to-point distances at a time."""
+        n, p, _ = a.shape
+        m, q, _ = b.shape
+        a_to_b, b_to_a = [], []
+        for _, d in _distance_blocks(a, b, max_elements):
+            a_to_b.append(d.amin(dim=3))
+            b_to_a.append(d.amin(dim=1).mean(dim=2))
+        dtype = torch.result_type(a, b)
+        if not a_to_b:
+            return NearestDistances(torch.empty(n, p, m, dtype=dtype), torch.empty(n, m, dtype=dtype))
+        return NearestDistances(torch.cat(a_to_b), torch.cat(b_to_a))
+
+    @staticmethod
+    def joined(parts: list[NearestDistances]) -> NearestDistances:
+        """The nearest distances to the clouds of every part's ``b`` in turn (the parts share ``a``)."""
+        a_to_b = torch.cat([x.a_to_b for x in parts], dim=2)
+        return NearestDistances(a_to_b, torch.cat([x.b_to_a for x in parts], dim=1))
+
+    def chamfer(self, q: int, max_elements: int = PAIRWISE_ELEMENTS) -> torch.Tensor:
+        """The Chamfer distances ``(n, m)``: :func:`pairwise_chamfer` of the clouds these distances were measured
+        between, ``q`` points in each cloud of ``b``, to the bit (the means over ``a``'s points taken over the same
+        rows at a time)."""
+        n, p, m = self.a_to_b.shape
+        rows = _pairwise_rows(p, m, q, max_elements)
+        out = torch.empty(n, m, dtype=self.a_to_b.dtype)
+        for i in range(0, n, rows):
+            out[i : i + rows] = _symmetric(self.a_to_b[i : i + rows], self.b_to_a[i : i + rows])
+        return out
+
+
+def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor, max_elements: int = PAIRWISE_ELEMENTS) -> torch.Tensor:
     """Chamfer distance between every cloud of ``a (n, p, 2)`` and of ``b (m, q, 2)``: ``(n, m)``.
 
     Every point of a few clouds of ``a`` against every point of ``b`` in one distance matrix, at most about
     ``max_elements`` distances at a time."""
+    n, _, _ = a.shape
+    m, _, _ = b.shape
+    out = torch.empty(n, m, dtype=torch.result_type(a, b))
+    i = 0
+    for part, d in _distance_blocks(a, b, max_elements):
+        out[i : i + part] = _symmetric(d.amin(dim=3), d.amin(dim=1).mean(dim=2))
+        i += part
+    return out
+
+
+def _pairwise_rows(p: int, m: int, q: int, max_elements: int) -> int:
+    """Clouds of ``a`` whose distances to every point of ``b`` are held at once."""
+    return max(1, max_elements // max(1, p * m * q))
+
+
+def _distance_blocks(a: torch.Tensor, b: torch.Tensor, max_elements: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(clouds, d)`` for a few clouds of ``a (n, p, 2)`` at a time: ``d (clouds, p, m, q)`` their points'
+    distances to every point of ``b (m, q, 2)``."""
     n, p, _ = a.shape
     m, q, _ = b.shape
-    out = torch.empty(n, m, dtype=torch.result_type(a, b))
-    rows = max(1, max_elements // max(1, p * m * q))
     flat_b = b.reshape(m * q, 2)
+    rows = _pairwise_rows(p, m, q, max_elements)
     for i in range(0, n, rows):
         part = a[i : i + rows]
-        d = torch.cdist(part.reshape(-1, 2), flat_b).view(part.shape[0], p, m, q)
-        out[i : i + rows] = 0.5 * (d.amin(dim=3).mean(dim=1) + d.amin(dim=1).mean(dim=2))
-    return out
+        yield part.shape[0], torch.cdist(part.reshape(-1, 2), flat_b).view(part.shape[0], p, m, q)
+
+
+def _symmetric(a_to_b: torch.Tensor, b_to_a: torch.Tensor) -> torch.Tensor:
+    """Chamfer distances ``(clouds, m)`` from nearest distances ``a_to_b (clouds, p, m)`` and ``b_to_a (clouds,
+    m)``: the two means, averaged."""
+    return 0.5 * (a_to_b.mean(dim=1) + b_to_a)
 
 
 @lru_cache(maxsize=1)

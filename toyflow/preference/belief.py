@@ -76,10 +76,21 @@ class Belief:
         """Number of labelled clouds."""
         return int(self.labels.shape[0])
 
-    def rates(self, clouds: torch.Tensor) -> Rates:
-        """Posterior tick rate of each of ``clouds (m, num_points, 2)``: :class:`Rates` with ``(m,)`` tensors."""
+    def distances(self, clouds: torch.Tensor) -> torch.Tensor:
+        """Chamfer distances ``(m, count)`` from ``clouds (m, num_points, 2)`` to the labelled clouds, on the kernel's
+        points: what :meth:`rates` reads."""
+        return pairwise_chamfer(clouds[:, : self.settings.kernel_points].cpu(), self.clouds)
+
+    def rates(self, clouds: torch.Tensor, distances: torch.Tensor | None = None) -> Rates:
+        """Posterior tick rate of each of ``clouds (m, num_points, 2)``: :class:`Rates` with ``(m,)`` tensors. Their
+        Chamfer distances to the labelled clouds, ``(m, count)``, are measured here unless given as ``distances``
+        (e.g. :class:`~toyflow.preference.pool_distances.PoolDistances` for model A's pool)."""
         s = self.settings
-        w = kernel(pairwise_chamfer(clouds[:, : s.kernel_points].cpu(), self.clouds), s.width)
+        if distances is None:
+            distances = self.distances(clouds)
+        elif tuple(distances.shape) != (clouds.shape[0], self.count):
+            raise ValueError(f"distances must be ({clouds.shape[0]}, {self.count}), got {tuple(distances.shape)}")
+        w = kernel(distances, s.width)
         a = s.prior_labels * self.tick_rate + w @ self.labels
         b = s.prior_labels * (1 - self.tick_rate) + w @ (1 - self.labels)
         mean = a / (a + b)
@@ -157,18 +168,25 @@ class PoolReading:
     effective_samples: float | None = None
 
 
-def read_pool(belief: Belief, pool: torch.Tensor, k: int = 6, weights: torch.Tensor | None = None) -> PoolReading:
+def read_pool(
+    belief: Belief,
+    pool: torch.Tensor,
+    k: int = 6,
+    weights: torch.Tensor | None = None,
+    distances: torch.Tensor | None = None,
+) -> PoolReading:
     """The ``k`` clouds of ``pool (m, num_points, 2)`` that ``belief`` rates highest and lowest (ties in the pool's
     order), with ``weights (m,)`` (summing to 1: how often B sees each cloud, e.g. the default method's
-    ``softmax(strength * certainty * rate)``) if given. ``ValueError`` when ``k`` is not in ``[1, m // 2]`` or the
-    weights do not match the pool; nothing is changed."""
+    ``softmax(strength * certainty * rate)``) if given, the pool's Chamfer distances to the labelled clouds read from
+    ``distances (m, count)`` if given (:meth:`Belief.rates`). ``ValueError`` when ``k`` is not in ``[1, m // 2]`` or
+    the weights or distances do not match the pool; nothing is changed."""
     m = int(pool.shape[0])
     if not 1 <= k <= m // 2:
         raise ValueError(f"k must be between 1 and half the pool ({m // 2}), got {k}")
     if weights is not None and tuple(weights.shape) != (m,):
         raise ValueError(f"weights must have one value per pool cloud, shape ({m},), got {tuple(weights.shape)}")
     pool = pool.detach().cpu()
-    rates = belief.rates(pool)
+    rates = belief.rates(pool, distances)
     top = torch.argsort(rates.mean, descending=True, stable=True)[:k]
     bottom = torch.argsort(rates.mean, stable=True)[:k]
     relative = None if weights is None else weights.detach().cpu().float() * m

@@ -142,10 +142,11 @@ class ViewMeter:
         if belief is None:
             return None
         pool = self.pool()
+        distances = belief.distances(pool)  # measured once for the weights and the reading
         weights = None
         if self.session.method == RewardFM.name:
-            weights = pool_weights(belief, pool, self.session.settings.strength)
-        return read_pool(belief, pool, min(k, pool.shape[0] // 2), weights)
+            weights = pool_weights(belief, pool, self.session.settings.strength, distances)
+        return read_pool(belief, pool, min(k, pool.shape[0] // 2), weights, distances)
 
     def pool(self) -> torch.Tensor:
         """Model A's pool, the clouds the default method weighs by what B believes: ``(pool_size, num_points, 2)``,

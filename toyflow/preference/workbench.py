@@ -31,6 +31,7 @@ from . import a_cache
 from .belief import Belief, fit_belief
 from .objectives import barrier_direction, flat_grad, trainable
 from .optimizer import Adam
+from .pool_distances import PoolDistances
 from .records import Labelled, Pool
 from .settings import MethodSettings
 
@@ -77,6 +78,7 @@ class Workbench:
         self._pool: Pool | None = None
         self._pool_pairs: torch.Tensor | None = None
         self._pool_classes: torch.Tensor | None = None
+        self._pool_distances: PoolDistances | None = None
         self._mixtures: dict[int, CloudStream] = {}  # one stream per batch size (a method's, the fine-tune control's)
         # The pool, its pairs and A's reading of it are drawn once, by whichever thread asks first (a session may
         # prepare them in the background); the others wait for them.
@@ -259,6 +261,17 @@ class Workbench:
         seeds = [derive_seed(self.seed, "pool-pairs", j) for j in range(self.settings.pool_noises)]
         paired = [coupling.ot_pair(self.noise(pool.shape[0], s).cpu(), pool, seed=s) for s in seeds]
         return torch.stack(paired).to(self.device)
+
+    def pool_distances(self) -> torch.Tensor:
+        """The Chamfer distances from every cloud of A's pool to every labelled cloud so far, on the preference
+        model's kernel points: ``(pool_size, labelled clouds)`` on the CPU, what :meth:`belief`'s ``rates`` of the
+        pool measures, each proposal's measured once a session (:class:`~toyflow.preference.pool_distances.
+        PoolDistances`)."""
+        with self._pool_lock:
+            if self._pool_distances is None:
+                points = self.settings.belief_settings().kernel_points
+                self._pool_distances = PoolDistances(self.pool().samples[:, :points])
+        return self._pool_distances.to([item.samples for item in self.buffer])
 
     def belief(self) -> Belief:
         """The preference model fitted to every labelled proposal so far (:func:`~toyflow.preference.belief.

@@ -82,7 +82,7 @@ class RewardFM(Method):
         s = bench.settings
         pool = bench.pool().samples
         belief = bench.belief()
-        weights = pool_weights(belief, pool, s.strength)
+        weights = pool_weights(belief, pool, s.strength, bench.pool_distances())
         tilt = pool_tilt(weights)
         stats = UpdateStats(
             certainty=belief.certainty,
@@ -137,11 +137,14 @@ def own_times(b: nn.Module) -> float:
     return b.time if isinstance(b, HandOff) else 1.0
 
 
-def pool_weights(belief: Belief, pool: torch.Tensor, strength: float) -> torch.Tensor:
+def pool_weights(
+    belief: Belief, pool: torch.Tensor, strength: float, distances: torch.Tensor | None = None
+) -> torch.Tensor:
     """How often B sees each cloud of A's ``pool (m, num_points, 2)``: ``softmax(strength * certainty * rate)``,
     ``(m,)`` summing to 1, on the CPU (where the session's generators draw from it). Uniform (A's own law) when the
-    belief is not sure at all."""
-    rate = belief.rates(pool).mean
+    belief is not sure at all. The pool's Chamfer distances to the labelled clouds are read from ``distances (m,
+    count)`` where given (:meth:`~toyflow.preference.belief.Belief.rates`)."""
+    rate = belief.rates(pool, distances).mean
     return torch.softmax(strength * belief.certainty * rate, dim=0)
 
 

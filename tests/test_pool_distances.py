@@ -1,0 +1,75 @@
+"""Chamfer distances measured in parts: the nearest distances of a few clouds at a time, joined, give
+``pairwise_chamfer``'s values to the bit, and model A's pool measures each labelled proposal once a session."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import FAST, TINY, make_flow
+
+from toyflow.judge import NearestDistances, pairwise_chamfer
+from toyflow.preference import Answer, PreferenceSession, play_round
+from toyflow.preference.belief import fit_belief
+from toyflow.preference.pool_distances import PoolDistances
+
+
+def clouds(n: int, points: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, points, 2, generator=torch.Generator().manual_seed(seed))
+
+
+def test_two_points_at_known_distances():
+    a = torch.tensor([[[0.0, 0.0], [3.0, 0.0]]])
+    b = torch.tensor([[[0.0, 4.0]]])
+    # a's points to b's: 4 and 5 (mean 4.5); b's point to a's nearest: 4; Chamfer (4.5 + 4) / 2
+    assert pairwise_chamfer(a, b).tolist() == [[4.25]]
+    parts = NearestDistances.of(a, b)
+    assert parts.a_to_b.tolist() == [[[4.0], [5.0]]] and parts.b_to_a.tolist() == [[4.0]]
+    assert parts.chamfer(q=1).tolist() == [[4.25]]
+
+
+@pytest.mark.parametrize("max_elements", [1 << 20, 3000])  # all rows at once, and a few at a time
+def test_parts_joined_are_the_whole_to_the_bit(max_elements):
+    a = clouds(37, 64, 0)
+    blocks = [clouds(4, 64, 1 + i) for i in range(5)]
+    whole = pairwise_chamfer(a, torch.cat(blocks), max_elements)
+    for k in range(1, 6):
+        joined = NearestDistances.joined([NearestDistances.of(a, b, max_elements) for b in blocks[:k]])
+        assert torch.equal(joined.chamfer(64, max_elements), pairwise_chamfer(a, torch.cat(blocks[:k]), max_elements))
+    assert torch.equal(NearestDistances.of(a, torch.cat(blocks), max_elements).chamfer(64, max_elements), whole)
+
+
+def test_the_pool_measures_each_proposal_once(monkeypatch):
+    pool = clouds(50, 400, 0)
+    proposals = [clouds(4, 400, 1 + i) for i in range(4)]
+    measured: list[int] = []
+    original = NearestDistances.of
+    monkeypatch.setattr(NearestDistances, "of", lambda a, b: measured.append(b.shape[0]) or original(a, b))
+    distances = PoolDistances(pool[:, :64])
+    for k in range(1, 5):
+        got = distances.to(proposals[:k])
+        expected = pairwise_chamfer(pool[:, :64], torch.cat([p[:, :64] for p in proposals[:k]]))
+        assert torch.equal(got, expected) and got.shape == (50, 4 * k)
+    assert measured == [4, 4, 4, 4], "each proposal measured once"
+    distances.to(proposals[1:3])  # an undone round: the others are dropped, those asked for kept
+    distances.to(proposals[:3])
+    assert measured == [4, 4, 4, 4, 4]
+    with pytest.raises(ValueError, match="no labelled clouds"):
+        distances.to([])
+
+
+def test_rates_read_given_distances_of_the_right_shape_only():
+    labelled = [(clouds(4, 400, 1), torch.tensor([1.0, 0.0, 0.0, 0.0]))]
+    belief = fit_belief(labelled)
+    pool = clouds(10, 400, 2)
+    assert torch.equal(belief.rates(pool, belief.distances(pool)).mean, belief.rates(pool).mean)
+    with pytest.raises(ValueError, match=r"distances must be \(10, 4\)"):
+        belief.rates(pool, torch.zeros(10, 3))
+
+
+def test_a_session_s_pool_distances_are_its_belief_s():
+    session = PreferenceSession(make_flow(TINY, seed=3), seed=0, sampler_steps=4, settings=FAST)
+    for ticks in ([0], [1, 2], [3]):
+        play_round(session, Answer(ticks=ticks), session.propose(4))
+    bench = session.bench
+    pool = bench.pool().samples
+    assert torch.equal(bench.pool_distances(), bench.belief().distances(pool))
