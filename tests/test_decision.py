@@ -20,6 +20,7 @@ from toyflow.decision import (
     reading,
     sample_deciding,
 )
+from toyflow.judge import classify
 from toyflow.model import CloudFlow, FlowConfig
 from toyflow.solver import Sampler
 
@@ -90,6 +91,20 @@ def test_a_network_without_class_heads_uses_the_judge_of_its_endpoint():
         return (targets - x) / (1 - t)[:, None, None]
 
     assert p_s(straight, draw_noise(2, seed=5), torch.tensor([0.0, 0.5])).tolist() == [1.0, 0.0]
+
+
+def test_at_t_1_a_field_without_a_gate_is_not_evaluated_the_cloud_has_landed():
+    clouds = torch.from_numpy(np.stack([make_cloud("swiss_roll", seed=2), make_cloud("s_curve", seed=1)]))
+
+    def never(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("evaluated at t = 1")
+
+    assert p_s(never, clouds, torch.ones(2)).tolist() == [0.0, 1.0]
+    model = make_flow(FlowConfig(width=16, depth=1, time_freqs=4, class_heads=False), seed=4)
+    with torch.no_grad():  # what the evaluation would have read: the endpoint x + 0 * v, the cloud itself
+        evaluated = classify(clouds + 0 * model(clouds, torch.ones(2))).float()
+    assert torch.equal(p_s(model, clouds, torch.ones(2)), evaluated)
+    assert p_s(never, clouds, torch.tensor(1.0).expand(2)).tolist() == [0.0, 1.0]
 
 
 def test_the_curve_follows_the_sampler_and_ends_on_the_samples():

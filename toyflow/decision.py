@@ -48,8 +48,11 @@ def p_s(model: Velocity, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """``model``'s probability that each cloud ``x_t (batch, num_points, 2)`` at times ``t (batch,)`` becomes an
     S curve: the gate's ``P(S | x_t, t)``, else the judge's reading (0 or 1) of ``x_t + (1 - t) v(x_t, t)``.
 
-    Returns ``(batch,)`` on the CPU. A module is read in eval mode and left in the mode it was in.
+    Returns ``(batch,)`` on the CPU. A module is read in eval mode and left in the mode it was in. Without a gate, at
+    ``t = 1`` the cloud has landed: the endpoint is ``x_t`` itself, read without evaluating the field.
     """
+    if not has_gate(model) and bool((torch.as_tensor(t) >= 1).all()):
+        return endpoint_reading(x_t)
     was_training = model.training if isinstance(model, nn.Module) else None
     if was_training is not None:
         model.eval()
