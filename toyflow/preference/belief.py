@@ -109,15 +109,23 @@ def soft_ticks(labels: torch.Tensor) -> torch.Tensor:
     return labels / top if top > 0 else torch.zeros_like(labels)
 
 
-def fit_belief(labelled: list[tuple[torch.Tensor, torch.Tensor]], settings: BeliefSettings | None = None) -> Belief:
+def fit_belief(
+    labelled: list[tuple[torch.Tensor, torch.Tensor]],
+    settings: BeliefSettings | None = None,
+    distances: torch.Tensor | None = None,
+) -> Belief:
     """The preference model of labelled proposals ``[(samples (n, num_points, 2), labels (n,)), ...]``, oldest
-    first (labels as a round gives them, summing to 1; :func:`soft_ticks` reads them as ticks)."""
+    first (labels as a round gives them, summing to 1; :func:`soft_ticks` reads them as ticks). The Chamfer distances
+    between the labelled clouds, ``(count, count)``, are measured here unless given as ``distances`` (e.g.
+    :class:`~toyflow.preference.chamfer_blocks.ChamferBlocks`)."""
     s = settings or BeliefSettings()
     if not labelled:
         raise ValueError("the preference model needs at least one labelled proposal")
     clouds = torch.cat([samples[:, : s.kernel_points] for samples, _ in labelled]).detach().cpu().float()
     y = torch.cat([soft_ticks(labels.detach().cpu().float()) for _, labels in labelled])
-    evidence = prequential_evidence(clouds, y, s)
+    if distances is not None and tuple(distances.shape) != (y.shape[0], y.shape[0]):
+        raise ValueError(f"distances must be ({y.shape[0]}, {y.shape[0]}), got {tuple(distances.shape)}")
+    evidence = prequential_evidence(clouds, y, s, distances)
     # the logistic of the posterior log odds; past -700 nats (hundreds of labels against the model) it is 1e-304,
     # where math.exp of more would overflow
     certainty = 1.0 / (1.0 + math.exp(min(700.0, -(evidence + s.prior_log_odds))))
@@ -125,11 +133,14 @@ def fit_belief(labelled: list[tuple[torch.Tensor, torch.Tensor]], settings: Beli
     return Belief(clouds, y, evidence, certainty, tick_rate, s)
 
 
-def prequential_evidence(clouds: torch.Tensor, y: torch.Tensor, settings: BeliefSettings) -> float:
+def prequential_evidence(
+    clouds: torch.Tensor, y: torch.Tensor, settings: BeliefSettings, distances: torch.Tensor | None = None
+) -> float:
     """Log Bayes factor (nats) of "the ticks follow the clouds" against "every cloud has the same tick rate":
-    ``sum_j log p_kernel(y_j | y_<j) - log p_same(y_j | y_<j)`` over labelled ``clouds (n, k, 2)``, ``y (n,)``."""
+    ``sum_j log p_kernel(y_j | y_<j) - log p_same(y_j | y_<j)`` over labelled ``clouds (n, k, 2)``, ``y (n,)``; their
+    Chamfer distances ``(n, n)`` measured here unless given."""
     s = settings
-    w = kernel(pairwise_chamfer(clouds, clouds), s.width)
+    w = kernel(pairwise_chamfer(clouds, clouds) if distances is None else distances, s.width)
     total = 0.0
     for j in range(1, y.shape[0]):
         before = y[:j]

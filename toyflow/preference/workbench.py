@@ -29,9 +29,9 @@ from ..seeds import derive_seed
 from ..solver import Sampler
 from . import a_cache
 from .belief import Belief, fit_belief
+from .chamfer_blocks import ChamferBlocks
 from .objectives import barrier_direction, flat_grad, trainable
 from .optimizer import Adam
-from .pool_distances import PoolDistances
 from .records import Labelled, Pool
 from .settings import MethodSettings
 
@@ -78,7 +78,7 @@ class Workbench:
         self._pool: Pool | None = None
         self._pool_pairs: torch.Tensor | None = None
         self._pool_classes: torch.Tensor | None = None
-        self._pool_distances: PoolDistances | None = None
+        self._distances: tuple[ChamferBlocks, ChamferBlocks] | None = None  # (A's pool, the labelled) to the labelled
         self._mixtures: dict[int, CloudStream] = {}  # one stream per batch size (a method's, the fine-tune control's)
         # The pool, its pairs and A's reading of it are drawn once, by whichever thread asks first (a session may
         # prepare them in the background); the others wait for them.
@@ -265,16 +265,23 @@ class Workbench:
     def pool_distances(self) -> torch.Tensor:
         """The Chamfer distances from every cloud of A's pool to every labelled cloud so far, on the preference
         model's kernel points: ``(pool_size, labelled clouds)`` on the CPU, what :meth:`belief`'s ``rates`` of the
-        pool measures, each proposal's measured once a session (:class:`~toyflow.preference.pool_distances.
-        PoolDistances`)."""
-        with self._pool_lock:
-            if self._pool_distances is None:
-                points = self.settings.belief_settings().kernel_points
-                self._pool_distances = PoolDistances(self.pool().samples[:, :points])
-        return self._pool_distances.to([item.samples for item in self.buffer])
+        pool measures, each proposal measured once a session (:class:`~toyflow.preference.chamfer_blocks.
+        ChamferBlocks`)."""
+        return self._chamfer_blocks()[0].between([self.pool().samples], [item.samples for item in self.buffer])
+
+    def _chamfer_blocks(self) -> tuple[ChamferBlocks, ChamferBlocks]:
+        """The kept Chamfer distances from A's pool and from the labelled proposals to the labelled proposals, on
+        the kernel's points as the settings say now."""
+        points = self.settings.kernel_points
+        if self._distances is None or self._distances[0].points != points:
+            self._distances = (ChamferBlocks(points), ChamferBlocks(points))
+        return self._distances
 
     def belief(self) -> Belief:
         """The preference model fitted to every labelled proposal so far (:func:`~toyflow.preference.belief.
         fit_belief`): how likely a tick is for any cloud, and how sure the labels make it."""
         labelled = [(item.samples, item.labels) for item in self.buffer]
-        return fit_belief(labelled, self.settings.belief_settings())
+        if not labelled:
+            return fit_belief(labelled, self.settings.belief_settings())  # its error
+        blocks = [item.samples for item in self.buffer]  # each pair of proposals measured once a session
+        return fit_belief(labelled, self.settings.belief_settings(), self._chamfer_blocks()[1].between(blocks, blocks))

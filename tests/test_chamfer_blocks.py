@@ -1,5 +1,6 @@
 """Chamfer distances measured in parts: the nearest distances of a few clouds at a time, joined, give
-``pairwise_chamfer``'s values to the bit, and model A's pool measures each labelled proposal once a session."""
+``pairwise_chamfer``'s values to the bit; a session measures each pair of blocks of clouds (A's pool, a labelled
+proposal) once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from conftest import FAST, TINY, make_flow
 from toyflow.judge import NearestDistances, pairwise_chamfer
 from toyflow.preference import Answer, PreferenceSession, play_round
 from toyflow.preference.belief import fit_belief
-from toyflow.preference.pool_distances import PoolDistances
+from toyflow.preference.chamfer_blocks import ChamferBlocks
 
 
 def clouds(n: int, points: int, seed: int) -> torch.Tensor:
@@ -38,23 +39,29 @@ def test_parts_joined_are_the_whole_to_the_bit(max_elements):
     assert torch.equal(NearestDistances.of(a, torch.cat(blocks), max_elements).chamfer(64, max_elements), whole)
 
 
-def test_the_pool_measures_each_proposal_once(monkeypatch):
+def first(blocks: list[torch.Tensor], k: int = 64) -> torch.Tensor:
+    return torch.cat([c[:, :k] for c in blocks])
+
+
+def test_each_pair_of_blocks_is_measured_once(monkeypatch):
     pool = clouds(50, 400, 0)
     proposals = [clouds(4, 400, 1 + i) for i in range(4)]
-    measured: list[int] = []
+    measured: list[tuple[int, int]] = []
     original = NearestDistances.of
-    monkeypatch.setattr(NearestDistances, "of", lambda a, b: measured.append(b.shape[0]) or original(a, b))
-    distances = PoolDistances(pool[:, :64])
+    monkeypatch.setattr(NearestDistances, "of", lambda a, b: measured.append((len(a), len(b))) or original(a, b))
+    from_pool, labelled = ChamferBlocks(64), ChamferBlocks(64)
     for k in range(1, 5):
-        got = distances.to(proposals[:k])
-        expected = pairwise_chamfer(pool[:, :64], torch.cat([p[:, :64] for p in proposals[:k]]))
-        assert torch.equal(got, expected) and got.shape == (50, 4 * k)
-    assert measured == [4, 4, 4, 4], "each proposal measured once"
-    distances.to(proposals[1:3])  # an undone round: the others are dropped, those asked for kept
-    distances.to(proposals[:3])
-    assert measured == [4, 4, 4, 4, 4]
-    with pytest.raises(ValueError, match="no labelled clouds"):
-        distances.to([])
+        got = from_pool.between([pool], proposals[:k])
+        assert torch.equal(got, pairwise_chamfer(pool[:, :64], first(proposals[:k]))) and got.shape == (50, 4 * k)
+        square = labelled.between(proposals[:k], proposals[:k])
+        assert torch.equal(square, pairwise_chamfer(first(proposals[:k]), first(proposals[:k])))
+    assert measured.count((50, 4)) == 4, "the pool against each proposal once"
+    assert [m for m in measured if m != (50, 4)] == [(4, 4)] * 16, "each pair of proposals once"
+    from_pool.between([pool], proposals[1:3])  # an undone round: the others are forgotten, those asked for kept
+    from_pool.between([pool], proposals[:3])
+    assert measured.count((50, 4)) == 5
+    with pytest.raises(ValueError, match="on both sides"):
+        from_pool.between([pool], [])
 
 
 def test_rates_read_given_distances_of_the_right_shape_only():
@@ -64,6 +71,11 @@ def test_rates_read_given_distances_of_the_right_shape_only():
     assert torch.equal(belief.rates(pool, belief.distances(pool)).mean, belief.rates(pool).mean)
     with pytest.raises(ValueError, match=r"distances must be \(10, 4\)"):
         belief.rates(pool, torch.zeros(10, 3))
+    measured = pairwise_chamfer(labelled[0][0][:, :64], labelled[0][0][:, :64])
+    given = fit_belief(labelled, distances=measured)
+    assert (given.evidence, given.certainty, given.tick_rate) == (belief.evidence, belief.certainty, belief.tick_rate)
+    with pytest.raises(ValueError, match=r"distances must be \(4, 4\)"):
+        fit_belief(labelled, distances=torch.zeros(3, 3))
 
 
 def test_a_session_s_pool_distances_are_its_belief_s():
@@ -72,4 +84,7 @@ def test_a_session_s_pool_distances_are_its_belief_s():
         play_round(session, Answer(ticks=ticks), session.propose(4))
     bench = session.bench
     pool = bench.pool().samples
-    assert torch.equal(bench.pool_distances(), bench.belief().distances(pool))
+    belief = bench.belief()
+    assert torch.equal(bench.pool_distances(), belief.distances(pool))
+    measured = fit_belief([(item.samples, item.labels) for item in bench.buffer], bench.settings.belief_settings())
+    assert belief.evidence == measured.evidence and torch.equal(belief.clouds, measured.clouds)
