@@ -5,10 +5,10 @@
 Per round (model A's proposals ticked [0] or [0, 1] alternately, so that every round teaches B): B's update, the
 re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then B's frozen copy for the views and what the
 picker draws after the tiles on its worker thread: the decision over time (B's trajectory, P(S) along it, 4 small
-plots; A's is read while the proposals are shown, before the answer), A and B in motion (one frame per sampler
-step), B on the 64 held-out noises (sampled and judged once, for both views below), the flip map (the picture of the
-first 32) and the chart (the figures of all 64). Medians over the rounds; the machine's load average is printed
-beside them.
+plots; A's is read while the proposals are shown, before the answer, as are the preference model's distances to
+them, which no answer changes: ``ViewMeter.while_shown``), A and B in motion (one frame per sampler step), B on the
+64 held-out noises (sampled and judged once, for both views below), the flip map (the picture of the first 32) and the
+chart (the figures of all 64). Medians over the rounds; the machine's load average is printed beside them.
 
 Beside them, in turns with them, a round of the original's method (``reference``: its update, the same sampling and
 tiles), and the ratio of everything on screen (the round and every view) to it: the target is <= 1/3, the tiles
@@ -47,7 +47,7 @@ def one_round(
     """The seconds of each part of one round: the round on this thread, the views on ``worker``, as the picker
     does."""
     proposal = session.propose(4)
-    worker.submit(views.a_side, proposal).result()  # while the person looks at the proposals: A is frozen
+    worker.submit(views.while_shown, proposal).result()  # while the person looks at the proposals, as the picker
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: draw_b_tiles(result.b_same, result.b_fresh))
     b_model, frozen = timed(views.snapshot)  # the painter's frozen copy of B, taken where the round ran

@@ -57,11 +57,30 @@ def test_each_pair_of_blocks_is_measured_once(monkeypatch):
         assert torch.equal(square, pairwise_chamfer(first(proposals[:k]), first(proposals[:k])))
     assert measured.count((50, 4)) == 4, "the pool against each proposal once"
     assert [m for m in measured if m != (50, 4)] == [(4, 4)] * 16, "each pair of proposals once"
-    from_pool.between([pool], proposals[1:3])  # an undone round: the others are forgotten, those asked for kept
-    from_pool.between([pool], proposals[:3])
-    assert measured.count((50, 4)) == 5
+    # an undone round asks for fewer; views of the same memory (detach()-ed) are the same blocks
+    assert torch.equal(from_pool.between([pool], [p.detach() for p in proposals[1:3]]), got[:, 4:12])
+    assert len(measured) == 20
     with pytest.raises(ValueError, match="on both sides"):
         from_pool.between([pool], [])
+
+
+def test_a_round_reads_the_distances_measured_while_its_proposal_was_shown(monkeypatch):
+    measured: list[int] = []
+    original = NearestDistances.of
+    monkeypatch.setattr(NearestDistances, "of", lambda a, b: measured.append(len(b)) or original(a, b))
+    sessions = [PreferenceSession(make_flow(TINY, seed=3), seed=0, sampler_steps=4, settings=FAST) for _ in range(2)]
+    for ticks in ([0], [1, 2], [3]):
+        for ahead, session in enumerate(sessions):
+            proposal = session.propose(4)
+            if ahead:
+                session.look_ahead(proposal)
+                before = len(measured)
+            play_round(session, Answer(ticks=ticks), proposal)
+            if ahead:
+                assert len(measured) == before, "nothing measured in the round"
+    assert torch.equal(sessions[0].bench.pool_distances(), sessions[1].bench.pool_distances())
+    assert sessions[0].belief().evidence == sessions[1].belief().evidence
+    assert all(torch.equal(a, b) for a, b in zip(sessions[0].b.parameters(), sessions[1].b.parameters(), strict=True))
 
 
 def test_rates_read_given_distances_of_the_right_shape_only():

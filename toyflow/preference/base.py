@@ -44,6 +44,10 @@ class Method(ABC):
     def prepare(self, bench: Workbench) -> None:  # noqa: B027  (an optional hook: nothing by default)
         """Called once when a session is built (e.g. to draw what every round reuses)."""
 
+    def ahead(self, bench: Workbench, proposal: Proposal) -> None:  # noqa: B027  (optional hook)
+        """Called while ``proposal`` is shown, before it is answered, maybe on another thread: compute what answering
+        it will read whatever the answer (nothing by default)."""
+
     def state(self, bench: Workbench) -> object:
         """What this method keeps between rounds outside the workbench (none by default: methods are stateless), so
         that :meth:`~toyflow.preference.session.PreferenceSession.undo` can restore it exactly."""

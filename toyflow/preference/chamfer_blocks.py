@@ -18,38 +18,49 @@ import torch
 
 from ..judge import NearestDistances
 
-Kept = tuple[torch.Tensor, torch.Tensor, NearestDistances]  # (row block, column block, their distances)
+Key = tuple[int, tuple[int, ...], tuple[int, ...], torch.dtype, torch.device]  # the memory a block reads
 
 
 class ChamferBlocks:
     """Chamfer distances between the first ``points`` points of the clouds of blocks ``(clouds, num_points, 2)``
-    (A's pool, a labelled proposal), each pair of blocks measured the first time it is asked for (the same tensor
-    objects) and kept while it is asked for. Thread safe."""
+    (A's pool, a proposal), each pair of blocks measured the first time it is asked for and kept. A block is known by
+    the memory it reads (views of the same memory, e.g. ``detach()``-ed, are the same block; blocks are never changed
+    in place), and kept alive with its distances. Thread safe."""
 
     def __init__(self, points: int) -> None:
         self.points = points
         self._lock = threading.Lock()
-        self._kept: dict[tuple[int, int], Kept] = {}
+        self._kept: dict[tuple[Key, Key], tuple[torch.Tensor, torch.Tensor, NearestDistances]] = {}
 
     def between(self, rows: Sequence[torch.Tensor], columns: Sequence[torch.Tensor]) -> torch.Tensor:
         """The Chamfer distances ``(n, m)`` from every cloud of the blocks ``rows`` (``n`` clouds in all, in turn) to
         every cloud of the blocks ``columns`` (``m``): ``pairwise_chamfer(first(rows), first(columns))`` to the bit,
-        ``first`` joining the blocks' first ``points`` points as float32 on the CPU. Pairs of blocks not in this call
-        are forgotten. ``ValueError`` for no blocks on either side."""
+        ``first`` joining the blocks' first ``points`` points as float32 on the CPU. ``ValueError`` for no blocks on
+        either side."""
         if not rows or not columns:
             raise ValueError("Chamfer distances need clouds on both sides")
-        with self._lock:
-            kept = {(id(r), id(c)): self._pair(r, c) for r in rows for c in columns}
-            self._kept = kept
-        grid = [NearestDistances.joined([kept[id(r), id(c)][2] for c in columns]) for r in rows]
+        pairs = self.measure(rows, columns)
+        grid = [NearestDistances.joined([pairs[key(r), key(c)] for c in columns]) for r in rows]
         joined = NearestDistances(torch.cat([g.a_to_b for g in grid]), torch.cat([g.b_to_a for g in grid]))
         return joined.chamfer(min(self.points, columns[0].shape[1]))
 
-    def _pair(self, row: torch.Tensor, column: torch.Tensor) -> Kept:
-        kept = self._kept.get((id(row), id(column)))
-        if kept is not None and kept[0] is row and kept[1] is column:
-            return kept
-        return row, column, NearestDistances.of(self._first(row), self._first(column))
+    def measure(
+        self, rows: Sequence[torch.Tensor], columns: Sequence[torch.Tensor]
+    ) -> dict[tuple[Key, Key], NearestDistances]:
+        """Measure every pair of a block of ``rows`` and one of ``columns`` not measured yet (e.g. ahead of the
+        round that will ask for them); their nearest distances by the pair's keys."""
+        with self._lock:
+            for r in rows:
+                for c in columns:
+                    if (key(r), key(c)) not in self._kept:
+                        self._kept[key(r), key(c)] = (r, c, NearestDistances.of(self._first(r), self._first(c)))
+            return {(key(r), key(c)): self._kept[key(r), key(c)][2] for r in rows for c in columns}
 
     def _first(self, block: torch.Tensor) -> torch.Tensor:
         return block[:, : self.points].detach().cpu().float()
+
+
+def key(block: torch.Tensor) -> Key:
+    """What :class:`ChamferBlocks` knows a block by: the memory it reads (its first element's address, shape,
+    strides, type and device)."""
+    return block.data_ptr(), tuple(block.shape), tuple(block.stride()), block.dtype, block.device

@@ -221,6 +221,13 @@ class PreferenceSession:
         """Number of rounds in effect that updated B."""
         return sum(r.updated and r.in_effect for r in self.history)
 
+    def look_ahead(self, proposal: Proposal) -> None:
+        """Compute now, while ``proposal`` is shown, what answering it will read whatever the answer (the method's
+        :meth:`~toyflow.preference.base.Method.ahead`: for the default method, the preference model's distances to
+        it), so that the round is quicker. Safe on a worker thread while the session waits for the answer; nothing
+        the session shows or logs changes."""
+        self.learner.ahead(self.bench, proposal)
+
     # -------------------------------------------------------------- sampling
     def propose(self, n: int = PROPOSALS, seed: int | None = None) -> Proposal:
         """Draw ``n`` noises and A's samples of them: proposal ``k`` of the session uses the noise of ``seed``, else

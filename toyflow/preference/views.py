@@ -94,6 +94,14 @@ class ViewMeter:
             self._a_side = (proposal, DecisionPath(times, p, trace.trajectory.cpu()))
         return self._a_side[1]
 
+    def while_shown(self, proposal: Proposal) -> DecisionPath:
+        """What is read while the person looks at ``proposal``, before the answer: A's side of the views
+        (:meth:`a_side`, returned) and what the session's round will read whatever the answer
+        (:meth:`~toyflow.preference.session.PreferenceSession.look_ahead`)."""
+        a = self.a_side(proposal)
+        self.session.look_ahead(proposal)
+        return a
+
     def same_noise(
         self,
         proposal: Proposal,

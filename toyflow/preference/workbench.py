@@ -93,6 +93,7 @@ class Workbench:
         self.opt = self.new_optimizer()
         self._finetune_opt: Adam | None = None  # the fine-tune control's (finetune)
         self.buffer: list[Labelled] = []
+        self._distances = None  # the proposals' Chamfer distances, kept for as long as they are labelled
 
     def new_optimizer(self) -> Adam:
         """A fresh Adam optimiser (:class:`~toyflow.preference.optimizer.Adam`) over :attr:`parameter_groups` of B;
@@ -268,6 +269,16 @@ class Workbench:
         pool measures, each proposal measured once a session (:class:`~toyflow.preference.chamfer_blocks.
         ChamferBlocks`)."""
         return self._chamfer_blocks()[0].between([self.pool().samples], [item.samples for item in self.buffer])
+
+    def measure_ahead(self, samples: torch.Tensor) -> None:
+        """Measure the Chamfer distances that labelling ``samples (n, num_points, 2)`` (a proposal being shown) will
+        add to :meth:`pool_distances` and :meth:`belief`'s, from A's pool and the labelled proposals to it, so that
+        the round answering it does not (safe on another thread)."""
+        from_pool, between = self._chamfer_blocks()
+        blocks = [item.samples for item in list(self.buffer)]
+        from_pool.measure([self.pool().samples], [samples])
+        between.measure([*blocks, samples], [samples])
+        between.measure([samples], blocks)
 
     def _chamfer_blocks(self) -> tuple[ChamferBlocks, ChamferBlocks]:
         """The kept Chamfer distances from A's pool and from the labelled proposals to the labelled proposals, on

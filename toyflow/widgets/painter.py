@@ -78,11 +78,12 @@ class ViewPainter:
             self.submit(self._a_side, self.generation, proposal)
 
     def _a_side(self, generation: int, proposal: Proposal) -> None:
-        """A's decision over time on ``proposal``'s noise, ahead of the round (skipped if the proposals were already
-        answered or replaced: the round's views then read it themselves, and show any failure)."""
+        """A's decision over time on ``proposal``'s noise, and what the round will read whatever the answer, ahead of
+        the round (skipped if the proposals were already answered or replaced: the round's views then read it
+        themselves, and show any failure)."""
         if generation == self.generation:
             try:
-                self.meter.a_side(proposal)
+                self.meter.while_shown(proposal)
             except Exception:  # the round's views read A again and show what went wrong
                 return
 

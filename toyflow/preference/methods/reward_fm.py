@@ -73,6 +73,11 @@ class RewardFM(Method):
         if bench.pool_classes() is None:  # no class heads: nothing drawn yet, the pairs draw the pool
             bench.pool_pairs()
 
+    def ahead(self, bench: Workbench, proposal: Proposal) -> None:
+        """The preference model's Chamfer distances from A's pool and the labelled proposals to ``proposal``
+        (:meth:`~toyflow.preference.workbench.Workbench.measure_ahead`), which its answer adds whatever it is."""
+        bench.measure_ahead(proposal.samples)
+
     def update(self, bench: Workbench, generator: torch.Generator) -> UpdateStats:
         """Fit the preference model to every tick so far (:meth:`~toyflow.preference.workbench.Workbench.belief`) and
         weigh A's pool by it (``softmax(strength * certainty * rate)``). A network with class heads: B is A with its
