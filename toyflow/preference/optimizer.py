@@ -2,7 +2,7 @@
 
 ``torch.optim``'s optimisers import the compiler stack (``torch._dynamo``) on their first use and break its graphs
 at every step; in a session process that import alone was 77 MiB of the peak memory (570 MiB in all, the target
-being 500; the 2-core Xeon). This class keeps the same arithmetic, tensor by tensor in the same order (so a session
+being 500; the 2-core Xeon). This class keeps the same arithmetic, each operation on every tensor in turn (so a session
 draws the same clouds as with ``torch.optim.Adam``, which a test checks over rounds of changing learning rates), and
 only what B's learning uses: parameter groups with their own learning rates, no weight decay, and a state that
 :mod:`~toyflow.preference.undo` saves and restores.
@@ -43,13 +43,15 @@ class Adam:
 
     @torch.no_grad()
     def step(self) -> None:
-        """One Adam step of every parameter that has a gradient, at its group's ``lr``."""
+        """One Adam step of every parameter that has a gradient, at its group's ``lr``: each of Adam's operations
+        applied to all of them at once (``torch._foreach_*``, on the CPU a loop over the same kernels: the same
+        values as one parameter at a time, in a third of the time for B's 34 tensors)."""
         beta1, beta2 = BETAS
+        params, grads, steps, exp_avgs, exp_avg_sqs, rates = [], [], [], [], [], []
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = {
@@ -57,13 +59,24 @@ class Adam:
                         "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                         "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format),
                     }
-                state["step"] += 1
-                state["exp_avg"].lerp_(grad, 1 - beta1)
-                state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                step = state["step"].item()
-                step_size = group["lr"] / (1 - beta1**step)
-                denom = (state["exp_avg_sq"].sqrt() / (1 - beta2**step) ** 0.5).add_(EPS)
-                p.addcdiv_(state["exp_avg"], denom, value=-step_size)
+                params.append(p)
+                grads.append(p.grad)
+                steps.append(state["step"])
+                exp_avgs.append(state["exp_avg"])
+                exp_avg_sqs.append(state["exp_avg_sq"])
+                rates.append(group["lr"])
+        if not params:
+            return
+        torch._foreach_add_(steps, 1)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        counts = [step.item() for step in steps]
+        denoms = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denoms, [(1 - beta2**count) ** 0.5 for count in counts])
+        torch._foreach_add_(denoms, EPS)
+        sizes = [-lr / (1 - beta1**count) for lr, count in zip(rates, counts, strict=True)]
+        torch._foreach_addcdiv_(params, exp_avgs, denoms, sizes)
 
     def state_dict(self) -> dict:
         """``{"state": {index: state}, "param_groups": [group with "params" as indices]}``, parameters numbered in
