@@ -47,7 +47,7 @@ def one_round(
     """The seconds of each part of one round: the round on this thread, the views on ``worker``, as the picker
     does."""
     proposal = session.propose(4)
-    worker.submit(views.while_shown, proposal).result()  # while the person looks at the proposals, as the picker
+    worker.submit(views.while_shown, proposal).result()  # while the proposals are shown, as the picker does
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: draw_b_tiles(result.b_same, result.b_fresh))
     b_model, frozen = timed(views.snapshot)  # the painter's frozen copy of B, taken where the round ran

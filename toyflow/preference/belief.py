@@ -84,7 +84,7 @@ class Belief:
     def rates(self, clouds: torch.Tensor, distances: torch.Tensor | None = None) -> Rates:
         """Posterior tick rate of each of ``clouds (m, num_points, 2)``: :class:`Rates` with ``(m,)`` tensors. Their
         Chamfer distances to the labelled clouds, ``(m, count)``, are measured here unless given as ``distances``
-        (e.g. :class:`~toyflow.preference.pool_distances.PoolDistances` for model A's pool)."""
+        (e.g. :class:`~toyflow.preference.chamfer_blocks.ChamferBlocks` for model A's pool)."""
         s = self.settings
         if distances is None:
             distances = self.distances(clouds)
