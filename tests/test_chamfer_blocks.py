@@ -107,3 +107,18 @@ def test_a_session_s_pool_distances_are_its_belief_s():
     assert torch.equal(bench.pool_distances(), belief.distances(pool))
     measured = fit_belief([(item.samples, item.labels) for item in bench.buffer], bench.settings.belief_settings())
     assert belief.evidence == measured.evidence and torch.equal(belief.clouds, measured.clouds)
+
+
+def test_what_no_round_asks_for_is_forgotten():
+    pool = clouds(20, 400, 0)
+    labelled = [clouds(4, 400, 1)]
+    blocks = ChamferBlocks(16)
+    for seed in range(2, 12):  # proposals shown and measured ahead, never answered
+        proposal = clouds(4, 400, seed)
+        blocks.ahead([pool], [proposal], proposal)
+    shown = clouds(4, 400, 99)
+    blocks.ahead([pool], [shown], shown)
+    blocks.between([pool], labelled)
+    assert len(blocks._kept) == 2, "the pairs asked for, and those measured ahead of the proposal shown"
+    blocks.between([pool], [*labelled, shown])  # answered: read, not measured again
+    assert len(blocks._kept) == 2

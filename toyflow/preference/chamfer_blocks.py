@@ -23,14 +23,16 @@ Key = tuple[int, tuple[int, ...], tuple[int, ...], torch.dtype, torch.device]  #
 
 class ChamferBlocks:
     """Chamfer distances between the first ``points`` points of the clouds of blocks ``(clouds, num_points, 2)``
-    (A's pool, a proposal), each pair of blocks measured the first time it is asked for and kept. A block is known by
-    the memory it reads (views of the same memory, e.g. ``detach()``-ed, are the same block; blocks are never changed
-    in place), and kept alive with its distances. Thread safe."""
+    (A's pool, a proposal), each pair of blocks measured the first time it is asked for and kept while it is asked
+    for, or measured :meth:`ahead` of the proposal being shown. A block is known by the memory it reads (views of the
+    same memory, e.g. ``detach()``-ed, are the same block; blocks are never changed in place), and kept alive with its
+    distances. Thread safe."""
 
     def __init__(self, points: int) -> None:
         self.points = points
         self._lock = threading.Lock()
         self._kept: dict[tuple[Key, Key], tuple[torch.Tensor, torch.Tensor, NearestDistances]] = {}
+        self._ahead: Key | None = None  # the block of the latest measure ahead
 
     def between(self, rows: Sequence[torch.Tensor], columns: Sequence[torch.Tensor]) -> torch.Tensor:
         """The Chamfer distances ``(n, m)`` from every cloud of the blocks ``rows`` (``n`` clouds in all, in turn) to
@@ -40,6 +42,8 @@ class ChamferBlocks:
         if not rows or not columns:
             raise ValueError("Chamfer distances need clouds on both sides")
         pairs = self.measure(rows, columns)
+        with self._lock:  # what is neither asked for now nor measured ahead is forgotten (a proposal never answered)
+            self._kept = {k: v for k, v in self._kept.items() if k in pairs or self._ahead in k}
         grid = [NearestDistances.joined([pairs[key(r), key(c)] for c in columns]) for r in rows]
         joined = NearestDistances(torch.cat([g.a_to_b for g in grid]), torch.cat([g.b_to_a for g in grid]))
         return joined.chamfer(min(self.points, columns[0].shape[1]))
@@ -55,6 +59,13 @@ class ChamferBlocks:
                     if (key(r), key(c)) not in self._kept:
                         self._kept[key(r), key(c)] = (r, c, NearestDistances.of(self._first(r), self._first(c)))
             return {(key(r), key(c)): self._kept[key(r), key(c)][2] for r in rows for c in columns}
+
+    def ahead(self, rows: Sequence[torch.Tensor], columns: Sequence[torch.Tensor], block: torch.Tensor) -> None:
+        """:meth:`measure` the pairs of ``rows`` and ``columns`` ahead of the round that will ask for them, ``block``
+        (the proposal being shown) one of their blocks: kept until asked for, or until ahead of another block."""
+        with self._lock:
+            self._ahead = key(block)
+        self.measure(rows, columns)
 
     def _first(self, block: torch.Tensor) -> torch.Tensor:
         return block[:, : self.points].detach().cpu().float()

@@ -276,9 +276,9 @@ class Workbench:
         the round answering it does not (safe on another thread)."""
         from_pool, between = self._chamfer_blocks()
         blocks = [item.samples for item in list(self.buffer)]
-        from_pool.measure([self.pool().samples], [samples])
-        between.measure([*blocks, samples], [samples])
-        between.measure([samples], blocks)
+        from_pool.ahead([self.pool().samples], [samples], samples)
+        between.ahead([*blocks, samples], [samples], samples)
+        between.ahead([samples], blocks, samples)
 
     def _chamfer_blocks(self) -> tuple[ChamferBlocks, ChamferBlocks]:
         """The kept Chamfer distances from A's pool and from the labelled proposals to the labelled proposals, on
