@@ -71,14 +71,11 @@ class NearestDistances:
         ``max_elements`` point-to-point distances at a time."""
         n, p, _ = a.shape
         m, q, _ = b.shape
-        a_to_b, b_to_a = [], []
-        for _, d in _distance_blocks(a, b, max_elements):
-            a_to_b.append(d.amin(dim=3))
-            b_to_a.append(d.amin(dim=1).mean(dim=2))
-        dtype = torch.result_type(a, b)
-        if not a_to_b:
+        blocks = [_nearest(d) for _, d in _distance_blocks(a, b, max_elements)]
+        if not blocks:
+            dtype = torch.result_type(a, b)
             return NearestDistances(torch.empty(n, p, m, dtype=dtype), torch.empty(n, m, dtype=dtype))
-        return NearestDistances(torch.cat(a_to_b), torch.cat(b_to_a))
+        return NearestDistances(torch.cat([x for x, _ in blocks]), torch.cat([y for _, y in blocks]))
 
     @staticmethod
     def joined(parts: list[NearestDistances]) -> NearestDistances:
@@ -108,7 +105,7 @@ def pairwise_chamfer(a: torch.Tensor, b: torch.Tensor, max_elements: int = PAIRW
     out = torch.empty(n, m, dtype=torch.result_type(a, b))
     i = 0
     for part, d in _distance_blocks(a, b, max_elements):
-        out[i : i + part] = _symmetric(d.amin(dim=3), d.amin(dim=1).mean(dim=2))
+        out[i : i + part] = _symmetric(*_nearest(d))
         i += part
     return out
 
@@ -128,6 +125,12 @@ def _distance_blocks(a: torch.Tensor, b: torch.Tensor, max_elements: int) -> Ite
     for i in range(0, n, rows):
         part = a[i : i + rows]
         yield part.shape[0], torch.cdist(part.reshape(-1, 2), flat_b).view(part.shape[0], p, m, q)
+
+
+def _nearest(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The nearest distances in a block ``d (clouds, p, m, q)`` of :func:`_distance_blocks`: ``a_to_b (clouds, p,
+    m)`` and ``b_to_a (clouds, m)`` (:class:`NearestDistances`)."""
+    return d.amin(dim=3), d.amin(dim=1).mean(dim=2)
 
 
 def _symmetric(a_to_b: torch.Tensor, b_to_a: torch.Tensor) -> torch.Tensor:
