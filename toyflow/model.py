@@ -218,12 +218,19 @@ def by_clouds(fn: Callable[[torch.Tensor, torch.Tensor], Parts], x: torch.Tensor
     (:data:`INFERENCE_CHUNK_POINTS` points, :data:`FUSED_CHUNK_POINTS` the fused way) and concatenated, the same
     values to rounding; else at once (a GPU wants large batches)."""
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
-    chunk = FUSED_CHUNK_POINTS if fused.active(x) else INFERENCE_CHUNK_POINTS
-    clouds = max(1, chunk // max(1, x.shape[1]))
+    clouds = chunk_clouds(x)
     if torch.is_grad_enabled() or x.device.type != "cpu" or x.shape[0] <= clouds:
         return fn(x, t)
     parts = [fn(xc, tc) for xc, tc in zip(x.split(clouds), t.split(clouds), strict=True)]
     return tuple(torch.cat(outputs) for outputs in zip(*parts, strict=True))
+
+
+def chunk_clouds(x: torch.Tensor) -> int:
+    """How many whole clouds of ``x (batch, num_points, 2)`` :func:`by_clouds` hands on at a time on the CPU without
+    gradients, as things stand on the calling thread (:data:`FUSED_CHUNK_POINTS` points where the evaluation is
+    fused, else :data:`INFERENCE_CHUNK_POINTS`; at least one cloud)."""
+    chunk = FUSED_CHUNK_POINTS if fused.active(x) else INFERENCE_CHUNK_POINTS
+    return max(1, chunk // max(1, x.shape[1]))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -7,13 +7,17 @@ settings.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 
 from . import fused
+from .cores import cores, on_cores, whole_parts
 from .device import PRECISIONS, precision_context
+from .handoff import HandOff
+from .model import CloudFlow, chunk_clouds
 from .path import Velocity, predicted_cloud
 from .reference import SAMPLER_STEPS, is_reference
 from .validation import check_count
@@ -203,6 +207,32 @@ class Sampler:
             model.train(was_training)
 
     def _integrate(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool) -> torch.Tensor:
-        """:func:`sample` with the network's evaluations under autocast in this sampler's precision."""
+        """:func:`sample` with the network's evaluations under autocast in this sampler's precision; a batch of
+        toyflow's network on the CPU in pieces on the cores at once (:meth:`_core_parts`), the same clouds."""
+        sizes = self._core_parts(model, noise)
+        if len(sizes) < 2:
+            return self._integrate_here(model, noise, return_trajectory)
+        split = sum(sizes)
+        parts = noise[:split].split(sizes)
+        jobs = [functools.partial(self._integrate_here, model, part, return_trajectory) for part in parts]
+        outputs = on_cores(jobs)
+        if split < noise.shape[0]:  # the last, partial chunk as the whole batch would have it: on this thread
+            outputs.append(self._integrate_here(model, noise[split:], return_trajectory))
+        return torch.cat(outputs, dim=1 if return_trajectory else 0)
+
+    def _integrate_here(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool) -> torch.Tensor:
         with precision_context(noise.device, self.precision):
             return sample(model, noise, self.steps, self.method, return_trajectory)
+
+    def _core_parts(self, model: Velocity, noise: torch.Tensor) -> list[int]:
+        """The sizes of the pieces of ``noise (batch, num_points, 2)`` sampled on the cores at once
+        (:func:`~toyflow.cores.on_cores`): for toyflow's network (or a hand-off of two) on the CPU, whose clouds are
+        evaluated a chunk at a time (:func:`~toyflow.model.chunk_clouds`) and never mix, the whole chunks shared out
+        between the cores, each piece made of the chunks the whole batch is read in; fewer than two pieces: at
+        once. Each piece is computed by one thread alone instead of two threads on each operation, the same clouds
+        (to the bit on the shipped networks; in general to the rounding of a kernel run on fewer threads)."""
+        if not isinstance(model, CloudFlow | HandOff) or noise.device.type != "cpu":
+            return []
+        with torch.no_grad(), precision_context(noise.device, self.precision):  # as the pieces are sampled
+            chunk = chunk_clouds(noise)
+        return whole_parts(noise.shape[0], chunk, cores())
