@@ -15,7 +15,7 @@ from toyflow.flips import flip_map
 from toyflow.plotting import GREEN, RED, cloud_png, dot_mask, rasterize, rgb_bytes
 from toyflow.preference import PreferenceSession, replay
 from toyflow.preference.belief import PoolReading, Rates
-from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class
+from toyflow.widgets import PreferenceApp, ProposalPicker, find_by_class, motion
 from toyflow.widgets.belief import FADED_RED, GAP, HEADER, HEADING, MIN_WIDTH, PAD, UNDER, BeliefView, belief_png
 from toyflow.widgets.decision import _decision_figure, decision_png
 from toyflow.widgets.flipview import COLORS, FRAME, INNER, FlipMapView, flip_map_png
@@ -130,6 +130,19 @@ def test_the_pictures_are_pngs_of_the_expected_size():
     png = flip_map_png(a, b, flip_map(a, b), size=20, columns=8)
     width, height = Image.open(io.BytesIO(png)).size
     assert (width, height) == (8 * 50 + 7 * 5, 2 * 28 + 5)  # cells: A and B of 20 px, a frame; 8 a row
+
+
+def test_the_motion_frames_shared_between_the_cores_are_the_frames_of_one(monkeypatch):
+    trajectory = torch.stack([real("srsr") * (1 - t) for t in torch.linspace(0, 1, 7).tolist()])  # 7 different steps
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        shared = motion_pngs(trajectory, trajectory.flip(1), size=40)
+        monkeypatch.setattr(motion, "cores", lambda: 1)
+        assert shared == motion_pngs(trajectory, trajectory.flip(1), size=40)
+    finally:
+        torch.set_num_threads(torch_threads)
+    assert len(set(shared)) == 7
 
 
 def test_the_motion_view_swaps_precomputed_frames():

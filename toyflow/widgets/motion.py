@@ -7,12 +7,15 @@ green), so moving the slider only swaps an image.
 
 from __future__ import annotations
 
+import functools
 import html
+import itertools
 
 import ipywidgets as widgets
 import numpy as np
 import torch
 
+from ..cores import cores, on_cores
 from ..plotting import GREEN, RED, WHITE, indexed_png, pixel_places, rgb_bytes
 
 GAP = 6  # white pixels between clouds
@@ -51,8 +54,17 @@ def motion_frame(a_clouds: torch.Tensor, b_clouds: torch.Tensor | None = None, s
 
 def motion_pngs(trajectory_a: torch.Tensor, trajectory_b: torch.Tensor | None = None, size: int = 120) -> list[bytes]:
     """One PNG per step of ``trajectory_a`` (and ``trajectory_b``), each ``(k, n, num_points, 2)``: indexed PNGs of
-    three colours (:func:`frames_indices`), quick to encode."""
-    return [indexed_png(frame, PALETTE) for frame in frames_indices(trajectory_a, trajectory_b, size)]
+    three colours (:func:`frames_indices`), quick to encode; the steps shared out between the cores
+    (:func:`~toyflow.cores.on_cores`), the same bytes."""
+
+    def frames(steps: slice) -> list[bytes]:
+        b = None if trajectory_b is None else trajectory_b[steps]
+        return [indexed_png(frame, PALETTE) for frame in frames_indices(trajectory_a[steps], b, size)]
+
+    k = trajectory_a.shape[0]
+    bounds = np.linspace(0, k, min(cores(), k) + 1).round().astype(int)
+    parts = on_cores([functools.partial(frames, slice(lo, hi)) for lo, hi in itertools.pairwise(bounds)])
+    return [png for part in parts for png in part]
 
 
 class MotionView(widgets.VBox):
