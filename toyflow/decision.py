@@ -150,9 +150,12 @@ def decision_from(
     trajectory = trace.trajectory if param is None else trace.trajectory.to(param.device)
     if trace.gate is None and trace.endpoints is None:
         return decision_along(model, trajectory, precision)
-    readings = trace.gate if trace.gate is not None else endpoint_reading(trace.endpoints).T
     k, n = trajectory.shape[:2]
     times = time_grid(k - 1, trajectory.device).to(trajectory.dtype)
+    if trace.gate is None and not has_gate(model):  # the landed clouds are read as the endpoints are: in one call
+        readings = endpoint_reading(torch.cat([trace.endpoints.cpu(), trajectory[-1:].cpu()]))
+        return times.cpu(), readings.T.contiguous()
+    readings = trace.gate if trace.gate is not None else endpoint_reading(trace.endpoints).T
     with precision_context(trajectory.device, precision):
         last = p_s(model, trajectory[-1], times[-1].expand(n))
     return times.cpu(), torch.cat([readings.cpu(), last[:, None]], dim=1)
