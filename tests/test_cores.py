@@ -155,3 +155,14 @@ def test_a_field_that_mixes_the_batch_is_sampled_in_one_piece(two_threads):
     field = BatchMean()
     Sampler(steps=3, precision="float32").sample(field, noise)
     assert field.batches == [200, 200, 200]
+
+
+@needs_alone
+def test_memory_is_handed_back_around_the_jobs_only_when_asked(two_threads, monkeypatch):
+    import toyflow.cores as cores_module
+
+    calls = []
+    monkeypatch.setattr(cores_module, "_trim", lambda: calls.append(threading.current_thread().name))
+    assert on_cores([lambda: 1, lambda: 2]) == [1, 2] and calls == []
+    assert on_cores([lambda: 1, lambda: 2], hand_back_memory=True) == [1, 2]
+    assert calls == [threading.current_thread().name] * 2, "before the jobs and after them, by the caller"

@@ -215,7 +215,7 @@ class Sampler:
         split = sum(sizes)
         parts = noise[:split].split(sizes)
         jobs = [functools.partial(self._integrate_here, model, part, return_trajectory) for part in parts]
-        outputs = on_cores(jobs)
+        outputs = on_cores(jobs, hand_back_memory=True)
         if split < noise.shape[0]:  # the last, partial chunk as the whole batch would have it: on this thread
             outputs.append(self._integrate_here(model, noise[split:], return_trajectory))
         return torch.cat(outputs, dim=1 if return_trajectory else 0)
