@@ -81,6 +81,15 @@ def flow_model() -> CloudFlow:
 
 
 @pytest.fixture
+def two_threads():
+    """torch on 2 threads for the test (the test suite's workers run on one), as before after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def tiny_model() -> CloudFlow:
     """A tiny randomised CloudFlow (width 16, depth 1): cheap to save, load and train."""
     return make_flow(TINY, seed=2)

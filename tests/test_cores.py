@@ -24,15 +24,6 @@ needs_alone = pytest.mark.skipif(not can_compute_alone(), reason="needs GNU Open
 
 
 @pytest.fixture
-def two_threads():
-    """torch on 2 threads (the test suite's workers run on one)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def one_piece(monkeypatch: pytest.MonkeyPatch):
     """A way to sample as before the cores shared the work: ``one_piece(fn)`` calls ``fn()`` with one core."""
 

@@ -132,16 +132,11 @@ def test_the_pictures_are_pngs_of_the_expected_size():
     assert (width, height) == (8 * 50 + 7 * 5, 2 * 28 + 5)  # cells: A and B of 20 px, a frame; 8 a row
 
 
-def test_the_motion_frames_shared_between_the_cores_are_the_frames_of_one(monkeypatch):
+def test_the_motion_frames_shared_between_the_cores_are_the_frames_of_one(monkeypatch, two_threads):
     trajectory = torch.stack([real("srsr") * (1 - t) for t in torch.linspace(0, 1, 7).tolist()])  # 7 different steps
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        shared = motion_pngs(trajectory, trajectory.flip(1), size=40)
-        monkeypatch.setattr(motion, "cores", lambda: 1)
-        assert shared == motion_pngs(trajectory, trajectory.flip(1), size=40)
-    finally:
-        torch.set_num_threads(torch_threads)
+    shared = motion_pngs(trajectory, trajectory.flip(1), size=40)
+    monkeypatch.setattr(motion, "cores", lambda: 1)
+    assert shared == motion_pngs(trajectory, trajectory.flip(1), size=40)
     assert len(set(shared)) == 7
 
 

@@ -16,15 +16,6 @@ GNU_OPENMP = "OpenMP" in torch.__config__.parallel_info() and os.path.isdir("/pr
 needs_openmp = pytest.mark.skipif(not GNU_OPENMP, reason="needs torch on GNU OpenMP (Linux)")
 
 
-@pytest.fixture
-def two_threads():
-    """torch on 2 threads (the test suite's workers run on one): a pool of one OpenMP worker thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(before)
-
-
 def threads() -> set[str]:
     """The ids of this process's threads (other tests' threads may come and go: the tests compare their own)."""
     return set(os.listdir("/proc/self/task"))
