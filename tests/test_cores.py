@@ -4,6 +4,7 @@ sampling a batch so: the same clouds to the bit."""
 from __future__ import annotations
 
 import copy
+import os
 import threading
 
 import pytest
@@ -157,3 +158,26 @@ def test_memory_is_handed_back_around_the_jobs_only_when_asked(two_threads, monk
     assert on_cores([lambda: 1, lambda: 2]) == [1, 2] and calls == []
     assert on_cores([lambda: 1, lambda: 2], hand_back_memory=True) == [1, 2]
     assert calls == [threading.current_thread().name] * 2, "before the jobs and after them, by the caller"
+
+
+def _jobs_in_a_forked_child(queue) -> None:
+    queue.put(on_cores([lambda: os.getpid(), lambda: threading.current_thread().name]))
+
+
+@needs_alone
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_process_runs_jobs_on_a_pool_of_its_own(two_threads):
+    import multiprocessing
+
+    together = threading.Barrier(2, timeout=10)
+    assert on_cores([together.wait] * 2) is not None  # the parent's pool exists, with a thread for each core
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_jobs_in_a_forked_child, args=(queue,))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the child ran its jobs (a pool whose threads stayed in the parent would hang)"
+    pid, name = queue.get(timeout=5)
+    assert pid == child.pid and name.startswith("toyflow-core")
