@@ -114,18 +114,19 @@ def nudged(model: nn.Module) -> nn.Module:
 
 
 @needs_alone
-@pytest.mark.parametrize("name", ["model_a", "model_a_label_free"])
-@pytest.mark.parametrize("precision", ["auto", "float32"])
+@pytest.mark.parametrize(
+    ("name", "precision"), [("model_a", "auto"), ("model_a_label_free", "auto"), ("model_a", "float32")]
+)
 def test_sampling_on_the_cores_draws_the_very_clouds_of_one_piece(shipped, name, precision, two_threads, one_piece):
     a = shipped[name]
     b = HandOff(nudged(a), a, 0.4)  # a label-free B's kind of network
-    sampler = Sampler(steps=4, precision=precision)
+    sampler = Sampler(steps=2, precision=precision)  # the fused evaluation where bfloat16 kernels are, else float32
     noise = draw_noise(70, 400, 5, radius=noise_radius(a))  # two whole chunks or more, and a partial one
     assert len(sampler._core_parts(a, noise)) == 2, "the batch is shared between the cores"
     for model in (a, b):
         assert torch.equal(sampler.sample(model, noise), one_piece(lambda m=model: sampler.sample(m, noise)))
     trajectory = sampler.sample(b, noise, return_trajectory=True)
-    assert trajectory.shape == (5, 70, 400, 2)
+    assert trajectory.shape == (3, 70, 400, 2)
     assert torch.equal(trajectory, one_piece(lambda: sampler.sample(b, noise, return_trajectory=True)))
 
 
