@@ -12,10 +12,11 @@ import torch
 from torch import nn
 
 import toyflow.solver as solver
-from toyflow import load_checkpoint
+from toyflow import load_checkpoint, memory
 from toyflow.cores import cores, on_cores, whole_parts
 from toyflow.data import draw_noise
 from toyflow.handoff import HandOff
+from toyflow.memory import hand_back_memory
 from toyflow.model import noise_radius
 from toyflow.openmp import can_compute_alone, one_thread_here
 from toyflow.shipped import shipped_checkpoint
@@ -151,14 +152,17 @@ def test_a_field_that_mixes_the_batch_is_sampled_in_one_piece(two_threads):
 
 
 @needs_alone
-def test_memory_is_handed_back_around_the_jobs_only_when_asked(two_threads, monkeypatch):
-    import toyflow.cores as cores_module
-
+def test_memory_is_handed_back_before_the_jobs_only_when_asked(two_threads, monkeypatch):
     calls = []
-    monkeypatch.setattr(cores_module, "_trim", lambda: calls.append(threading.current_thread().name))
+    monkeypatch.setattr(memory, "hand_back_memory", lambda: calls.append(threading.current_thread().name))
     assert on_cores([lambda: 1, lambda: 2]) == [1, 2] and calls == []
-    assert on_cores([lambda: 1, lambda: 2], hand_back_memory=True) == [1, 2]
-    assert calls == [threading.current_thread().name] * 2, "before the jobs and after them, by the caller"
+    assert on_cores([lambda: calls.copy(), lambda: 2], hand_back_memory=True) == [[threading.current_thread().name], 2]
+
+
+def test_handing_back_memory_is_asked_of_glibc_and_changes_no_value():
+    kept = torch.arange(1000.0)
+    assert hand_back_memory() == (memory._malloc_trim() is not None)
+    assert torch.equal(kept, torch.arange(1000.0))
 
 
 def _jobs_in_a_forked_child(queue) -> None:

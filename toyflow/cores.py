@@ -12,9 +12,6 @@ after a round; the same clouds to the bit (:meth:`toyflow.solver.Sampler.sample`
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +20,7 @@ from typing import TypeVar
 
 import torch
 
+from . import memory
 from .openmp import can_compute_alone, one_thread_here
 
 T = TypeVar("T")
@@ -55,35 +53,18 @@ def on_cores(jobs: Sequence[Callable[[], T]], hand_back_memory: bool = False) ->
     more jobs, on the pool's threads at once (one computing alone per job); else in turn on the calling thread. Where
     a job raises, its exception is raised once every job has finished.
 
-    Each of the pool's threads allocates from a memory arena of its own, which keeps what the thread frees for its
-    next allocations, apart from the calling thread's. With ``hand_back_memory``, the memory that the process holds
-    free is handed back to the system before the jobs start and after they end (glibc's ``malloc_trim``, 2-3 ms
-    each): for jobs that allocate much (sampling a batch), a preference session's peak with its views is then 470-480
-    MB instead of 510-515 MB (455 MB with the batch sampled on the calling thread)."""
+    Each of the pool's threads allocates from a memory arena of its own (:mod:`toyflow.memory`). With
+    ``hand_back_memory``, for jobs that allocate much (sampling a batch), the memory the process holds free is handed
+    back to the system before the jobs start, so that they do not add their arenas to what the calling thread keeps;
+    what they free themselves is handed back at the next such call, or when the caller hands it back
+    (:class:`~toyflow.worker.TorchWorker` does when its queue runs empty)."""
     if len(jobs) < 2 or cores() < 2:
         return [job() for job in jobs]
     if hand_back_memory:
-        _trim()
+        memory.hand_back_memory()
     futures: list[Future[T]] = [_executor().submit(job) for job in jobs]
     wait(futures)
-    if hand_back_memory:
-        _trim()
     return [future.result() for future in futures]
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``; ``None`` elsewhere."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def _trim() -> None:
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _executor() -> ThreadPoolExecutor:
