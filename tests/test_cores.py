@@ -152,11 +152,13 @@ def test_a_field_that_mixes_the_batch_is_sampled_in_one_piece(two_threads):
 
 
 @needs_alone
-def test_memory_is_handed_back_before_the_jobs_only_when_asked(two_threads, monkeypatch):
+def test_memory_is_handed_back_around_the_jobs_only_when_asked(two_threads, monkeypatch):
     calls = []
     monkeypatch.setattr(memory, "hand_back_memory", lambda: calls.append(threading.current_thread().name))
     assert on_cores([lambda: 1, lambda: 2]) == [1, 2] and calls == []
-    assert on_cores([lambda: calls.copy(), lambda: 2], hand_back_memory=True) == [[threading.current_thread().name], 2]
+    seen = on_cores([lambda: calls.copy(), lambda: 2], hand_back_memory=True)
+    assert seen == [[threading.current_thread().name], 2], "before the jobs, by the caller"
+    assert calls == [threading.current_thread().name] * 2, "and after them"
 
 
 def test_handing_back_memory_is_asked_of_glibc_and_changes_no_value():

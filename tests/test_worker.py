@@ -89,18 +89,3 @@ def test_the_worker_hands_back_the_caller_s_threads_and_its_own_when_idle(two_th
     assert seen["worker"] in now
     worker.shutdown()
     assert ended(seen["worker"])
-
-
-def test_the_worker_hands_back_the_memory_held_free_when_its_queue_runs_empty(monkeypatch):
-    import toyflow.worker as worker_module
-
-    calls = []
-    monkeypatch.setattr(worker_module, "hand_back_memory", lambda: calls.append(1))
-    worker = TorchWorker()
-    release = threading.Event()
-    first = worker.submit(release.wait, 10)
-    second = worker.submit(lambda: len(calls))
-    release.set()
-    assert first.result() and second.result() == 0, "not while a job is queued"
-    assert calls == [1], "once the queue ran empty"
-    worker.shutdown()

@@ -55,15 +55,16 @@ def on_cores(jobs: Sequence[Callable[[], T]], hand_back_memory: bool = False) ->
 
     Each of the pool's threads allocates from a memory arena of its own (:mod:`toyflow.memory`). With
     ``hand_back_memory``, for jobs that allocate much (sampling a batch), the memory the process holds free is handed
-    back to the system before the jobs start, so that they do not add their arenas to what the calling thread keeps;
-    what they free themselves is handed back at the next such call, or when the caller hands it back
-    (:class:`~toyflow.worker.TorchWorker` does when its queue runs empty)."""
+    back to the system before the jobs start and after they end, so that their arenas do not add to what the calling
+    thread keeps."""
     if len(jobs) < 2 or cores() < 2:
         return [job() for job in jobs]
     if hand_back_memory:
         memory.hand_back_memory()
     futures: list[Future[T]] = [_executor().submit(job) for job in jobs]
     wait(futures)
+    if hand_back_memory:
+        memory.hand_back_memory()
     return [future.result() for future in futures]
 
 

@@ -3,9 +3,7 @@
 A notebook's widgets run on the kernel's main thread; what follows a round (the teaching views) runs on a worker
 so that the next click is answered at once. Two threads that both compute with torch make OpenMP slow down both
 (:mod:`toyflow.openmp`): :class:`TorchWorker` hands back the submitting thread's OpenMP threads when it queues a job,
-and its own when its queue runs empty, so that whichever thread computes has them alone; then too it hands back the
-memory the process holds free (:mod:`toyflow.memory`: what the views' pieces on the cores freed), after the views are
-drawn and before the next round.
+and its own when its queue runs empty, so that whichever thread computes has them alone.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from .memory import hand_back_memory
 from .openmp import release_threads
 
 T = TypeVar("T")
@@ -47,9 +44,8 @@ class TorchWorker:
             with self._lock:
                 self._pending -= 1
                 idle = self._pending == 0
-            if idle:  # the main thread computes next: the worker's OpenMP threads go, and the memory held free
+            if idle:  # the main thread computes next: the worker's OpenMP threads go
                 release_threads()
-                hand_back_memory()
 
     def shutdown(self) -> None:
         """Wait for the queued jobs, then end the thread (a later :meth:`submit` starts a new one)."""
