@@ -6,8 +6,9 @@ shared with others: a core held back for a moment holds back every operation. Wo
 pieces (a batch of clouds, each cloud's velocity depending on its own points only) runs as one piece per core, each
 computed by its thread alone (:func:`~toyflow.openmp.one_thread_here`), with no waiting until the pieces are done: on
 the 2-core CPU, B's 64 held-out clouds are sampled in two pieces in 0.25-0.26 s where both threads on each operation
-took 0.39-0.40 s (a slow spell of the machine), and in 0.287 s against 0.313 s (medians) on the views' worker thread
-after a round; the same clouds to the bit (:meth:`toyflow.solver.Sampler.sample` splits a batch so).
+took 0.39-0.40 s (a slow spell of the machine), and the label-free B's in 0.287 s against 0.313 s (medians) on the
+views' worker thread after a round; the same clouds to the bit (:meth:`toyflow.solver.Sampler.sample` splits a batch
+so).
 """
 
 from __future__ import annotations

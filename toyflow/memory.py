@@ -4,8 +4,8 @@ glibc's allocator keeps what a thread frees in that thread's arena, for its next
 beside the others (:mod:`toyflow.cores`) keeps its own, apart from theirs, so that the process's resident memory
 grows by what each thread last needed. :func:`hand_back_memory` returns what every arena holds free (glibc's
 ``malloc_trim``). A preference session on the label-free model A, its views drawn after each round and its held-out
-clouds sampled on the cores, peaks at 473-482 MB with the memory handed back before and after they are sampled, at
-510-516 MB without (451-459 MB with them sampled on one thread).
+clouds sampled on the cores, peaks at 462-471 MiB with the memory handed back before and after they are sampled, at
+499-504 MiB without (441-448 MiB with them sampled on one thread).
 """
 
 from __future__ import annotations
