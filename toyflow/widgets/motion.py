@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import functools
 import html
-import itertools
 
 import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..cores import cores, on_cores
+from ..cores import cores, on_cores, whole_parts
 from ..plotting import GREEN, RED, WHITE, indexed_png, pixel_places, rgb_bytes
 
 GAP = 6  # white pixels between clouds
@@ -57,13 +56,14 @@ def motion_pngs(trajectory_a: torch.Tensor, trajectory_b: torch.Tensor | None = 
     three colours (:func:`frames_indices`), quick to encode; the steps shared out between the cores
     (:func:`~toyflow.cores.on_cores`), the same bytes."""
 
-    def frames(steps: slice) -> list[bytes]:
-        b = None if trajectory_b is None else trajectory_b[steps]
-        return [indexed_png(frame, PALETTE) for frame in frames_indices(trajectory_a[steps], b, size)]
+    def frames(a: torch.Tensor, b: torch.Tensor | None) -> list[bytes]:
+        return [indexed_png(frame, PALETTE) for frame in frames_indices(a, b, size)]
 
-    k = trajectory_a.shape[0]
-    bounds = np.linspace(0, k, min(cores(), k) + 1).round().astype(int)
-    parts = on_cores([functools.partial(frames, slice(lo, hi)) for lo, hi in itertools.pairwise(bounds)])
+    sizes = whole_parts(trajectory_a.shape[0], 1, cores())
+    pieces_b = [None] * len(sizes) if trajectory_b is None else trajectory_b.split(sizes)
+    parts = on_cores(
+        [functools.partial(frames, a, b) for a, b in zip(trajectory_a.split(sizes), pieces_b, strict=True)]
+    )
     return [png for part in parts for png in part]
 
 
