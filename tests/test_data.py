@@ -112,31 +112,9 @@ def test_cloud_stream_batches():
         shares.append(is_s.float().mean().item())
         # every cloud comes from the pool of its own class
         for cloud, s in zip(clouds[:8], is_s[:8], strict=True):
-            kind = 0 if s else 1
-            assert any(torch.equal(cloud, stream.member(kind, i)) for i in range(stream.pool_size))
+            pool = stream.pools[0 if s else 1]
+            assert any(torch.equal(cloud, member) for member in pool)
     assert abs(np.mean(shares) - 0.3) < 0.03
-
-
-def test_a_cloud_stream_makes_a_member_when_a_batch_first_picks_it(monkeypatch):
-    import toyflow.data
-
-    made = []
-    real = toyflow.data.make_cloud
-
-    def counted(kind, n, seed):
-        made.append((kind, seed))
-        return real(kind, n, seed)
-
-    monkeypatch.setattr(toyflow.data, "make_cloud", counted)
-    stream = CloudStream(batch_size=4, s_fraction=0.5, num_points=32, seed=1, pool_size=2048)
-    assert made == []  # nothing before the first batch
-    first, is_s = stream.next()
-    assert 1 <= len(made) <= 4  # only the clouds it reads, not 2 x 2048
-    kind = 0 if is_s[0] else 1  # the first cloud's class
-    member = stream.member(kind, 0)
-    assert stream.member(kind, 0) is member  # made once, then the same tensor
-    assert member.shape == (32, 2) and member.dtype == torch.float32
-    assert torch.equal(member, torch.from_numpy(real(toyflow.data.KINDS[kind], 32, int(stream.seeds[kind, 0]))))
 
 
 def test_cloud_stream_is_seeded():

@@ -7,7 +7,6 @@ one affine map (same scale on both axes) so that its smallest coordinate is -1 a
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import torch
@@ -44,15 +43,15 @@ def normalize_cloud(points: np.ndarray | torch.Tensor) -> np.ndarray | torch.Ten
 def make_cloud(kind: str, num_points: int = NUM_POINTS, seed: int | None = None, noise: float = NOISE) -> np.ndarray:
     """One normalised cloud of ``kind`` (``"s_curve"`` or ``"swiss_roll"``): float32 ``(num_points, 2)``, with
     ``num_points >= MIN_POINTS``."""
-    import sklearn  # imported here: sklearn (and scipy.stats) takes 1 s
-    from sklearn.datasets import make_s_curve, make_swiss_roll
+    from sklearn.datasets import make_s_curve, make_swiss_roll  # imported here: sklearn (and scipy.stats) takes 1 s
 
     check_count("num_points", num_points, MIN_POINTS)
-    if kind not in KINDS:
+    if kind == "s_curve":
+        xyz, _ = make_s_curve(num_points, noise=noise, random_state=seed)
+    elif kind == "swiss_roll":
+        xyz, _ = make_swiss_roll(num_points, noise=noise, random_state=seed)
+    else:
         raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
-    generator = make_s_curve if kind == "s_curve" else make_swiss_roll
-    with sklearn.config_context(skip_parameter_validation=True):  # checked above: 0.3 of a cloud's time went to it
-        xyz, _ = generator(num_points, noise=noise, random_state=seed)
     return normalize_cloud(xyz[:, [0, 2]]).astype(np.float32)
 
 
@@ -89,11 +88,8 @@ def sample_mixture(
 class CloudStream:
     """An endless, seeded stream of training batches from the mixture.
 
-    The seed fixes a pool of ``pool_size`` clouds per class (each member's own seed is drawn at once); each batch
-    picks every cloud's class (S curve with probability ``s_fraction``) and a random member of that class's pool. A
-    member is made the first time a batch picks it, then kept (:meth:`member`): a short training makes only the clouds
-    it reads, where making both pools of 2048 took 1.1 s of every training's start, and a whole one about 60 % of
-    them (its pair pool fills from a few thousand fresh clouds, drawn with replacement).
+    Clouds are drawn once into a pool of ``pool_size`` clouds per class, then each batch picks every
+    cloud's class (S curve with probability ``s_fraction``) and a random member of that class's pool.
     """
 
     def __init__(
@@ -111,25 +107,11 @@ class CloudStream:
         self.batch_size, self.s_fraction, self.num_points = batch_size, s_fraction, num_points
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
-        self.seeds = self.rng.integers(0, 2**31 - 1, size=(len(KINDS), pool_size))  # (class, member)
-        self._made: dict[tuple[int, int], torch.Tensor] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def pool_size(self) -> int:
-        """How many clouds each class's pool holds."""
-        return int(self.seeds.shape[1])
-
-    def member(self, kind: int, index: int) -> torch.Tensor:
-        """Member ``index`` of the pool of class ``kind`` (0: S curves, 1: Swiss rolls, as :data:`KINDS`): float32
-        ``(num_points, 2)``, made the first time it is asked for, then the same tensor."""
-        key = (kind, index)
-        with self._lock:
-            cloud = self._made.get(key)
-            if cloud is None:
-                seed = int(self.seeds[kind, index])
-                cloud = self._made[key] = torch.from_numpy(make_cloud(KINDS[kind], self.num_points, seed))
-        return cloud
+        seeds = self.rng.integers(0, 2**31 - 1, size=(2, pool_size))
+        self.pools = [
+            torch.from_numpy(np.stack([make_cloud(kind, num_points, int(s)) for s in seeds[k]]))
+            for k, kind in enumerate(KINDS)
+        ]
 
     def next(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: ``(clouds (batch, num_points, 2), is_s (batch,))``, drawn from ``generator`` if given, else
@@ -137,8 +119,8 @@ class CloudStream:
         b = self.batch_size
         gen = generator or self.gen
         is_s = torch.rand(b, generator=gen) < self.s_fraction
-        idx = torch.randint(0, self.pool_size, (b,), generator=gen)
-        clouds = torch.stack([self.member(0 if s else 1, i) for s, i in zip(is_s.tolist(), idx.tolist(), strict=True)])
+        idx = torch.randint(0, self.pools[0].shape[0], (b,), generator=gen)
+        clouds = torch.where(is_s[:, None, None], self.pools[0][idx], self.pools[1][idx])
         return clouds, is_s
 
 
