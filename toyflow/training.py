@@ -12,7 +12,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .adamw import FusedAdam, has_kernels
 from .coupling import couple
 from .data import NUM_POINTS, CloudStream, noise_like
 from .device import precision_context, resolve_device
@@ -187,32 +186,28 @@ def is_matrix(parameter: torch.Tensor) -> bool:
     return parameter.ndim == 2 and min(parameter.shape) >= MATRIX_MIN_SIDE
 
 
-def make_optimizers(model: nn.Module, recipe: Recipe) -> list[FusedAdam | Muon | torch.optim.Optimizer]:
+def make_optimizers(model: nn.Module, recipe: Recipe) -> list[torch.optim.Optimizer | Muon]:
     """The recipe's optimisers over every parameter of ``model``, stepped together.
 
     ``"muon"``: :class:`~toyflow.muon.Muon` for the weight matrices (:func:`is_matrix`), which steps along the
     nearest orthogonal matrix to each one's momentum (every direction of the layer moves at once, where Adam moves
     the few its gradient favours), its updates sized as AdamW's, at ``lr * matrix_lr_scale``; AdamW for the other
     parameters. ``"adamw"`` or ``"adam"``: one optimiser for all. Adam and AdamW in their fused form (one kernel for
-    all their parameters, on the CPU as on a GPU: a third of the for-loop form's time on model A's network), by
-    :class:`~toyflow.adamw.FusedAdam` (``torch.optim``'s arithmetic without its import of the compiler stack); where
-    the parameters' device has no fused kernel, ``torch.optim``'s for-loop form."""
+    all their parameters, on the CPU as on a GPU: a third of the for-loop form's time on model A's network) where the
+    parameters' device has one."""
     if recipe.optimizer not in ("muon", "adamw", "adam"):
         raise ValueError(f"unknown optimizer {recipe.optimizer!r}; expected 'muon', 'adamw' or 'adam'")
     matrices: list[nn.Parameter] = []
     rest: list[nn.Parameter] = []
     for p in model.parameters():
         (matrices if recipe.optimizer == "muon" and is_matrix(p) else rest).append(p)
-    optimisers: list[FusedAdam | Muon | torch.optim.Optimizer] = []
+    optimisers: list[torch.optim.Optimizer | Muon] = []
     if matrices:
         optimisers.append(Muon(matrices, lr=recipe.lr * recipe.matrix_lr_scale, weight_decay=recipe.weight_decay))
     if rest:
-        decoupled = recipe.optimizer != "adam"
-        if has_kernels(rest):
-            optimisers.append(FusedAdam(rest, lr=recipe.lr, weight_decay=recipe.weight_decay, decoupled=decoupled))
-        else:
-            optim_cls = torch.optim.AdamW if decoupled else torch.optim.Adam
-            optimisers.append(optim_cls(rest, lr=recipe.lr, weight_decay=recipe.weight_decay))
+        optim_cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in rest)
+        optimisers.append(optim_cls(rest, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=fused or None))
     return optimisers
 
 
