@@ -23,7 +23,8 @@ def test_make_cloud_is_one_affine_map_of_sklearn_coordinates_0_and_2(kind):
     from sklearn import datasets  # here, not at the top: collecting the suite need not import sklearn (0.5 s)
 
     cloud = make_cloud(kind, seed=5).astype(np.float64)
-    xyz, _ = getattr(datasets, f"make_{kind}")(400, noise=0.1, random_state=5)
+    generator = {"s_curve": datasets.make_s_curve, "swiss_roll": datasets.make_swiss_roll}[kind]
+    xyz, _ = generator(400, noise=0.1, random_state=5)
     raw = xyz[:, [0, 2]]
     # The aspect ratio (x-range over y-range) is unchanged...
     ratio_raw = np.ptp(raw[:, 0]) / np.ptp(raw[:, 1])
