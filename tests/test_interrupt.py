@@ -143,6 +143,42 @@ def test_a_ctrl_c_python_dropped_still_stops_the_rounds(tmp_path, monkeypatch):
     assert out.read_bytes() == OLD  # model B was not saved
 
 
+def test_a_ctrl_c_a_library_turned_into_an_error_of_its_own_still_stops_the_rounds(tmp_path, monkeypatch):
+    import toyflow.preference
+
+    a = save_checkpoint(make_flow(TINY, seed=5), tmp_path / "a.safetensors", sampler={"method": "euler", "steps": 2})
+    out = _existing(tmp_path, "b.safetensors")
+    real, played = toyflow.preference.play_round, []
+
+    def play_round(session, answer, proposal):
+        played.append(proposal)
+        if len(played) == 2:  # as matplotlib's drawing code did with a Ctrl-C that arrived inside it
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises in here
+            except KeyboardInterrupt:
+                raise ValueError("Invalid bounding box") from None
+        return real(session, answer, proposal)
+
+    monkeypatch.setattr(toyflow.preference, "play_round", play_round)
+    with _python_handles_ctrl_c():
+        rc, stdout, stderr = run_main(
+            "prefer", str(a), "--out", str(out), "--rounds", "50", "--oracle", "--png-dir", str(tmp_path / "rounds")
+        )
+    assert rc == 130 and stderr.splitlines() == [f"toyflow prefer: {INTERRUPTED}"]
+    assert len(played) == 2 and "\nround 2: " in stdout and "round 3" not in stdout
+    assert out.read_bytes() == OLD  # model B was not saved
+
+
+def test_an_error_without_a_signal_stays_the_error():
+    from toyflow.interrupts import StopSignals
+
+    stops = StopSignals()
+    with _python_handles_ctrl_c(), pytest.raises(ValueError, match="Invalid bounding box"), stops.installed():
+        raise ValueError("Invalid bounding box")
+    assert stops.pending is None
+
+
 def test_a_ctrl_c_python_dropped_still_stops_training(tmp_path, monkeypatch):
     import toyflow.training
 

@@ -5,6 +5,9 @@ Python runs a signal's handler between two lines of the main thread, wherever it
 weakref callback or a finaliser, which the garbage collector calls between any two lines: an exception raised there
 is printed ("Exception ignored in ...") and dropped, and the command would go on (a ``prefer`` of 1000 rounds did
 after Ctrl-C). :class:`StopSignals` remembers the signal; the command line's long loops call :meth:`StopSignals.check`.
+A library's compiled code may also turn the exception raised inside it into an error of its own (matplotlib's
+drawing gave "ValueError: Invalid bounding box" for a Ctrl-C that arrived while it drew a round's picture): an error
+that ends the command after a signal is the signal's stop.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ class Terminated(BaseException):
 class StopSignals:
     """Ctrl-C (SIGINT) and SIGTERM raised where the command is, as :class:`KeyboardInterrupt` and :class:`Terminated`,
     and remembered (see the module docstring): the long loops (training steps, rounds) call :meth:`check`, which
-    raises a dropped one again; the dropped one is not printed (the command ends with its one line)."""
+    raises a dropped one again; the dropped one is not printed (the command ends with its one line); an error that
+    leaves :meth:`installed` after a signal leaves it as the signal's stop."""
 
     def __init__(self) -> None:
         self.pending: type[BaseException] | None = None
@@ -51,6 +55,10 @@ class StopSignals:
         sys.unraisablehook = unraisable
         try:
             yield
+        except Exception as error:  # a library made the stop an error of its own: the stop, as the signal asked
+            if self.pending is None:
+                raise
+            raise self.pending from error
         finally:
             sys.unraisablehook = previous_hook
             for signum, handler in previous.items():
