@@ -99,8 +99,8 @@ def test_without_gradients_a_few_clouds_at_a_time_read_the_same(monkeypatch, cla
         whole = model(x, t)
         parts = model.class_parts(x, t) if class_heads else None
     sizes = []
-    original = model._features
-    monkeypatch.setattr(model, "_features", lambda xc, tc: sizes.append(xc.shape[0]) or original(xc, tc))
+    original = model._embedding  # the first step of both the plain and the fused evaluation
+    monkeypatch.setattr(model, "_embedding", lambda xc, tc: sizes.append(xc.shape[0]) or original(xc, tc))
     monkeypatch.setattr(model_module, "INFERENCE_CHUNK_POINTS", 120)
     with torch.no_grad():
         torch.testing.assert_close(model(x, t), whole)
@@ -178,8 +178,8 @@ def test_off_the_cpu_the_network_reads_the_whole_batch_at_once(monkeypatch):
     # a GPU wants large batches: off the CPU (here the shape-only "meta" device) no chunks, even without gradients
     model = make_flow(FlowConfig(width=32, depth=2, time_freqs=8), seed=3).to("meta")
     sizes = []
-    original = model._features
-    monkeypatch.setattr(model, "_features", lambda xc, tc: sizes.append(xc.shape[0]) or original(xc, tc))
+    original = model._embedding  # the first step of both the plain and the fused evaluation
+    monkeypatch.setattr(model, "_embedding", lambda xc, tc: sizes.append(xc.shape[0]) or original(xc, tc))
     monkeypatch.setattr(model_module, "INFERENCE_CHUNK_POINTS", 120)
     with torch.no_grad():
         v = model(torch.empty(7, 60, 2, device="meta"), 0.5)

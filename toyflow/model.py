@@ -29,8 +29,9 @@ from . import fused
 # velocity depends on another's: the same clouds (to the bit on the shipped networks; in general to the rounding of
 # a matrix product's kernel, which may group its sums differently for fewer rows). A GPU reads them all at once.
 INFERENCE_CHUNK_POINTS = 9600
-# The same for the fused evaluation (toyflow.fused), which keeps fewer arrays alive: 32 clouds at a time sample the
-# 64 in 0.22 s, 24 at a time 0.24 s, 40 or 48 0.22 s, all at once 0.27 s.
+# The same for the fused evaluation in bfloat16 (toyflow.fused), which keeps fewer arrays alive: 32 clouds at a time
+# sample the 64 in 0.22 s, 24 at a time 0.24 s, 40 or 48 0.22 s, all at once 0.27 s. Fused in float32 (a processor
+# without bfloat16 kernels), 24 at a time, as the plain path: 0.51 s, 16 0.49 s, 32 0.57 s (on an AVX2 processor).
 FUSED_CHUNK_POINTS = 12800
 Parts = tuple[torch.Tensor, ...]
 
@@ -78,13 +79,13 @@ class SetBlock(nn.Module):
         return h + self.mlp(z + ctx[:, None, :])
 
     def fused_forward(self, h: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` when nothing of it needs a gradient, on a CPU in bfloat16 (:mod:`toyflow.fused`; sampling,
-        or B learning only its gate and heads), run with autocast off: ``h
-        (batch, num_points, width)`` bfloat16 and ``temb (batch, width)`` float32 -> bfloat16 ``(batch, num_points,
-        width)``; the cloud's mean feature and its layer in float32, each product fused with what follows it."""
+        """:meth:`forward` when nothing of it needs a gradient, on a CPU (:mod:`toyflow.fused`; sampling, or B
+        learning only its gate and heads), run with autocast off: ``h (batch, num_points, width)`` bfloat16 or float32
+        and ``temb (batch, width)`` float32 -> ``(batch, num_points, width)`` of ``h``'s type; the cloud's mean
+        feature and its layer in float32, each product fused with what follows it."""
         z = fused.layer_norm(self.norm, h)
         ctx = self.pool(z.mean(dim=1).float()) + temb
-        hidden = fused.linear_silu(self.mlp[0], z.add_(ctx.to(fused.LOW)[:, None, :]))  # z's memory, still cached
+        hidden = fused.linear_silu(self.mlp[0], z.add_(ctx.to(h.dtype)[:, None, :]))  # z's memory, still cached
         return fused.linear_add(self.mlp[2], hidden, h)
 
 
@@ -169,12 +170,12 @@ class CloudFlow(nn.Module):
     def _outputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The output layer at ``x (batch, num_points, 2)`` and times ``t (batch,)`` (as :func:`by_clouds` hands them
         on), ``(batch, num_points, 2)`` (``v``) or with class heads ``(batch, num_points, 4)`` (``v_S``, ``v_roll``),
-        and the gate's logit ``(batch,)`` (``None`` without class heads). On a CPU in bfloat16, when the per-point
-        features need no gradient (sampling, or training only the gate and heads), they are computed the fused way
-        (:mod:`toyflow.fused`) and the heads in float32."""
-        is_fused = fused.active(x, self._trunk_needs_grad(x))
-        with fused.full_precision() if is_fused else contextlib.nullcontext():
-            h = self._fused_features(x, t) if is_fused else self._features(x, t)
+        and the gate's logit ``(batch,)`` (``None`` without class heads). On a CPU, when the per-point features need
+        no gradient (sampling, or training only the gate and heads), they are computed the fused way
+        (:mod:`toyflow.fused`, in bfloat16 under autocast to it, else in float32) and the heads in float32."""
+        dtype = fused.compute_dtype(x, self._trunk_needs_grad(x))
+        with fused.full_precision() if dtype is not None else contextlib.nullcontext():
+            h = self._features(x, t) if dtype is None else self._fused_features(x, t, dtype)
             logit = self.gate(h.mean(dim=1))[:, 0] if self.config.class_heads else None
             return self.out(h), logit
 
@@ -202,11 +203,11 @@ class CloudFlow(nn.Module):
             h = block(h, temb)
         return self.out_norm(h)
 
-    def _fused_features(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """:meth:`_features`, float32, computed the fused way (autocast off; the blocks' per-point work in
-        bfloat16)."""
+    def _fused_features(self, x: torch.Tensor, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """:meth:`_features`, float32, computed the fused way (autocast off; the blocks' per-point work in ``dtype``,
+        bfloat16 or float32)."""
         h, temb = self._embedding(x, t)
-        h = h.to(fused.LOW)
+        h = h.to(dtype)
         for block in self.blocks:
             h = block.fused_forward(h, temb)
         return fused.layer_norm(self.out_norm, h).float()
@@ -215,7 +216,7 @@ class CloudFlow(nn.Module):
 def by_clouds(fn: Callable[[torch.Tensor, torch.Tensor], Parts], x: torch.Tensor, t: torch.Tensor | float) -> Parts:
     """``fn(x, t)`` for clouds ``x (batch, num_points, 2)`` at times ``t`` (a float or ``(batch,)``), each of whose
     outputs has the batch first: on the CPU without gradients, on a few whole clouds at a time
-    (:data:`INFERENCE_CHUNK_POINTS` points, :data:`FUSED_CHUNK_POINTS` the fused way) and concatenated, the same
+    (:data:`INFERENCE_CHUNK_POINTS` points, :data:`FUSED_CHUNK_POINTS` fused in bfloat16) and concatenated, the same
     values to rounding; else at once (a GPU wants large batches)."""
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
     clouds = chunk_clouds(x)
@@ -228,8 +229,8 @@ def by_clouds(fn: Callable[[torch.Tensor, torch.Tensor], Parts], x: torch.Tensor
 def chunk_clouds(x: torch.Tensor) -> int:
     """How many whole clouds of ``x (batch, num_points, 2)`` :func:`by_clouds` hands on at a time on the CPU without
     gradients, as things stand on the calling thread (:data:`FUSED_CHUNK_POINTS` points where the evaluation is
-    fused, else :data:`INFERENCE_CHUNK_POINTS`; at least one cloud)."""
-    chunk = FUSED_CHUNK_POINTS if fused.active(x) else INFERENCE_CHUNK_POINTS
+    fused in bfloat16, else :data:`INFERENCE_CHUNK_POINTS`; at least one cloud)."""
+    chunk = FUSED_CHUNK_POINTS if fused.compute_dtype(x) == fused.LOW else INFERENCE_CHUNK_POINTS
     return max(1, chunk // max(1, x.shape[1]))
 
 
