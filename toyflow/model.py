@@ -24,14 +24,15 @@ from torch import nn
 from . import fused
 
 # On the CPU without gradients, the network reads this many points at a time at most (whole clouds, at least
-# one): on the 2-core CPU, 64 clouds of 400 points are sampled in 0.32 s read 24 at a time instead of 0.46 s at once
-# (the activations of a few clouds stay in the processor's caches; 16 at a time 0.34 s, 32 0.46 s). No cloud's
-# velocity depends on another's: the same clouds (to the bit on the shipped networks; in general to the rounding of
-# a matrix product's kernel, which may group its sums differently for fewer rows). A GPU reads them all at once.
-INFERENCE_CHUNK_POINTS = 9600
-# The same for the fused evaluation in bfloat16 (toyflow.fused), which keeps fewer arrays alive: 32 clouds at a time
-# sample the 64 in 0.22 s, 24 at a time 0.24 s, 40 or 48 0.22 s, all at once 0.27 s. Fused in float32 (a processor
-# without bfloat16 kernels), 24 at a time, as the plain path: 0.51 s, 16 0.49 s, 32 0.57 s (on an AVX2 processor).
+# one): the activations of a few clouds stay in the processor's caches. No cloud's velocity depends on another's: the
+# same clouds (to the bit on the shipped networks; in general to the rounding of a matrix product's kernel, which may
+# group its sums differently for fewer rows). A GPU reads them all at once. Measured on 64 clouds of 400 points:
+# - in float32, fused (toyflow.fused) on a 2-core AVX2 processor: 16 at a time 0.50-0.55 s, 12 0.56-0.62 s, 24
+#   0.51-0.69 s, 32 0.57 s (the plain path on the 2-core AVX-512 processor: 24 at a time 0.32 s, 16 0.34 s, 32 0.46 s,
+#   all at once 0.46 s);
+# - fused in bfloat16 (AVX-512), which keeps fewer arrays alive: 32 at a time 0.22 s, 24 0.24 s, 40 or 48 0.22 s, all
+#   at once 0.27 s.
+INFERENCE_CHUNK_POINTS = 6400
 FUSED_CHUNK_POINTS = 12800
 Parts = tuple[torch.Tensor, ...]
 
