@@ -19,7 +19,7 @@ bfloat16 once, not at each of the loop's evaluations: 2-3 % of sampling 64 cloud
 
 In float32 (autocast off; the sampler's precision on a processor without bfloat16 kernels) the same values as the
 plain path to the bit on the shipped networks (``tests/test_fused.py``): on a 2-core AVX2 processor a block took
-9.4 ms instead of 19-24 ms for 32 clouds, and 64 clouds were sampled in 0.49-0.51 s instead of 0.64 s. Training
+9.4 ms instead of 19-24 ms for 32 clouds, and 64 clouds were sampled in 0.49-0.55 s instead of 0.64-0.79 s. Training
 (gradients) and other devices keep the plain path.
 """
 
