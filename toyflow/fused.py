@@ -120,23 +120,22 @@ def low(weight: torch.Tensor) -> torch.Tensor:
     return kept[2]
 
 
-def _weight(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``weight`` for features of ``dtype``: itself in float32, else :func:`low`."""
-    return weight if dtype == weight.dtype else low(weight)
+def _weight(weight: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """``weight`` (a layer's weight or bias; ``None`` for none) for features of ``dtype``: itself in its own type,
+    else :func:`low`."""
+    return weight if weight is None or dtype == weight.dtype else low(weight)
 
 
 def layer_norm(norm: nn.LayerNorm, h: torch.Tensor) -> torch.Tensor:
     """``norm(h)`` in ``h``'s type: ``h (..., width)`` bfloat16 or float32 -> the same shape and type."""
-    weight = None if norm.weight is None else _weight(norm.weight, h.dtype)
-    bias = None if norm.bias is None else _weight(norm.bias, h.dtype)
-    return F.layer_norm(h, norm.normalized_shape, weight, bias, norm.eps)
+    return F.layer_norm(h, norm.normalized_shape, _weight(norm.weight, h.dtype), _weight(norm.bias, h.dtype), norm.eps)
 
 
 def linear_silu(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     """``silu(linear(x))``: ``x (..., in)`` bfloat16 or float32 -> ``(..., out)`` of the same type. In bfloat16 one
     oneDNN kernel, the activation applied to the float32 accumulator before rounding; in float32 the product with
     its bias in one kernel, then the activation in place (oneDNN's own rounds it otherwise than torch's)."""
-    weight, bias = _weight(linear.weight, x.dtype), _bias(linear, x.dtype)
+    weight, bias = _weight(linear.weight, x.dtype), _weight(linear.bias, x.dtype)
     if x.dtype == LOW:
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "swish", [], "")
     return F.silu(torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], ""), inplace=True)
@@ -145,9 +144,5 @@ def linear_silu(linear: nn.Linear, x: torch.Tensor) -> torch.Tensor:
 def linear_add(linear: nn.Linear, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
     """``residual + linear(x)`` in one oneDNN kernel: ``x (..., in)`` and ``residual (..., out)`` bfloat16 or float32
     -> ``(..., out)`` of the same type."""
-    weight = _weight(linear.weight, x.dtype)
-    return torch.ops.mkldnn._linear_pointwise.binary(x, residual, weight, _bias(linear, x.dtype), "add")
-
-
-def _bias(layer: nn.Linear, dtype: torch.dtype) -> torch.Tensor | None:
-    return None if layer.bias is None else _weight(layer.bias, dtype)
+    weight, bias = _weight(linear.weight, x.dtype), _weight(linear.bias, x.dtype)
+    return torch.ops.mkldnn._linear_pointwise.binary(x, residual, weight, bias, "add")
