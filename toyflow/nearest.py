@@ -238,7 +238,9 @@ class NearestInClouds:
                 other = pts[near[:, j]]
                 normal = other - by_rank
                 normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-                offset = ((by_rank[:, None, :] - 0.5 * (by_rank + other)[None]) * normal[None]).sum(-1)
+                # offset[a, b] = (by_rank[a] - midpoint b) . normal[b], as one product (rounding far within _EPS)
+                offset = by_rank @ normal.T
+                offset -= (0.5 * (by_rank + other) * normal).sum(axis=1)
                 np.maximum(lb, offset, out=lb)
         # below[i, j + 1]: smallest lb[i, :j + 1]; above[i, j + 1]: smallest lb[i, j:] (columns 0 and m + 1: no
         # cloud point there). Kept squared, less a margin for rounding, in float32 rounded down: a distance squared
@@ -366,23 +368,14 @@ def _build(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Candidate lists of the cells of a grid ``shape0 * 2**levels`` of cells ``coarse / 2**levels`` wide from
     ``lo``: ``(ci, cj, lens, candidates, centre_distance)``, one entry a cell (in no particular order) but the
-    candidates, which are each cell's ``lens`` in turn."""
-    parts = [
-        _refine(x, y, lo, coarse, i, j, levels) for i in range(int(shape0[0])) for j in range(int(shape0[1]))
-    ]  # one coarse cell at a time: the scratch memory of one, not of the whole grid
-    ci, cj, lens, cand, centre = (np.concatenate(column) for column in zip(*parts, strict=True))
-    return ci, cj, lens, cand, np.sqrt(centre)
+    candidates, which are each cell's ``lens`` in turn.
 
-
-def _refine(
-    x: np.ndarray, y: np.ndarray, lo: np.ndarray, coarse: float, i: int, j: int, levels: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The coarse cell ``(i, j)`` halved ``levels`` times: :func:`_build`'s columns for its cells (squared centre
-    distances)."""
+    Every coarse cell starts with every point and is halved ``levels`` times, all of them at once at each level
+    (each cell's list filtered by :func:`_filter`, a chunk of cells at a time)."""
     m = len(x)
-    ci, cj = np.array([i]), np.array([j])
-    lens = np.array([m])
-    cand = np.arange(m, dtype=np.int32)
+    ci, cj = (a.ravel() for a in np.meshgrid(np.arange(int(shape0[0])), np.arange(int(shape0[1])), indexing="ij"))
+    lens = np.full(len(ci), m)
+    cand = np.tile(np.arange(m, dtype=np.int32), len(ci))
     size = coarse
     for level in range(levels + 1):
         if level:  # four children of each cell, each with its parent's list
@@ -391,7 +384,7 @@ def _refine(
             lens, cand = np.tile(lens, 4), np.tile(cand, 4)
             size /= 2
         lens, cand, centre = _filter(x, y, lo + 0.5 * size + np.stack([ci, cj], 1) * size, size, lens, cand)
-    return ci, cj, lens, cand, centre
+    return ci, cj, lens, cand, np.sqrt(centre)
 
 
 def _filter(
