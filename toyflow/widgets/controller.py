@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..evaluation import EVAL_SEED
 from ..flips import FLIP_N
-from ..judge import thresholds
+from ..judge import prepare as prepare_judge
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
 from ..preference.heldout import HeldOut
 from ..preference.round import CHART_CLOUDS
@@ -74,9 +74,18 @@ class PreferenceApp:
         self.picker.on("reset", self.reset)
         self.picker.on("save", self.save)
         self._show_counts()
-        self.painter.submit(thresholds)  # the judge's calibration (cached): before the first click, after the picker
         if propose:
             self.picker.next()
+        self.painter.submit(self._prepare_views)  # while the person looks at the first proposals
+
+    def _prepare_views(self) -> None:
+        """What the first round's views would read or make that no answer changes, now: the judge's calibration and
+        nearest-point grids, model A on the held-out noises (the chart's and the flip map's A), the decision over
+        time's axes. Without it the first round's views took 2.5 s on the 2-core CPU, the later ones 0.9 s."""
+        prepare_judge()
+        if self.eval_n or self.painter.meter is not None:
+            self.held_out.reading(self.session.a)
+        self.painter.prepare_drawing()
 
     @property
     def background(self) -> bool:

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from ..preference import Proposal
@@ -27,6 +28,7 @@ from ..preference.views import ViewMeter
 from ..trace import DecisionTrace
 from ..worker import TorchWorker
 from .belief import BeliefView
+from .decision import decision_png
 from .flipview import FlipMapView
 from .motion import MotionView, motion_pngs
 from .picker import ProposalPicker
@@ -57,6 +59,13 @@ class ViewPainter:
             self.belief.clear(NO_TICKS)
             self.motion.clear("answer the proposals above: A and B in motion appear here after the round")
             self.flip_map.caption.value = "<b>The flip map</b><br><small>appears after the first round</small>"
+
+    def prepare_drawing(self) -> None:
+        """Make, on the calling thread (the worker, before the first round), what the first drawing of the decision
+        over time would make: its axes, drawn once per thread (:func:`~toyflow.widgets.decision.decision_png`;
+        0.2-0.3 s the first time in a process, a few milliseconds after)."""
+        if self.meter is not None:
+            decision_png(torch.tensor([0.0, 1.0]))
 
     def submit(self, job: Callable, *args: object) -> None:
         """Run ``job(*args)`` on the worker thread (tracked by the picker, so ``picker.wait()`` waits for it), or
