@@ -44,7 +44,7 @@ def picker(app) -> ProposalPicker:
 
 def test_what_the_first_round_s_views_read_of_a_is_read_while_the_first_proposals_are_shown(monkeypatch):
     """Before the first answer the worker reads what no answer changes: model A on the held-out noises and the
-    judge's nearest-point grids (on the 2-core CPU the first round's views took 2.5-4.4 s without, the later ones'
+    judge's nearest-point grids (on the 2-core CPU the first round's views took 2.3-4.4 s without, the later ones'
     about 1 s). The first round then samples A on those noises no more."""
     judge_module = importlib.import_module("toyflow.judge")  # (``toyflow.judge`` is also the function's name)
     judge_module._template_grids.cache_clear()

@@ -81,7 +81,7 @@ class PreferenceApp:
     def _prepare_views(self) -> None:
         """What the first round's views would read or make that no answer changes, now: the judge's calibration and
         nearest-point grids, model A on the held-out noises (the chart's and the flip map's A), the decision over
-        time's axes. Without it the first round's views took 2.5 s on the 2-core CPU, the later ones 0.9 s."""
+        time's axes. Without it the first round's views took 2.3-4.4 s on the 2-core CPU, the later ones about 1 s."""
         prepare_judge()
         if self.eval_n or self.painter.meter is not None:
             self.held_out.reading(self.session.a)
