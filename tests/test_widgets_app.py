@@ -7,6 +7,7 @@ A small random model A and cheap method settings keep every round well under a s
 from __future__ import annotations
 
 import importlib
+import threading
 
 import numpy as np
 import pytest
@@ -16,7 +17,17 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 from toyflow.data import make_cloud
 from toyflow.preference import PreferenceSession
 from toyflow.solver import Sampler
-from toyflow.widgets import NEXT, NONE_OF_THESE, TEACH, PreferenceApp, ProposalPicker, connect, find_by_class
+from toyflow.widgets import (
+    NEXT,
+    NONE_OF_THESE,
+    TEACH,
+    PreferenceApp,
+    ProposalPicker,
+    connect,
+    controller,
+    find_by_class,
+)
+from toyflow.widgets.painter import ViewPainter
 
 
 def make_app(soft: bool = False, seed: int = 0, background: bool = True) -> PreferenceApp:
@@ -69,6 +80,28 @@ def test_what_the_first_round_s_views_read_of_a_is_read_while_the_first_proposal
     assert app.picker.wait()
     assert app.painter.timing.keys() >= {"decision", "motion", "flip_map"}  # every view drawn
     assert held_out_of_a() == 1
+
+
+def test_a_part_read_ahead_not_begun_when_the_answer_comes_is_left_to_the_views(monkeypatch):
+    """Reading ahead must not slow the first tiles: the parts that have not begun when the person answers are not
+    run (the views make what they need after the tiles)."""
+    begun, release = threading.Event(), threading.Event()
+
+    def slow_judge_preparation() -> None:
+        begun.set()
+        release.wait(30)
+
+    drawn = []
+    monkeypatch.setattr(controller, "prepare_judge", slow_judge_preparation)
+    monkeypatch.setattr(ViewPainter, "prepare_drawing", lambda painter: drawn.append(painter))
+    app = make_app()
+    assert begun.wait(30)
+    app.picker.select([0])
+    app.picker.submit()  # the round, while the worker is still in the first part
+    release.set()
+    assert app.picker.wait()
+    assert drawn == []  # the second part had not begun: left
+    assert app.painter.timing.keys() >= {"decision", "motion", "flip_map"}  # and every view drawn all the same
 
 
 # ------------------------------------------------------------------------------------ layout, DOM contract

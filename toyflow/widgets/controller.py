@@ -12,7 +12,9 @@ waits for them; ``background=False`` draws them inline.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..evaluation import EVAL_SEED
@@ -76,16 +78,24 @@ class PreferenceApp:
         self._show_counts()
         if propose:
             self.picker.next()
-        self.painter.submit(self._prepare_views)  # while the person looks at the first proposals
+        # while the person looks at the first proposals, on the worker: what the first round's views would
+        # otherwise make then and no answer changes (without it they took 2.3-4.4 s on the 2-core CPU, the later
+        # rounds' about 1 s); a part not begun when an answer comes is left to the views, so as not to slow the tiles
+        self._answered = threading.Event()
+        for part in self._read_ahead():
+            self.painter.submit(self._unless_answered, part)
 
-    def _prepare_views(self) -> None:
-        """What the first round's views would read or make that no answer changes, now: the judge's calibration and
-        nearest-point grids, model A on the held-out noises (the chart's and the flip map's A), the decision over
-        time's axes. Without it the first round's views took 2.3-4.4 s on the 2-core CPU, the later ones about 1 s."""
-        prepare_judge()
+    def _read_ahead(self) -> list[Callable[[], object]]:
+        """The parts read ahead, the quickest first: the judge's calibration and nearest-point grids, the decision
+        over time's axes, model A on the held-out noises (the chart's and the flip map's A)."""
+        parts: list[Callable[[], object]] = [prepare_judge, self.painter.prepare_drawing]
         if self.eval_n or self.painter.meter is not None:
-            self.held_out.reading(self.session.a)
-        self.painter.prepare_drawing()
+            parts.append(lambda: self.held_out.reading(self.session.a))
+        return parts
+
+    def _unless_answered(self, part: Callable[[], object]) -> None:
+        if not self._answered.is_set():
+            part()
 
     @property
     def background(self) -> bool:
@@ -107,6 +117,7 @@ class PreferenceApp:
         views and the chart follow. If anything fails once the session took the answer (re-sampling B, drawing), the
         proposals are marked answered all the same, with the counts, and the error is shown: pressing Teach again
         would teach B the same answer twice."""
+        self._answered.set()
         answers = len(self.session.history)
         try:
             result = play_round(
