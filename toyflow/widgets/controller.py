@@ -79,17 +79,13 @@ class PreferenceApp:
         if propose:
             self.picker.next()
         # while the person looks at the first proposals, on the worker: what the first round's views would
-        # otherwise make then and no answer changes (without it they took 2.1-3.7 s on the 2-core CPU, the later
-        # rounds' about 1 s); a part not begun when an answer comes is left to the views, so as not to slow the tiles
+        # otherwise make then and no answer changes, the judge's grids and the decision plot's axes (without it they
+        # took 2.1-3.7 s on the 2-core CPU, the later rounds' about 1 s); a part not begun when an answer comes is left
+        # to the views, so as not to slow the tiles. Not model A on the held-out noises (0.5 s on both cores): still
+        # being sampled when a person answered after 3 s, it made the first tiles 0.46-0.58 s instead of 0.26-0.35 s
         self._answered = threading.Event()
-        for part in self._read_ahead():
+        for part in (prepare_judge, self.painter.prepare_drawing):
             self.painter.submit(self._unless_answered, part)
-
-    def _read_ahead(self) -> list[Callable[[], object]]:
-        """The parts read ahead: the judge's calibration and nearest-point grids, the decision over time's axes.
-        Not model A on the held-out noises (0.5 s on both cores): still being sampled when a person answered after
-        3 s, it made the first tiles 0.46-0.58 s instead of 0.26-0.35 s."""
-        return [prepare_judge, self.painter.prepare_drawing]
 
     def _unless_answered(self, part: Callable[[], object]) -> None:
         if not self._answered.is_set():
