@@ -26,6 +26,7 @@ from toyflow.preference import (
 )
 from toyflow.preference.base import DEFAULT_METHOD
 from toyflow.preference.methods import dpo, reward_fm
+from toyflow.preference.objectives import preference_cross_entropy
 from toyflow.preference.records import UpdateStats
 from toyflow.solver import time_grid
 
@@ -400,20 +401,58 @@ def test_dpo_learns_in_the_gate_of_a_model_with_class_heads_and_in_the_whole_of_
 
 @pytest.mark.parametrize(("t_max", "expected"), [(0.13, [0.0]), (0.5, [0.0, 0.25, 0.5]), (1.0, [0.0, 0.25, 0.5, 0.75])])
 def test_dpo_reads_the_errors_at_the_early_grid_times_only(t_max, expected, monkeypatch):
-    seen: list[float] = []
-    errors = dpo.straight_path_errors
+    """B's errors at the drawn grid times, each read once a step however often drawn; frozen A's at every grid time
+    it learns from, once a round."""
+    seen: dict[str, list[list[float]]] = {"a": [], "b": []}
+    errors = dpo.straight_path_errors_by_time
 
     def spy(model, noise, samples, times):
-        seen.extend(times.tolist())
+        seen["a" if model is session.bench.a else "b"].append(times.tolist())
         return errors(model, noise, samples, times)
 
-    monkeypatch.setattr(dpo, "straight_path_errors", spy)
+    monkeypatch.setattr(dpo, "straight_path_errors_by_time", spy)
     session = make_session("dpo")  # a sampler of 4 steps: the grid 0, 0.25, 0.5, 0.75 (and 1)
     session.bench.settings = replace(FAST, dpo_t_max=t_max)
     assert dpo.FlowDPO.times(session.bench).tolist() == expected
     session.propose(4, seed=1)
     session.give(ticks=[0, 1])
-    assert seen and set(seen) <= set(expected)
+    assert seen["a"] == [expected]
+    assert len(seen["b"]) == FAST.steps
+    assert all(times and set(times) <= set(expected) and len(set(times)) == len(times) for times in seen["b"])
+
+
+def test_dpo_s_preference_loss_is_the_mean_over_the_drawn_times_of_every_round(monkeypatch):
+    """A step's preference loss is the mean over the labelled rounds of the cross entropy of the logits
+    ``-(e_B - e_A) / temperature``, the errors averaged over the drawn grid times (a time drawn twice counted twice):
+    the update's, against the same loss computed directly."""
+    session = make_session("dpo")
+    session.bench.settings = replace(FAST, dpo_t_max=1.0, steps=1, time_samples=7, restart=False)
+    for seed, ticks in [(1, [0, 1]), (2, [2])]:
+        session.propose(4, seed=seed)
+        session.give(ticks=ticks)
+    bench = session.bench
+    with torch.no_grad():  # B away from A, so that the logits are not all 0
+        for p in bench.b.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+    grid = dpo.FlowDPO.times(bench)
+    idx = torch.randint(0, grid.shape[0], (7,), generator=torch.Generator().manual_seed(5))
+    assert len(set(idx.tolist())) < 7  # a time drawn more than once
+    direct = sum(
+        preference_cross_entropy(
+            -(
+                straight_path_errors(bench.b, i.noise, i.samples, grid[idx])
+                - straight_path_errors(bench.a, i.noise, i.samples, grid[idx])
+            )
+            / FAST.temperature,
+            i.labels,
+        )
+        for i in bench.buffer
+    ) / len(bench.buffer)
+    seen: list[float] = []
+    monkeypatch.setattr(bench, "barrier_step", lambda descend, protect, phi: seen.append(descend.item()) or 0.0)
+    dpo.FlowDPO().update(bench, torch.Generator().manual_seed(5))
+    assert len(bench.buffer) == 2 and abs(direct.item() - math.log(4)) > 0.01  # not the loss of equal logits
+    assert seen == pytest.approx([direct.item()], rel=1e-5)
 
 
 def test_dpo_reads_the_early_grid_times_on_a_network_without_class_heads_too():

@@ -16,13 +16,24 @@ def straight_path_errors(
 
     ``noise, samples (n, num_points, 2)``, ``times (k,)``; returns ``(n,)`` (with gradients).
     """
+    return straight_path_errors_by_time(model, noise, samples, times).mean(0)
+
+
+def straight_path_errors_by_time(
+    model: Velocity, noise: torch.Tensor, samples: torch.Tensor, times: torch.Tensor
+) -> torch.Tensor:
+    """The straight-path error of each proposal at each time, ``mean_points ||(x_i - z_i) - v(x_{t_k}, t_k)||^2``.
+
+    ``noise, samples (n, num_points, 2)``, ``times (k,)``; returns ``(k, n)`` (with gradients), every time's
+    proposals in one pass of ``model``.
+    """
     n, k = noise.shape[0], times.shape[0]
     z = noise.repeat(k, 1, 1)
     x = samples.repeat(k, 1, 1)
     t = times.repeat_interleave(n)
     path = straight_path(z, x, t)
     err = (model(path.x_t, t) - path.u_t).pow(2).sum(-1).mean(-1)
-    return err.view(k, n).mean(0)
+    return err.view(k, n)
 
 
 def preference_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

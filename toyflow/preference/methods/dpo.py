@@ -26,7 +26,7 @@ from ...flow import mixture_loss
 from ...model import has_class_heads
 from ...solver import time_grid
 from ..base import Method, register
-from ..objectives import preference_cross_entropy, straight_path_errors
+from ..objectives import preference_cross_entropy, straight_path_errors, straight_path_errors_by_time
 from ..records import Proposal, UpdateStats
 from ..settings import MethodSettings
 from ..workbench import Workbench
@@ -57,14 +57,24 @@ class FlowDPO(Method):
         belief = bench.belief()
         bench.scale_learning_rates(belief.certainty)
         grid = self.times(bench)
+        buffer = bench.buffer
+        noise, samples = torch.cat([i.noise for i in buffer]), torch.cat([i.samples for i in buffer])
+        sizes = [i.labels.shape[0] for i in buffer]
+        with torch.no_grad():  # A is frozen: its errors at every grid time, once a round
+            e_a = straight_path_errors_by_time(bench.a, noise, samples, grid)
         stats = UpdateStats()
         for _ in range(s.steps):
             idx = torch.randint(0, grid.shape[0], (s.time_samples,), generator=generator)
-            times = grid[idx.to(grid.device)]
-            g = 0.0
-            for item in bench.buffer:
-                g = g + preference_cross_entropy(self.logits(bench, item.noise, item.samples, times), item.labels)
-            g = g / len(bench.buffer)
+            # the mean over the drawn times, a time drawn twice counted twice: each drawn time read once
+            counts = torch.bincount(idx, minlength=grid.shape[0])
+            drawn = counts.nonzero().flatten()
+            weights = (counts / s.time_samples).to(e_a)[:, None]
+            e_b = (weights[drawn] * straight_path_errors_by_time(bench.b, noise, samples, grid[drawn])).sum(0)
+            logits = -(e_b - (weights * e_a).sum(0)) / s.temperature
+            g = sum(
+                preference_cross_entropy(part, item.labels)
+                for part, item in zip(logits.split(sizes), buffer, strict=True)
+            ) / len(buffer)
             batch = bench.fresh_batch(s.dpo_barrier_batch, generator)
             t = torch.rand(batch.clouds.shape[0], generator=generator).to(bench.device)
             f = mixture_loss(bench.b, batch.clouds, batch.noise, t, batch.is_s)
