@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from toyflow.data import CloudStream, draw_noise, make_cloud, normalize_cloud, sample_mixture
+from toyflow.data import CloudStream, draw_noise, make_cloud, make_clouds, normalize_cloud, sample_mixture
 
 
 @pytest.mark.parametrize("kind", ["s_curve", "swiss_roll"])
@@ -33,6 +33,47 @@ def test_make_cloud_is_one_affine_map_of_sklearn_coordinates_0_and_2(kind):
     # ...because the map is one scale for both axes plus a shift.
     scale = 2.0 / (raw.max() - raw.min())
     np.testing.assert_allclose(cloud, (raw - raw.min()) * scale - 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["s_curve", "swiss_roll"])
+@pytest.mark.parametrize(("num_points", "noise"), [(400, 0.1), (32, 0.1), (1000, 0.0), (57, 0.5)])
+def test_the_clouds_are_scikit_learns_bit_for_bit(kind, num_points, noise):
+    """Drawn without scikit-learn, every cloud is the one its generator gives with the same seed, to the bit, one at a
+    time or many at once (seeds up to 2**32 - 1, as its RandomState takes)."""
+    from sklearn import datasets
+
+    generator = {"s_curve": datasets.make_s_curve, "swiss_roll": datasets.make_swiss_roll}[kind]
+    seeds = [*range(40), 2**31 - 2, 2**32 - 1]
+    expected = np.stack(
+        [normalize_cloud(generator(num_points, noise=noise, random_state=s)[0][:, [0, 2]]) for s in seeds]
+    ).astype(np.float32)
+    assert make_clouds(kind, seeds, num_points, noise).view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+    assert (
+        make_cloud(kind, num_points, seeds[-1], noise).view(np.uint32).tolist() == expected[-1].view(np.uint32).tolist()
+    )
+
+
+def test_the_mixture_and_the_stream_draw_each_cloud_as_make_cloud_does():
+    clouds, is_s = sample_mixture(12, 0.5, 40, seed=3)
+    assert 0 < int(is_s.sum()) < 12
+    rng = np.random.default_rng(3)
+    rng.random(12)
+    seeds = rng.integers(0, 2**31 - 1, size=12)
+    for cloud, s, seed in zip(clouds, is_s, seeds, strict=True):
+        assert torch.equal(cloud, torch.from_numpy(make_cloud("s_curve" if s else "swiss_roll", 40, int(seed))))
+    stream = CloudStream(4, 0.5, 40, seed=2, pool_size=3)
+    seeds = np.random.default_rng(2).integers(0, 2**31 - 1, size=(2, 3))
+    for pool, kind, kind_seeds in zip(stream.pools, ["s_curve", "swiss_roll"], seeds, strict=True):
+        assert torch.equal(pool, torch.from_numpy(np.stack([make_cloud(kind, 40, int(s)) for s in kind_seeds])))
+
+
+@pytest.mark.parametrize(
+    ("noise", "message"),
+    [(-0.1, "noise must be at least 0, got -0.1"), (float("nan"), "noise must be a finite number, got nan")],
+)
+def test_a_noise_that_is_not_a_finite_number_of_at_least_0_is_refused(noise, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        make_clouds("s_curve", [0], 40, noise)
 
 
 def test_make_cloud_seeded_and_kinds_differ():

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from toyflow.curves import curve_distances, nearest_on_curve, noise_free_curve
-from toyflow.data import KINDS, draw_noise, make_cloud, normalize_cloud, sample_mixture
+from toyflow.data import draw_noise, normalize_cloud, sample_mixture
 from toyflow.judge import (
     CALIBRATED,
-    TEMPLATE_POINTS,
-    TEMPLATE_SEED,
     Verdict,
     calibrate,
     calibrate_from_real_clouds,
@@ -114,12 +111,6 @@ def test_chamfer():
     assert (chamfer(a, b) > 0.01).all()
     # a shift by d moves every nearest neighbour by at most d
     assert chamfer(a, a + torch.tensor([0.1, 0.0])).max() <= 0.1 + 1e-3
-
-
-def test_templates_are_the_noise_free_clouds_of_the_data_generator_bit_for_bit():
-    # computed without scikit-learn: the same float32 values as make_cloud with no noise
-    drawn = torch.from_numpy(np.stack([make_cloud(k, TEMPLATE_POINTS, seed=TEMPLATE_SEED, noise=0.0) for k in KINDS]))
-    assert torch.equal(templates(), drawn)
 
 
 def test_the_stored_thresholds_are_those_the_real_clouds_give():

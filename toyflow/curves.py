@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .data import KINDS
+from .data import KINDS, curve_xz
 from .nearest import QUERY_CHUNK, NearestGrid, map_chunks
 
 CURVE_POINTS = 4000  # spacing of about 0.002 along either normalised curve
@@ -31,19 +31,6 @@ FIT_ROUNDS = 3
 FIT_KEEP = 0.9  # share of the fitting points kept (the nearest) in each least-squares round
 FAR = 1e3  # where a non-finite point is put: farther from either curve than any real point
 GRID_CELL = 0.005  # side of the cells of the curves' nearest-point grids (about four curve points a side)
-
-
-def curve_xz(kind: str, u: np.ndarray) -> np.ndarray:
-    """The generator's coordinates 0 and 2 of ``kind`` at parameters ``u (n,)`` in [0, 1], without noise, computed as
-    scikit-learn's ``make_s_curve`` and ``make_swiss_roll`` compute them from their first uniform draw: float64
-    ``(n, 2)``, not normalised."""
-    if kind == "s_curve":
-        t = 3 * np.pi * (u - 0.5)
-        return np.stack([np.sin(t), np.sign(t) * (np.cos(t) - 1)], axis=1)
-    if kind == "swiss_roll":
-        t = 1.5 * np.pi * (1 + 2 * u)
-        return np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
-    raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
 
 
 @lru_cache(maxsize=len(KINDS))

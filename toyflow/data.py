@@ -1,18 +1,23 @@
 """Training data: S-curve and Swiss-roll point clouds, their mixture, and the noise they start from.
 
-Every cloud is ``(num_points, 2)``: coordinates 0 and 2 of scikit-learn's 3-D generators, rescaled by
-one affine map (same scale on both axes) so that its smallest coordinate is -1 and its largest +1.
+Every cloud is ``(num_points, 2)``: coordinates 0 and 2 of scikit-learn's 3-D S curve and Swiss roll (``make_s_curve``,
+``make_swiss_roll``), rescaled by one affine map (same scale on both axes) so that its smallest coordinate is -1 and
+its largest +1. They are drawn here, from the same random stream and with the same arithmetic, so that a seed gives
+scikit-learn's cloud to the bit without importing it (a second in every process that draws data, and a third of a
+millisecond a cloud in its checks of its own arguments).
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .device import make_generator
-from .validation import check_count, check_positive, check_probability
+from .validation import check_count, check_finite, check_positive, check_probability
 
 NUM_POINTS = 400
 # The fewest points a cloud may have. The judge must tell S curves from Swiss rolls in at least 99 % of real clouds
@@ -40,19 +45,62 @@ def normalize_cloud(points: np.ndarray | torch.Tensor) -> np.ndarray | torch.Ten
     return (points - lo) / (hi - lo) * 2 - 1
 
 
+def curve_xz(kind: str, u: np.ndarray) -> np.ndarray:
+    """Coordinates 0 and 2 of ``kind`` at parameters ``u (..., n)`` in [0, 1], without noise, computed as
+    scikit-learn's ``make_s_curve`` and ``make_swiss_roll`` compute them from their first uniform draw: float64
+    ``(..., n, 2)``, not normalised."""
+    if kind == "s_curve":
+        t = 3 * np.pi * (u - 0.5)
+        return np.stack([np.sin(t), np.sign(t) * (np.cos(t) - 1)], axis=-1)
+    if kind == "swiss_roll":
+        t = 1.5 * np.pi * (1 + 2 * u)
+        return np.stack([t * np.cos(t), t * np.sin(t)], axis=-1)
+    raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+
+
+_STREAMS = threading.local()  # each thread's legacy random stream (make_clouds)
+
+
+def _legacy_stream(seed: int | None) -> np.random.RandomState:
+    """This thread's ``RandomState``, seeded with ``seed``: the stream ``RandomState(seed)`` is, without building one
+    (a third of a millisecond: a new one first seeds itself from the system's entropy)."""
+    stream = getattr(_STREAMS, "stream", None)
+    if stream is None:
+        stream = _STREAMS.stream = np.random.RandomState()
+    stream.seed(seed)
+    return stream
+
+
+def make_clouds(
+    kind: str, seeds: Sequence[int | None], num_points: int = NUM_POINTS, noise: float = NOISE
+) -> np.ndarray:
+    """Normalised clouds of ``kind`` (``"s_curve"`` or ``"swiss_roll"``), one per seed: float32 ``(len(seeds),
+    num_points, 2)``, with ``num_points >= MIN_POINTS``; a seed None draws from fresh entropy.
+
+    Cloud ``i`` holds the draws of scikit-learn's generator with ``random_state=seeds[i]``, in their order, from
+    ``RandomState(seeds[i])``: the curve's parameters (uniform), the left-out coordinate 1 (uniform), then the noise of
+    all three coordinates (standard normal, ``noise`` times it added)."""
+    check_count("num_points", num_points, MIN_POINTS)
+    check_finite("noise", noise, minimum=0.0)
+    if kind not in KINDS:
+        raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+    if len(seeds) == 0:
+        return np.zeros((0, num_points, 2), np.float32)
+    u = np.empty((len(seeds), num_points))
+    eps = np.empty((len(seeds), 2, num_points))
+    for i, seed in enumerate(seeds):
+        stream = _legacy_stream(seed)
+        u[i] = stream.uniform(size=num_points)
+        stream.uniform(size=num_points)  # coordinate 1, which the clouds leave out: drawn, as the stream holds it
+        eps[i] = stream.standard_normal(size=(3, num_points))[[0, 2]]
+    xz = curve_xz(kind, u) + noise * eps.transpose(0, 2, 1)
+    return normalize_cloud(xz).astype(np.float32)
+
+
 def make_cloud(kind: str, num_points: int = NUM_POINTS, seed: int | None = None, noise: float = NOISE) -> np.ndarray:
     """One normalised cloud of ``kind`` (``"s_curve"`` or ``"swiss_roll"``): float32 ``(num_points, 2)``, with
-    ``num_points >= MIN_POINTS``."""
-    from sklearn.datasets import make_s_curve, make_swiss_roll  # imported here: sklearn (and scipy.stats) takes 1 s
-
-    check_count("num_points", num_points, MIN_POINTS)
-    if kind == "s_curve":
-        xyz, _ = make_s_curve(num_points, noise=noise, random_state=seed)
-    elif kind == "swiss_roll":
-        xyz, _ = make_swiss_roll(num_points, noise=noise, random_state=seed)
-    else:
-        raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
-    return normalize_cloud(xyz[:, [0, 2]]).astype(np.float32)
+    ``num_points >= MIN_POINTS``; ``seed`` None draws from fresh entropy (:func:`make_clouds`)."""
+    return make_clouds(kind, [seed], num_points, noise)[0]
 
 
 def sample_mixture(
@@ -72,16 +120,9 @@ def sample_mixture(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     is_s = rng.random(n) < s_fraction
     cloud_seeds = rng.integers(0, 2**31 - 1, size=n)
-    clouds = (
-        np.stack(
-            [
-                make_cloud("s_curve" if s else "swiss_roll", num_points, int(cs))
-                for s, cs in zip(is_s, cloud_seeds, strict=True)
-            ]
-        )
-        if n
-        else np.zeros((0, num_points, 2), np.float32)
-    )
+    clouds = np.empty((n, num_points, 2), np.float32)
+    clouds[is_s] = make_clouds("s_curve", cloud_seeds[is_s], num_points)
+    clouds[~is_s] = make_clouds("swiss_roll", cloud_seeds[~is_s], num_points)
     return torch.from_numpy(clouds), torch.from_numpy(is_s)
 
 
@@ -108,10 +149,7 @@ class CloudStream:
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
         seeds = self.rng.integers(0, 2**31 - 1, size=(2, pool_size))
-        self.pools = [
-            torch.from_numpy(np.stack([make_cloud(kind, num_points, int(s)) for s in seeds[k]]))
-            for k, kind in enumerate(KINDS)
-        ]
+        self.pools = [torch.from_numpy(make_clouds(kind, seeds[k], num_points)) for k, kind in enumerate(KINDS)]
 
     def next(self, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One batch: ``(clouds (batch, num_points, 2), is_s (batch,))``, drawn from ``generator`` if given, else

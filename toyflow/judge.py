@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from .curves import cloud_array, curve_distances, curve_xz, farthest_from_curve, noise_free_curve
+from .curves import cloud_array, curve_distances, farthest_from_curve, noise_free_curve
 from .curves import prepare as prepare_curves
-from .data import KINDS, MIN_POINTS, NUM_POINTS, normalize_cloud, sample_mixture
+from .data import KINDS, MIN_POINTS, NUM_POINTS, make_cloud, sample_mixture
 from .nearest import QUERY_CHUNK, NearestGrid, NearestInClouds, map_chunks
 from .validation import check_count, check_probability
 
@@ -144,15 +144,8 @@ def _symmetric(a_to_b: torch.Tensor, b_to_a: torch.Tensor) -> torch.Tensor:
 def templates() -> torch.Tensor:
     """Noise-free S curve and Swiss roll, normalised like the data: ``(2, TEMPLATE_POINTS, 2)`` (S first).
 
-    They are the clouds ``make_cloud(kind, TEMPLATE_POINTS, seed=TEMPLATE_SEED, noise=0.0)`` draws, computed without
-    importing scikit-learn (a second and about 50 MiB in every process that judges): with no noise a point is the
-    curve at its parameter, which scikit-learn draws first, uniformly, from ``RandomState(seed)``
-    (tests/test_judge.py checks that the two are equal)."""
-    clouds = []
-    for kind in KINDS:
-        u = np.random.RandomState(TEMPLATE_SEED).uniform(size=TEMPLATE_POINTS)
-        clouds.append(normalize_cloud(curve_xz(kind, u)).astype(np.float32))
-    return torch.from_numpy(np.stack(clouds))
+    They are the clouds ``make_cloud(kind, TEMPLATE_POINTS, seed=TEMPLATE_SEED, noise=0.0)`` draws."""
+    return torch.from_numpy(np.stack([make_cloud(kind, TEMPLATE_POINTS, TEMPLATE_SEED, noise=0.0) for kind in KINDS]))
 
 
 @dataclass(frozen=True)
@@ -333,8 +326,7 @@ class Thresholds:
 
 
 # What calibrate_from_real_clouds(NUM_POINTS) gives (tests/test_judge.py computes it again and compares): a process
-# judging clouds of the default size needs neither the 800 real clouds nor scikit-learn to draw them (about 0.5 s
-# and 50 MiB)
+# judging clouds of the default size need not draw the 800 real clouds
 CALIBRATED = {
     NUM_POINTS: Thresholds(
         valid=(0.056589290499687195, 0.014591113664209843), stray=(0.23848797380924225, 0.04107247665524483)

@@ -131,6 +131,12 @@ def check_positive(name: str, value: object) -> float:
     return float(value)
 
 
+def check_finite(name: str, value: object, minimum: float | None = None) -> float:
+    """``value`` as a float; ``ValueError`` unless it is finite (and at least ``minimum``)."""
+    _raise(name, finite_problem(value, minimum))
+    return float(value)
+
+
 def check_probability(name: str, value: object) -> float:
     """``value`` as a float; ``ValueError("<name> must lie in [0, 1], got <value>")`` otherwise."""
     _raise(name, probability_problem(value))
