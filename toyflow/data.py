@@ -3,8 +3,8 @@
 Every cloud is ``(num_points, 2)``: coordinates 0 and 2 of scikit-learn's 3-D S curve and Swiss roll (``make_s_curve``,
 ``make_swiss_roll``), rescaled by one affine map (same scale on both axes) so that its smallest coordinate is -1 and
 its largest +1. They are drawn here, from the same random stream and with the same arithmetic, so that a seed gives
-scikit-learn's cloud to the bit without importing it (a second in every process that draws data, and a third of a
-millisecond a cloud in its checks of its own arguments).
+scikit-learn's cloud to the bit without importing it (a second in every process that draws data) or calling it (half a
+millisecond a cloud, most of it building a new random stream).
 """
 
 from __future__ import annotations
