@@ -49,13 +49,17 @@ def curve_xz(kind: str, u: np.ndarray) -> np.ndarray:
     """Coordinates 0 and 2 of ``kind`` at parameters ``u (..., n)`` in [0, 1], without noise, computed as
     scikit-learn's ``make_s_curve`` and ``make_swiss_roll`` compute them from their first uniform draw: float64
     ``(..., n, 2)``, not normalised."""
+    _check_kind(kind)
     if kind == "s_curve":
         t = 3 * np.pi * (u - 0.5)
         return np.stack([np.sin(t), np.sign(t) * (np.cos(t) - 1)], axis=-1)
-    if kind == "swiss_roll":
-        t = 1.5 * np.pi * (1 + 2 * u)
-        return np.stack([t * np.cos(t), t * np.sin(t)], axis=-1)
-    raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+    t = 1.5 * np.pi * (1 + 2 * u)
+    return np.stack([t * np.cos(t), t * np.sin(t)], axis=-1)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
 
 
 _STREAMS = threading.local()  # each thread's legacy random stream (make_clouds)
@@ -82,8 +86,7 @@ def make_clouds(
     all three coordinates (standard normal, ``noise`` times it added)."""
     check_count("num_points", num_points, MIN_POINTS)
     check_finite("noise", noise, minimum=0.0)
-    if kind not in KINDS:
-        raise ValueError(f"unknown cloud kind {kind!r}; expected one of {KINDS}")
+    _check_kind(kind)  # before any draw
     if len(seeds) == 0:
         return np.zeros((0, num_points, 2), np.float32)
     u = np.empty((len(seeds), num_points))
