@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import platform
 import statistics
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 
 from toyflow.plotting import GREEN, cloud_png
+from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "out"
@@ -29,6 +31,26 @@ def interleaved_median_seconds(fns: Sequence[Callable[[], object]], repeats: int
             fn()
             ts.append(time.perf_counter() - start)
     return [statistics.median(ts) for ts in times]
+
+
+def model_a_path(value: str) -> Path:
+    """``--checkpoint``'s value as a path: a shipped model A's name (one of
+    :data:`~toyflow.shipped.SHIPPED_MODELS`) or a checkpoint's path. ``argparse.ArgumentTypeError`` (one line, before
+    anything is loaded or timed) when no file is there."""
+    path = shipped_checkpoint(value) if value in SHIPPED_MODELS else Path(value)
+    if not path.is_file():
+        names = ", ".join(SHIPPED_MODELS)
+        raise argparse.ArgumentTypeError(f"no checkpoint at {value!r} (a checkpoint's path, or one of {names})")
+    return path
+
+
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    """Every benchmark's ``--checkpoint``: model A to measure, by path or by a shipped model A's name (the gated
+    ``model_a`` by default)."""
+    names = " / ".join(SHIPPED_MODELS)
+    parser.add_argument(
+        "--checkpoint", type=model_a_path, default=SHIPPED_MODELS[0], help=f"a path, or {names} (default: %(default)s)"
+    )
 
 
 def draw_b_tiles(b_same: Sequence[torch.Tensor], b_fresh: Sequence[torch.Tensor]) -> list[bytes]:

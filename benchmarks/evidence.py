@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from common import machine, shown, table
+from common import add_checkpoint_argument, machine, shown, table
 
 from toyflow import load_checkpoint
 from toyflow.data import KINDS
@@ -41,7 +41,6 @@ from toyflow.preference.labels import labels_from
 from toyflow.preference.records import PROPOSALS
 from toyflow.preference.settings import MethodSettings
 from toyflow.seeds import stream
-from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
 BANK_SEED = 4242  # the noises of the bank of A's clouds the sessions draw their proposals from
 MAX_PROPOSALS = 1000  # proposals a simulated session may show before it gives up on its labelled rounds
@@ -166,20 +165,19 @@ def session(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="model_a", help=f"a path, or {' / '.join(SHIPPED_MODELS)}")
+    add_checkpoint_argument(parser)
     parser.add_argument("--sessions", type=int, default=400)
     parser.add_argument("--bank", type=int, default=1024, help="A's clouds the proposals are drawn from")
     parser.add_argument("--flip", type=float, default=0.1)
     parser.add_argument("--after", default="3,5")
     parser.add_argument("--shape", default="s_curve", choices=KINDS, help="the shape the annotators prefer")
     args = parser.parse_args()
-    path = shipped_checkpoint(args.checkpoint) if args.checkpoint in SHIPPED_MODELS else args.checkpoint
-    model_a, meta = load_checkpoint(path)
+    model_a, meta = load_checkpoint(args.checkpoint)
     bank = generate(model_a, args.bank, BANK_SEED, meta=meta)
     groups = BankGroups.of(bank, args.shape)
     after = tuple(int(c) for c in args.after.split(","))
     prior = MethodSettings().prior_log_odds
-    print(f"evidence benchmark; {machine()}; model A: {shown(path)}; {args.sessions} sessions per annotator")
+    print(f"evidence benchmark; {machine()}; model A: {shown(args.checkpoint)}; {args.sessions} sessions per annotator")
     share = float(groups.wanted.float().mean())
     print(f"preferred shape: {args.shape}; A's clean clouds of it: {share:.2f}; prior log odds {prior}")
     separation = clean_separation(bank, groups)

@@ -1,6 +1,6 @@
 """Stray points: real clouds, model A and model B side by side, as a person would check them on a wide canvas.
 
-    python benchmarks/fidelity.py [--checkpoint PATH] [--n-eval 1024] [--seeds 5] [--rounds 3] [--device cpu]
+    python benchmarks/fidelity.py [--checkpoint PATH or NAME] [--n-eval 1024] [--seeds 5] [--rounds 3] [--device cpu]
 
 Real clouds of the training mixture, model A on fixed noises, and model B after ``--rounds`` labelled rounds of
 the simulated annotator (the default method, ``--seeds`` sessions, each judged on its share of the same fixed
@@ -16,9 +16,9 @@ import argparse
 import statistics
 
 import torch
-from common import machine, shown, table
+from common import add_checkpoint_argument, machine, shown, table
 
-from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow import load_checkpoint
 from toyflow.data import draw_noise, sample_mixture
 from toyflow.evaluation import EVAL_SEED, generate
 from toyflow.fidelity import nearest_pool_distance, stray_figures
@@ -67,7 +67,7 @@ def model_b_clouds(model_a, meta, seeds: int, rounds: int, n_eval: int) -> tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    add_checkpoint_argument(parser)
     parser.add_argument("--n-eval", type=int, default=1024)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)

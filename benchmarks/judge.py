@@ -1,6 +1,6 @@
 """How fast the judge reads clouds: toyflow's judge against the judge as first written, in turns, same clouds.
 
-    python benchmarks/judge.py [--clouds 1024] [--repeats 5] [--checkpoint PATH]
+    python benchmarks/judge.py [--clouds 1024] [--repeats 5] [--checkpoint PATH or NAME]
 
 The clouds are the shipped model A's, from the evaluation's fixed noises. The judge as first written (every Chamfer
 term of both templates from k-d trees, one tree per cloud and template) is kept with the test that freezes the
@@ -15,9 +15,9 @@ import os
 import sys
 
 import numpy as np
-from common import REPO, interleaved_median_seconds, machine, shown, table
+from common import REPO, add_checkpoint_argument, interleaved_median_seconds, machine, shown, table
 
-from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow import load_checkpoint
 from toyflow.evaluation import EVAL_SEED, generate
 from toyflow.judge import calibrate, judge
 
@@ -27,7 +27,7 @@ from test_judge_verdicts import reference_judge, reference_limits  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    add_checkpoint_argument(parser)
     parser.add_argument("--clouds", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Does model B learn the person's taste? Every preference method against controls, over several seeds.
 
-    python benchmarks/preference.py [--checkpoint PATH] [--methods reward-fm,dpo,reference] [--seeds 5]
+    python benchmarks/preference.py [--checkpoint PATH or NAME] [--methods reward-fm,dpo,reference] [--seeds 5]
                                     [--n-eval 1024] [--flip 0.1] [--device cpu] [--skip-quality] [--skip-latency]
                                     [--plot PATH] [--oracle-shape {s_curve,swiss_roll}] [--after 1,2,3,5]
 
@@ -14,7 +14,8 @@ clicks is drift, not learning). Finally, in fresh processes (so that memory is t
 method's in turns with the original's, the latency of a round (update + 4 same-noise + 6 fresh samples + B's 10
 tiles drawn) and the peak memory.
 
-``--checkpoint`` takes a checkpoint's path or a shipped model A's name (``model_a``, ``model_a_label_free``).
+``--checkpoint`` (every benchmark's) takes a checkpoint's path or a shipped model A's name (``model_a``, the default,
+``model_a_label_free``).
 
 With ``--oracle-shape swiss_roll`` the annotator ticks the clean Swiss rolls instead (any preference is the
 person's), and the table reports B's roll fraction beside its clean fraction.
@@ -37,13 +38,12 @@ import time
 from pathlib import Path
 
 import torch
-from common import OUT, draw_b_tiles, machine, shown, table
+from common import OUT, add_checkpoint_argument, draw_b_tiles, machine, shown, table
 
-from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow import load_checkpoint
 from toyflow.evaluation import EVAL_SEED, evaluate_model, generate
 from toyflow.judge import judge, oracle_ticks
 from toyflow.preference import METHODS, PreferenceSession, oracle_answer, play_round, play_until, random_answer
-from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
 CHECKPOINTS = (1, 2, 3, 5)
 MAX_PROPOSALS = 40
@@ -119,7 +119,7 @@ LATENCY_ROUNDS = 4  # timed rounds a process, after one untimed
 LATENCY_PASSES = 3  # fresh processes a method, in turns with the others'
 
 
-def latency(method: str, checkpoint: str, device: str, rounds: int = LATENCY_ROUNDS) -> dict:
+def latency(method: str, checkpoint: Path, device: str, rounds: int = LATENCY_ROUNDS) -> dict:
     """In this (fresh) process: median seconds of a round (:func:`play_round`: update, 4 same-noise + 6 fresh
     samples; then B's 10 tiles drawn as the picker draws them, 160 and 112 pixels) over ``rounds`` rounds after one
     untimed (every round one with 1 to 3 ticks of the simulated annotator), and peak RSS."""
@@ -160,8 +160,7 @@ def cell(shape: str, s_fraction: float, clean: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    shipped = " / ".join(SHIPPED_MODELS)
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT), help=f"a path, or {shipped}")
+    add_checkpoint_argument(parser)
     parser.add_argument("--after", default="1,2,3,5", help="labelled rounds after which B is judged (comma-separated)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--n-eval", type=int, default=1024)
@@ -184,8 +183,6 @@ def main() -> None:
         return
 
     methods = [m for m in args.methods.split(",") if m]
-    if args.checkpoint in SHIPPED_MODELS:
-        args.checkpoint = str(shipped_checkpoint(args.checkpoint))
     checkpoints = tuple(int(c) for c in args.after.split(","))
     model_a, meta = load_checkpoint(args.checkpoint, device=args.device)
     model = shown(args.checkpoint)
@@ -252,7 +249,7 @@ def main() -> None:
         passes: dict[str, list[dict]] = {method: [] for method in dict.fromkeys([*methods, "reference"])}
         for _ in range(LATENCY_PASSES):
             for method, runs in passes.items():
-                cmd = [sys.executable, __file__, "--latency-only", method, "--checkpoint", args.checkpoint]
+                cmd = [sys.executable, __file__, "--latency-only", method, "--checkpoint", str(args.checkpoint)]
                 out = subprocess.run([*cmd, "--device", args.device], capture_output=True, text=True, check=True)
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         measured = {

@@ -2,7 +2,7 @@
 toyflow's network and the reference network, with the valid and clean fractions each setting reaches (so a sampler
 can be chosen by measurement).
 
-    python benchmarks/sample.py [--checkpoint PATH] [--device cpu] [--n-eval 1024]
+    python benchmarks/sample.py [--checkpoint PATH or NAME] [--device cpu] [--n-eval 1024]
 
 Every setting is timed on both networks in turns, in one run (a slow spell of the machine falls on both alike); the
 last column is toyflow's time over the reference method's own sampling (its network, 100 Euler steps in float32)
@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import interleaved_median_seconds, machine, shown, table
+from common import add_checkpoint_argument, interleaved_median_seconds, machine, shown, table
 
-from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow import load_checkpoint
 from toyflow.data import draw_noise
 from toyflow.device import autocast_dtype
 from toyflow.evaluation import EVAL_SEED, generate
@@ -35,7 +35,7 @@ SETTINGS += [("exponential", steps, "auto") for steps in (32, 20, 16, 14, 12)]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    add_checkpoint_argument(parser)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--n-eval", type=int, default=1024, help="clouds judged per setting (0: latency only)")
     args = parser.parse_args()

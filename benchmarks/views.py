@@ -1,6 +1,6 @@
 """How long each part of a round takes, the teaching views included: what the picker waits for, and what follows.
 
-    python benchmarks/views.py [--rounds 5] [--threads N] [--checkpoint PATH] [--device cpu]
+    python benchmarks/views.py [--rounds 5] [--threads N] [--checkpoint PATH or NAME] [--device cpu]
 
 Per round (model A's proposals ticked [0] or [0, 1] alternately, so that every round teaches B): B's update, the
 re-sampling of B (4 same-noise + 6 fresh), drawing B's 10 tiles, then B's frozen copy for the views and what the
@@ -23,9 +23,9 @@ import statistics
 import time
 
 import torch
-from common import draw_b_tiles, machine, shown, table
+from common import add_checkpoint_argument, draw_b_tiles, machine, shown, table
 
-from toyflow import SHIPPED_CHECKPOINT, load_checkpoint
+from toyflow import load_checkpoint
 from toyflow.preference import Answer, ChartMeter, HeldOut, PreferenceSession, Proposal, ViewMeter, play_round
 from toyflow.preference.round import CHART_CLOUDS, RoundResult
 from toyflow.widgets.decision import decision_png
@@ -92,7 +92,7 @@ def reference_round(session: PreferenceSession, ticks: list[int]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=str(SHIPPED_CHECKPOINT))
+    add_checkpoint_argument(parser)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default="cpu")

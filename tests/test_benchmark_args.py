@@ -1,0 +1,46 @@
+"""The benchmarks' shared ``--checkpoint`` argument: a shipped model A's name or a path, refused in one line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def benchmarks_common():
+    spec = importlib.util.spec_from_file_location("benchmarks_common", REPO / "benchmarks" / "common.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", exit_on_error=False)
+    benchmarks_common().add_checkpoint_argument(parser)
+    return parser
+
+
+@pytest.mark.parametrize("name", SHIPPED_MODELS)
+def test_a_shipped_name_is_its_checkpoint(parser, name):
+    assert parser.parse_args(["--checkpoint", name]).checkpoint == shipped_checkpoint(name)
+
+
+def test_the_default_is_the_gated_model_a_and_a_path_is_taken_as_given(parser):
+    assert parser.parse_args([]).checkpoint == shipped_checkpoint("model_a")
+    path = shipped_checkpoint("model_a_label_free")
+    assert parser.parse_args(["--checkpoint", str(path)]).checkpoint == path
+
+
+def test_a_missing_file_is_refused_in_one_line_naming_it(parser, tmp_path):
+    with pytest.raises(argparse.ArgumentError) as err:
+        parser.parse_args(["--checkpoint", str(tmp_path / "nope.safetensors")])
+    message = str(err.value)
+    assert "\n" not in message
+    assert "nope.safetensors" in message and "model_a_label_free" in message
