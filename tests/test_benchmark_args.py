@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -13,7 +14,8 @@ from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 REPO = Path(__file__).resolve().parent.parent
 
 
-def benchmarks_common():
+def benchmarks_common() -> ModuleType:
+    """``benchmarks/common.py``, imported by its path (the benchmarks are scripts, not a package)."""
     spec = importlib.util.spec_from_file_location("benchmarks_common", REPO / "benchmarks" / "common.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
