@@ -129,9 +129,12 @@ def tilted_pool(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], torch.Tens
     return weighting
 
 
-def run_toyflow(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m toyflow ARGS`` in a fresh process and capture its output (text)."""
-    env = dict(os.environ)
+def run_toyflow(
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m toyflow ARGS`` in a fresh process and capture its output (text); ``env``: variables to set
+    besides this process's own."""
+    env = {**os.environ, **(env or {})}
     env.setdefault("PYTHONUNBUFFERED", "1")
     return subprocess.run(
         [sys.executable, "-m", "toyflow", *args],

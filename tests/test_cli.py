@@ -46,11 +46,21 @@ def checkpoint(tmp_path_factory):
     return path
 
 
+def imported(proc: subprocess.CompletedProcess) -> set[str]:
+    """The modules a process run with ``PYTHONPROFILEIMPORTTIME=1`` imported (Python writes a line each to stderr)."""
+    lines = [line.split("|") for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    return {parts[-1].strip() for parts in lines if len(parts) == 3}
+
+
 def test_help_lists_subcommands():
-    proc = run_toyflow("--help")
+    proc = run_toyflow("--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert proc.returncode == 0
     for command in ("train", "sample", "evaluate", "prefer"):
         assert command in proc.stdout
+    # scipy waits until a cloud is judged or paired: --help (and sampling, below) start a third of a second sooner
+    modules = imported(proc)
+    assert {"torch", "toyflow.judge", "toyflow.coupling"} <= modules
+    assert not any(m.split(".")[0] == "scipy" for m in modules), sorted(m for m in modules if "scipy" in m)[:5]
 
 
 def test_no_subcommand_is_an_error():
@@ -78,9 +88,11 @@ def test_sample_is_reproducible(checkpoint, tmp_path):
     assert x.dtype == np.float32 and x.shape == (5, 400, 2)
     assert np.isfinite(x).all()
     # the same seed in a fresh process gives a bit-identical file; another seed does not
-    proc = run_toyflow(*args, "--out", str(tmp_path / "y.npy"))
+    proc = run_toyflow(*args, "--out", str(tmp_path / "y.npy"), env={"PYTHONPROFILEIMPORTTIME": "1"})
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "x.npy").read_bytes() == (tmp_path / "y.npy").read_bytes()
+    modules = imported(proc)  # sampling reads no cloud and pairs none: no scipy
+    assert "toyflow.solver" in modules and not any(m.split(".")[0] == "scipy" for m in modules)
     rc, _, _ = run_main(*args[:-4], "--seed", "1", "--steps", "2", "--out", str(tmp_path / "z.npy"))
     assert rc == 0 and not np.array_equal(np.load(tmp_path / "z.npy"), x)
 

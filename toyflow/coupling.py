@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from .nearest import map_chunks
 
@@ -47,13 +46,23 @@ def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: in
     return torch.from_numpy(out).to(noise.device)
 
 
+def assignment(cost: np.ndarray) -> np.ndarray:
+    """The optimal assignment of a square cost matrix ``cost (size, size)``: ``cols (size,)``, row ``i`` assigned to
+    column ``cols[i]`` (scipy's exact solver). scipy.optimize is imported here, when a pairing is first made, not
+    with this module: a third of a second that a process which never pairs (the command line's ``--help``,
+    ``toyflow sample``, ``toyflow evaluate``) does not spend."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)[1]
+
+
 def assignments(costs: np.ndarray) -> np.ndarray:
     """The optimal assignment of each square cost matrix of ``costs (k, size, size)``: ``perms (k, size)``, row ``i``
     of matrix ``j`` assigned to column ``perms[j, i]``; on torch's intra-op threads (scipy's solver releases the
     GIL: on 2 cores, the 256 assignments of a batch of model A's training take half the time)."""
     threads = max(1, torch.get_num_threads())
     solved = map_chunks(
-        lambda lo, hi: [linear_sum_assignment(c)[1] for c in costs[lo:hi]],
+        lambda lo, hi: [assignment(c) for c in costs[lo:hi]],
         len(costs),
         -(-len(costs) // threads),
         workers=threads,
@@ -82,7 +91,7 @@ def pair_clouds(noise: torch.Tensor, clouds: torch.Tensor, projections: int = 16
     dirs = torch.stack([angles.cos(), angles.sin()]).to(noise.device, noise.dtype)  # (2, projections)
     pz, px = (sorted_projections(c, dirs) for c in (noise, clouds))  # (batch, num_points, projections)
     cost = torch.cdist(px.flatten(1)[None], pz.flatten(1)[None])[0] ** 2  # (data cloud, noise cloud)
-    _, cols = linear_sum_assignment(cost.detach().cpu().numpy())
+    cols = assignment(cost.detach().cpu().numpy())
     return noise[torch.as_tensor(cols, device=noise.device)]
 
 

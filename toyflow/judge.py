@@ -24,12 +24,11 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from .curves import cloud_array, curve_distances, farthest_from_curve, noise_free_curve
 from .curves import prepare as prepare_curves
 from .data import KINDS, MIN_POINTS, NUM_POINTS, make_cloud, sample_mixture
-from .nearest import QUERY_CHUNK, NearestGrid, NearestInClouds, map_chunks
+from .nearest import QUERY_CHUNK, NearestGrid, NearestInClouds, kd_tree, map_chunks
 from .validation import check_count, check_probability
 
 TEMPLATE_POINTS = 800
@@ -225,7 +224,7 @@ def _template_windows() -> tuple[NearestInClouds, ...]:
     """Each template's nearest cloud points, its points ranked along its noise-free curve."""
     out = []
     for t, kind in zip(templates().double().numpy(), KINDS, strict=True):
-        along = cKDTree(noise_free_curve(kind)).query(t)[1]
+        along = kd_tree(noise_free_curve(kind)).query(t)[1]
         out.append(NearestInClouds(t, np.argsort(along, kind="stable")))
     return tuple(out)
 

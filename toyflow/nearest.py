@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 QUERY_CHUNK = 1 << 16  # query points measured together: few numpy calls, temporaries within the CPU's caches
 _BUILD_CHUNK = 1 << 16  # (cell, candidate) pairs filtered together while building
@@ -38,6 +40,15 @@ _FEW = 256  # query points whose last candidates are measured all at once (fewer
 _EPS = 1e-12  # slack for rounding in the filter: a candidate is dropped only when it is clearly out
 
 T = TypeVar("T")
+
+
+def kd_tree(points: np.ndarray) -> cKDTree:
+    """scipy's k-d tree of ``points (m, 2)``. scipy.spatial is imported here, when a tree is first needed, not with
+    this module: a third of a second that a process which never judges a cloud (the command line's ``--help``, a
+    refused argument, ``toyflow sample``) does not spend."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points)
 
 
 class NearestGrid:
@@ -92,7 +103,7 @@ class NearestGrid:
     def tree(self) -> cKDTree:
         """The k-d tree of the points, for the query points the grid leaves (built when first needed)."""
         if self._tree is None:
-            self._tree = cKDTree(self.points)
+            self._tree = kd_tree(self.points)
         return self._tree
 
     def cells_of(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +244,7 @@ class NearestInClouds:
         lb = np.sqrt(((by_rank[:, None, :] - by_rank[None, :, :]) ** 2).sum(-1)) / 2
         k = min(self.NEIGHBOURS, m - 1)
         if k:
-            _, near = cKDTree(pts).query(by_rank, k=k + 1)
+            _, near = kd_tree(pts).query(by_rank, k=k + 1)
             for j in range(1, k + 1):
                 other = pts[near[:, j]]
                 normal = other - by_rank
@@ -336,7 +347,7 @@ class NearestInClouds:
         for i in np.unique(pairs // m):
             q = pairs[pairs // m == i] % m
             if len(q) > self.TREE_PAIRS:
-                by_tree.append((i * m + q, cKDTree(clouds[i]).query(np.stack([self._qx[q], self._qy[q]], axis=1))[0]))
+                by_tree.append((i * m + q, kd_tree(clouds[i]).query(np.stack([self._qx[q], self._qy[q]], axis=1))[0]))
             else:
                 dx = self._qx[q, None] - clouds[i, None, :, 0]
                 dy = self._qy[q, None] - clouds[i, None, :, 1]
