@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from .lazy_scipy import assignment
 from .nearest import map_chunks
 
 
@@ -44,16 +45,6 @@ def ot_pair(noise: torch.Tensor, clouds: torch.Tensor, chunk: int = 50, seed: in
         matched = np.take_along_axis(zc, perm[..., None], axis=2).reshape(b, hi - lo, 2)
         out[rows, order_x[:, lo:hi]] = matched
     return torch.from_numpy(out).to(noise.device)
-
-
-def assignment(cost: np.ndarray) -> np.ndarray:
-    """The optimal assignment of a square cost matrix ``cost (size, size)``: ``cols (size,)``, row ``i`` assigned to
-    column ``cols[i]`` (scipy's exact solver). scipy.optimize is imported here, when a pairing is first made, not
-    with this module: a third of a second that a process which never pairs (the command line's ``--help``,
-    ``toyflow sample``, ``toyflow evaluate``) does not spend."""
-    from scipy.optimize import linear_sum_assignment
-
-    return linear_sum_assignment(cost)[1]
 
 
 def assignments(costs: np.ndarray) -> np.ndarray:

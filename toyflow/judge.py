@@ -28,7 +28,8 @@ import torch
 from .curves import cloud_array, curve_distances, farthest_from_curve, noise_free_curve
 from .curves import prepare as prepare_curves
 from .data import KINDS, MIN_POINTS, NUM_POINTS, make_cloud, sample_mixture
-from .nearest import QUERY_CHUNK, NearestGrid, NearestInClouds, kd_tree, map_chunks
+from .lazy_scipy import kd_tree
+from .nearest import QUERY_CHUNK, NearestGrid, NearestInClouds, map_chunks
 from .validation import check_count, check_probability
 
 TEMPLATE_POINTS = 800

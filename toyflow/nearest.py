@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from .lazy_scipy import kd_tree
+
 if TYPE_CHECKING:
     from scipy.spatial import cKDTree
 
@@ -40,15 +42,6 @@ _FEW = 256  # query points whose last candidates are measured all at once (fewer
 _EPS = 1e-12  # slack for rounding in the filter: a candidate is dropped only when it is clearly out
 
 T = TypeVar("T")
-
-
-def kd_tree(points: np.ndarray) -> cKDTree:
-    """scipy's k-d tree of ``points (m, 2)``. scipy.spatial is imported here, when a tree is first needed, not with
-    this module: a third of a second that a process which never judges a cloud (the command line's ``--help``, a
-    refused argument, ``toyflow sample``) does not spend."""
-    from scipy.spatial import cKDTree
-
-    return cKDTree(points)
 
 
 class NearestGrid:
