@@ -343,12 +343,13 @@ def test_click_as_oracle_ticks_the_clean_s_curves(picker):
     assert record is not None and record.updated
 
 
-def test_connect_wires_a_picker_built_apart():
+def test_connect_wires_a_picker_built_apart(tmp_path):
     session = PreferenceSession(make_flow(SMALL, seed=3), seed=1, sampler_steps=4, settings=FAST)
     picker = ProposalPicker(n=3, fresh_n=2)
     assert picker.proposal is None and picker.submit() is None, "nothing to answer before proposals"
-    app = connect(picker, session, eval_n=0)
+    app = connect(picker, session, eval_n=0, eval_seed=5, log_path=tmp_path / "log.json")
     assert app.picker is picker and picker.proposal is session.last_proposal
+    assert (app.eval_n, app.eval_seed, app.log_path) == (0, 5, tmp_path / "log.json")
     assert picker.proposal.samples.shape == (3, 400, 2)
     picker.select([1])
     record = picker.submit()

@@ -25,6 +25,7 @@ class Parser(argparse.ArgumentParser):
     block: ``--help`` has it). Its subcommands' parsers are of the same class."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        """Leave with ``<prog>: error: <message>`` on standard error and exit status 2."""
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
