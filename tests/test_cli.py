@@ -62,7 +62,8 @@ def test_help_lists_subcommands():
     assert proc.returncode == 0
     for command in ("train", "sample", "evaluate", "prefer"):
         assert command in proc.stdout
-    # scipy waits until a cloud is judged or paired: --help (and sampling, below) start a third of a second sooner
+    # scipy waits until a cloud is paired (or judged with a point far outside the data's box): --help (and sampling,
+    # below) start a third of a second sooner
     modules = imported(proc)
     assert {"torch", "toyflow.judge", "toyflow.coupling"} <= modules
     assert not of_scipy(modules), of_scipy(modules)[:5]

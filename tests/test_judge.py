@@ -210,3 +210,25 @@ def test_the_verdict_on_the_first_clouds_is_the_verdict_on_them(real_s, real_rol
     for bad, message in ((0, "k must be at least 1"), (6, "k must be at most the 5 clouds judged, got 6")):
         with pytest.raises(ValueError, match=message):
             whole.first(bad)
+
+
+def test_clouds_within_the_judges_grids_are_judged_without_a_k_d_tree(monkeypatch, real_s, real_rolls):
+    """scipy's k-d tree (and scipy's import) is for points far outside the data's box: the judge builds its
+    templates' grids and windows and the curves' grids, and judges real clouds, without one, to the same verdict."""
+    import importlib
+
+    import toyflow.nearest
+
+    judge_module, curves = importlib.import_module("toyflow.judge"), importlib.import_module("toyflow.curves")
+    clouds = torch.cat([real_s[:50], real_rolls[:50]])
+    before = judge(clouds)
+
+    def no_tree(points):
+        raise AssertionError(f"a k-d tree of {len(points)} points was built")
+
+    monkeypatch.setattr(toyflow.nearest, "kd_tree", no_tree)
+    for built in (judge_module._template_grids, judge_module._template_windows, curves._grid):
+        built.cache_clear()  # built again below, without the tree
+    after = judge(clouds)
+    for name in ("is_s", "distance", "valid", "max_distance", "clean"):
+        assert torch.equal(getattr(after, name), getattr(before, name)), name

@@ -55,6 +55,12 @@ def _normals(kind: str) -> np.ndarray:
     return normal / np.linalg.norm(normal, axis=1, keepdims=True)
 
 
+def nearest_curve_index(points: np.ndarray, kind: str) -> np.ndarray:
+    """The index of the nearest point of the noise-free ``kind`` (:func:`noise_free_curve`) to each of ``points (m,
+    2)`` (finite): int64 ``(m,)``, as a k-d tree of the curve gives it (ties between equally near points aside)."""
+    return _grid(kind).query(points)[1]
+
+
 def prepare() -> None:
     """Build, once per process, what measuring clouds against the curves reads: each curve's nearest-point grid and
     normals (0.3 s on the 2-core CPU), so that the first measurement takes only its own time."""

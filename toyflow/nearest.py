@@ -237,9 +237,13 @@ class NearestInClouds:
         lb = np.sqrt(((by_rank[:, None, :] - by_rank[None, :, :]) ** 2).sum(-1)) / 2
         k = min(self.NEIGHBOURS, m - 1)
         if k:
-            _, near = kd_tree(pts).query(by_rank, k=k + 1)
+            # each point's k nearest others (by rank) from these distances, after itself
+            key = lb.copy()
+            np.fill_diagonal(key, -1.0)
+            near = np.argpartition(key, k, axis=1)[:, : k + 1]
+            near = np.take_along_axis(near, np.take_along_axis(key, near, 1).argsort(axis=1, kind="stable"), 1)
             for j in range(1, k + 1):
-                other = pts[near[:, j]]
+                other = by_rank[near[:, j]]
                 normal = other - by_rank
                 normal /= np.linalg.norm(normal, axis=1, keepdims=True)
                 # offset[a, b] = (by_rank[a] - midpoint b) . normal[b], as one product (rounding far within _EPS)
