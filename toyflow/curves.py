@@ -24,6 +24,7 @@ import torch
 
 from .data import KINDS, curve_xz
 from .nearest import QUERY_CHUNK, NearestGrid, map_chunks
+from .once import BuiltOnce
 
 CURVE_POINTS = 4000  # spacing of about 0.002 along either normalised curve
 FIT_POINTS = 128  # points of each cloud that fit its scale and offset (all points are measured)
@@ -42,7 +43,7 @@ def noise_free_curve(kind: str) -> np.ndarray:
     return (xz - lo) / (hi - lo) * 2 - 1
 
 
-@lru_cache(maxsize=len(KINDS))
+@BuiltOnce
 def _grid(kind: str) -> NearestGrid:
     return NearestGrid(noise_free_curve(kind), GRID_CELL)
 

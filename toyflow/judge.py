@@ -29,6 +29,7 @@ from .curves import cloud_array, curve_distances, farthest_from_curve, nearest_c
 from .curves import prepare as prepare_curves
 from .data import KINDS, MIN_POINTS, NUM_POINTS, make_cloud, sample_mixture
 from .nearest import QUERY_CHUNK, NearestGrid, NearestInClouds, map_chunks
+from .once import BuiltOnce
 from .validation import check_count, check_probability
 
 TEMPLATE_POINTS = 800
@@ -214,12 +215,12 @@ class Verdict:
         }
 
 
-@lru_cache(maxsize=1)
+@BuiltOnce
 def _template_grids() -> tuple[NearestGrid, ...]:
     return tuple(NearestGrid(t, GRID_CELL) for t in templates().double().numpy())
 
 
-@lru_cache(maxsize=1)
+@BuiltOnce
 def _template_windows() -> tuple[NearestInClouds, ...]:
     """Each template's nearest cloud points, its points ranked along its noise-free curve."""
     out = []
