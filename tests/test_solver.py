@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from toyflow.path import predicted_cloud
-from toyflow.solver import Sampler, exponential_update, multistep_update, sample, time_grid
+from toyflow.solver import Sampler, SamplingStopped, exponential_update, multistep_update, sample, time_grid
 
 B, N = 3, 7
 
@@ -205,6 +205,28 @@ def test_rejects_too_few_steps(noise, steps):
 def test_rejects_unknown_method(noise):
     with pytest.raises(ValueError, match="rk4"):
         sample(constant_field(torch.zeros(2)), noise, steps=2, method="rk4")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_stop_is_asked_before_each_step_and_gives_the_sampling_up(noise, method):
+    evaluations, asked = [], []
+
+    def field(x, t):
+        evaluations.append(float(t[0]))
+        return x
+
+    def stop_at_the_third() -> bool:
+        asked.append(len(evaluations))
+        return len(asked) == 3
+
+    with pytest.raises(SamplingStopped, match="^stopped before step 3 of 4$"):
+        sample(field, noise, steps=4, method=method, stop=stop_at_the_third)
+    per_step = 2 if method in ("heun", "midpoint") else 1
+    assert asked == [0, per_step, 2 * per_step]  # before each step, none after the stop
+    # a stop that never says so: the same clouds as without one, and the Sampler passes it on
+    torch.testing.assert_close(sample(Grow(), noise, 4, method, stop=lambda: False), sample(Grow(), noise, 4, method))
+    with pytest.raises(SamplingStopped, match="^stopped before step 1 of 2$"):
+        Sampler(method, 2, "float32").sample(Grow(), noise, stop=lambda: True)
 
 
 def test_time_grid():

@@ -77,7 +77,7 @@ def test_the_chart_and_the_flip_map_share_one_sampling_of_b(monkeypatch):
     held_out = HeldOut(session, 40)
     meter, chart = ViewMeter(session, held_out=held_out), ChartMeter(session, eval_n=40, held_out=held_out)
     read, sampled = held_out._read, []
-    monkeypatch.setattr(held_out, "_read", lambda model: sampled.append(model) or read(model))
+    monkeypatch.setattr(held_out, "_read", lambda model, stop: sampled.append(model) or read(model, stop))
     session.propose(4)
     session.give(ticks=[0])
     b_copy = meter.snapshot()

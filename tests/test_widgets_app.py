@@ -16,6 +16,8 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.preference import PreferenceSession
+from toyflow.preference.heldout import HeldOut
+from toyflow.solver import SamplingStopped
 from toyflow.widgets import (
     NEXT,
     NONE_OF_THESE,
@@ -89,6 +91,57 @@ def test_a_part_read_ahead_not_begun_when_the_answer_comes_is_left_to_the_views(
     assert app.picker.wait()
     assert drawn == []  # the second part had not begun: left
     assert app.painter.timing.keys() >= {"decision", "motion", "flip_map"}  # and every view drawn all the same
+
+
+def test_model_a_on_the_held_out_noises_is_read_while_the_first_proposals_are_shown(monkeypatch):
+    """The first round's chart point and flip map read model A's clouds of the held-out noises, whatever the answer:
+    the worker samples them before it (giving way to an answer), so the first round samples only B's."""
+    reads = []
+    read = HeldOut._read
+
+    def spy(held_out, model, stop):
+        reads.append(("A" if model is held_out.session.a else "B", stop is not None))
+        return read(held_out, model, stop)
+
+    monkeypatch.setattr(HeldOut, "_read", spy)
+    app = make_app()
+    assert app.picker.wait()
+    assert reads == [("A", True)]  # read ahead, before any answer
+    app.picker.select([0])
+    app.picker.submit()
+    assert app.picker.wait()
+    assert reads == [("A", True), ("B", False)]
+    assert app.painter.timing.keys() >= {"decision", "motion", "flip_map"}
+
+
+def test_an_answer_stops_the_read_ahead_of_model_a_and_the_views_read_it_all_the_same(monkeypatch):
+    """An answer that comes while model A is sampled ahead stops it before its next step (nothing kept); the views
+    then sample it themselves, the same clouds."""
+    begun, release, stopped = threading.Event(), threading.Event(), []
+    read = HeldOut._read
+
+    def held_back(held_out, model, stop):
+        if stop is None:
+            return read(held_out, model, stop)
+        begun.set()
+        release.wait(30)  # the person answers now, before the first step
+        try:
+            return read(held_out, model, stop)
+        except SamplingStopped:
+            stopped.append(model)
+            raise
+
+    monkeypatch.setattr(HeldOut, "_read", held_back)
+    app = make_app()
+    assert begun.wait(30)
+    app.picker.select([0])
+    app.picker.submit()
+    release.set()
+    assert app.picker.wait()
+    assert stopped == [app.session.a]
+    a = app.held_out.reading(app.session.a)
+    assert torch.equal(a.clouds, app.session.sampler.sample(app.session.a, app.held_out.noise()).cpu())
+    assert app.painter.timing.keys() >= {"decision", "motion", "flip_map"}
 
 
 # ------------------------------------------------------------------------------------ layout, DOM contract

@@ -8,6 +8,7 @@ settings.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import torch
@@ -35,6 +36,10 @@ Previous = tuple[torch.Tensor, torch.Tensor]  # a multistep sampler's last (time
 StepResult = tuple[torch.Tensor, Previous]  # (x at the step's end, this step's (time, predicted cloud))
 
 
+class SamplingStopped(Exception):
+    """Raised by :func:`sample` when its ``stop()`` said so before a step: the sampling was given up, nothing kept."""
+
+
 def time_grid(steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """The sampler's ``steps + 1`` times ``0, 1/steps, ..., 1``: ``(steps + 1,)``; ``steps >= 1``."""
     steps = check_count("steps", steps)
@@ -48,13 +53,15 @@ def sample(
     steps: int = DEFAULT_STEPS,
     method: str = DEFAULT_SOLVER,
     return_trajectory: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
     """Integrate the flow from ``noise (batch, num_points, 2)`` at t=0 to t=1 with ``steps`` steps.
 
     ``method`` is ``"euler"`` (one velocity per step), ``"heun"`` or ``"midpoint"`` (two, second order),
     ``"multistep"`` (one, second order: see :func:`multistep_update`) or ``"exponential"`` (one, second order, the
     same extrapolated prediction integrated exactly: see :func:`exponential_update`). Returns the final clouds ``(batch,
-    num_points, 2)``, or with ``return_trajectory`` every step ``(steps + 1, batch, num_points, 2)``.
+    num_points, 2)``, or with ``return_trajectory`` every step ``(steps + 1, batch, num_points, 2)``. ``stop`` (no
+    arguments) is asked before each step: true, and :class:`SamplingStopped` is raised (work read ahead gives way).
     """
     if method not in SAMPLERS:
         raise ValueError(f"unknown sampler {method!r}; expected one of {SAMPLERS}")
@@ -65,6 +72,8 @@ def sample(
     previous: Previous | None = None  # the multistep methods' last (time, predicted cloud)
     with fused.weights_held():  # the weights do not change along the way: rounded to bfloat16 once
         for k in range(steps):
+            if stop is not None and stop():
+                raise SamplingStopped(f"stopped before step {k + 1} of {steps}")
             t0, t1 = grid[k], grid[k + 1]
             dt = t1 - t0
             v0 = model(x, ones * t0)
@@ -189,40 +198,50 @@ class Sampler:
         """``{"method": ..., "steps": ..., "precision": ...}``, as stored in a checkpoint's metadata."""
         return asdict(self)
 
-    def sample(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool = False) -> torch.Tensor:
+    def sample(
+        self,
+        model: Velocity,
+        noise: torch.Tensor,
+        return_trajectory: bool = False,
+        stop: Callable[[], bool] | None = None,
+    ) -> torch.Tensor:
         """Clouds of ``model`` from ``noise (batch, num_points, 2)`` (moved to the model's device): float32 ``(batch,
         num_points, 2)``, or every step ``(steps + 1, batch, num_points, 2)``. The network's evaluations run under
         ``torch.autocast`` in the sampler's precision (:func:`toyflow.device.autocast_dtype`). A module is sampled
-        in eval mode and left in the mode it was in."""
+        in eval mode and left in the mode it was in. ``stop``: see :func:`sample`."""
         if not isinstance(model, nn.Module):
-            return self._integrate(model, noise, return_trajectory)
+            return self._integrate(model, noise, return_trajectory, stop)
         param = next(model.parameters(), None)
         if param is not None:
             noise = noise.to(param.device)
         was_training = model.training
         model.eval()
         try:
-            return self._integrate(model, noise, return_trajectory)
+            return self._integrate(model, noise, return_trajectory, stop)
         finally:
             model.train(was_training)
 
-    def _integrate(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool) -> torch.Tensor:
+    def _integrate(
+        self, model: Velocity, noise: torch.Tensor, return_trajectory: bool, stop: Callable[[], bool] | None = None
+    ) -> torch.Tensor:
         """:func:`sample` with the network's evaluations under autocast in this sampler's precision; a batch of
         toyflow's network on the CPU in pieces on the cores at once (:meth:`_core_parts`), the same clouds."""
         sizes = self._core_parts(model, noise)
         if len(sizes) < 2:
-            return self._integrate_here(model, noise, return_trajectory)
+            return self._integrate_here(model, noise, return_trajectory, stop)
         split = sum(sizes)
         parts = noise[:split].split(sizes)
-        jobs = [functools.partial(self._integrate_here, model, part, return_trajectory) for part in parts]
+        jobs = [functools.partial(self._integrate_here, model, part, return_trajectory, stop) for part in parts]
         outputs = on_cores(jobs, hand_back_memory=True)
         if split < noise.shape[0]:  # the last, partial chunk as the whole batch would have it: on this thread
-            outputs.append(self._integrate_here(model, noise[split:], return_trajectory))
+            outputs.append(self._integrate_here(model, noise[split:], return_trajectory, stop))
         return torch.cat(outputs, dim=1 if return_trajectory else 0)
 
-    def _integrate_here(self, model: Velocity, noise: torch.Tensor, return_trajectory: bool) -> torch.Tensor:
+    def _integrate_here(
+        self, model: Velocity, noise: torch.Tensor, return_trajectory: bool, stop: Callable[[], bool] | None = None
+    ) -> torch.Tensor:
         with precision_context(noise.device, self.precision):
-            return sample(model, noise, self.steps, self.method, return_trajectory)
+            return sample(model, noise, self.steps, self.method, return_trajectory, stop)
 
     def _core_parts(self, model: Velocity, noise: torch.Tensor) -> list[int]:
         """The sizes of the pieces of ``noise (batch, num_points, 2)`` sampled on the cores at once

@@ -12,6 +12,7 @@ exactly what drawing fewer would give.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -75,19 +76,20 @@ class HeldOut:
             self._copy = (version, self.session.frozen_b())
         return self._copy[1]
 
-    def reading(self, model: nn.Module) -> HeldOutReading:
+    def reading(self, model: nn.Module, stop: Callable[[], bool] | None = None) -> HeldOutReading:
         """``model``'s clouds of the held-out noises and their verdict: model A's computed once, a copy of B's once
-        per copy (the last one is kept)."""
+        per copy (the last one is kept). With ``stop``, a sampling under way gives way when it says so (between two
+        steps, :class:`~toyflow.solver.SamplingStopped`), keeping nothing: for work read ahead."""
         with self._lock:
             if model is self.session.a:  # the same for every session on this A: drawn once (a_cache)
                 if self._a is None:
                     key = ("held-out", self.n, self.seed, self.session.sampler, str(self.session.device))
-                    self._a = a_cache.shared(model, key, lambda: self._read(model))
+                    self._a = a_cache.shared(model, key, lambda: self._read(model, stop))
                 return self._a
             if self._b is None or self._b[0] is not model:
-                self._b = (model, self._read(model))
+                self._b = (model, self._read(model, stop))
             return self._b[1]
 
-    def _read(self, model: nn.Module) -> HeldOutReading:
-        clouds = self.session.sampler.sample(model, self.noise()).cpu()
+    def _read(self, model: nn.Module, stop: Callable[[], bool] | None) -> HeldOutReading:
+        clouds = self.session.sampler.sample(model, self.noise(), stop=stop).cpu()
         return HeldOutReading(clouds, judge(clouds))

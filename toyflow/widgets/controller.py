@@ -12,6 +12,7 @@ waits for them; ``background=False`` draws them inline.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundR
 from ..preference.heldout import HeldOut
 from ..preference.round import CHART_CLOUDS
 from ..preference.views import ViewMeter
+from ..solver import SamplingStopped
 from ..validation import check_count
 from .painter import ViewPainter
 from .picker import ProposalPicker
@@ -80,17 +82,29 @@ class PreferenceApp:
         if propose:
             self.picker.next()
         # while the person looks at the first proposals, on the worker: what the first round's views would
-        # otherwise make then and no answer changes, the judge's grids and the decision plot's axes (without it they
-        # took 2.1-3.7 s on the 2-core CPU, the later rounds' about 1 s); a part not begun when an answer comes is left
-        # to the views, so as not to slow the tiles. Not model A on the held-out noises (0.5 s on both cores): still
-        # being sampled when a person answered after 3 s, it made the first tiles 0.46-0.58 s instead of 0.26-0.35 s
+        # otherwise make then and no answer changes, the judge's grids, the decision plot's axes and model A's clouds
+        # of the held-out noises (without them the first round's views took 2.1-3.7 s on the 2-core CPU, the later
+        # rounds' about 1 s); a part not begun when an answer comes is left to the views, and A's sampling gives way
+        # between two steps, so as not to slow the tiles (run to its end, it made the first tiles 0.46-0.58 s instead
+        # of 0.26-0.35 s when the person answered meanwhile)
         self._answered = threading.Event()
-        for part in (prepare_judge, self.painter.prepare_drawing):
+        parts = [prepare_judge, self.painter.prepare_drawing]
+        if background and (views or eval_n > 0):
+            parts.append(self._read_a_ahead)
+        for part in parts:
             self.painter.submit(self._unless_answered, part)
 
     def _unless_answered(self, part: Callable[[], object]) -> None:
         if not self._answered.is_set():
             part()
+
+    def _read_a_ahead(self) -> None:
+        """Model A's reading of the held-out noises (the first chart point, A's side of the flip map), once the
+        session has prepared what its rounds need (A's pool: not slowed by this), until an answer comes."""
+        if self.session.preparing is not None:
+            self.session.preparing.join()
+        with contextlib.suppress(SamplingStopped):  # the answer came first: the views sample A themselves
+            self.held_out.reading(self.session.a, stop=self._answered.is_set)
 
     @property
     def background(self) -> bool:
