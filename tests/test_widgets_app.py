@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -142,6 +143,31 @@ def test_an_answer_stops_the_read_ahead_of_model_a_and_the_views_read_it_all_the
     a = app.held_out.reading(app.session.a)
     assert torch.equal(a.clouds, app.session.sampler.sample(app.session.a, app.held_out.noise()).cpu())
     assert app.painter.timing.keys() >= {"decision", "motion", "flip_map"}
+
+
+def test_a_reset_before_any_answer_does_not_wait_for_the_read_ahead(monkeypatch):
+    """The read-ahead of model A waits for the session's own preparation (A's pool); a reset meanwhile (which waits
+    for the worker) makes it give way at once, and nothing of A is sampled ahead."""
+    from toyflow.preference.methods.reward_fm import RewardFM
+
+    release, reads = threading.Event(), []
+    prepare = RewardFM.prepare
+    monkeypatch.setattr(RewardFM, "prepare", lambda method, bench: release.wait(30) and prepare(method, bench))
+    read = HeldOut._read
+    monkeypatch.setattr(
+        HeldOut, "_read", lambda held_out, model, stop: reads.append(stop) or read(held_out, model, stop)
+    )
+    session = PreferenceSession(
+        make_flow(SMALL, seed=3), seed=0, sampler_steps=4, settings=FAST, prepare_in_background=True
+    )
+    app = PreferenceApp(session, eval_n=8)
+    try:
+        start = time.perf_counter()
+        app.reset()  # the pool is still being drawn (for 30 s)
+        assert time.perf_counter() - start < 10, "the reset waited for the read-ahead"
+    finally:
+        release.set()
+    assert app.picker.wait() and not any(reads)  # nothing was sampled ahead (the reset's chart read A itself)
 
 
 # ------------------------------------------------------------------------------------ layout, DOM contract

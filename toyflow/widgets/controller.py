@@ -84,27 +84,30 @@ class PreferenceApp:
         # while the person looks at the first proposals, on the worker: what the first round's views would
         # otherwise make then and no answer changes, the judge's grids, the decision plot's axes and model A's clouds
         # of the held-out noises (without them the first round's views took 2.1-3.7 s on the 2-core CPU, the later
-        # rounds' about 1 s); a part not begun when an answer comes is left to the views, and A's sampling gives way
-        # between two steps, so as not to slow the tiles (run to its end, it made the first tiles 0.46-0.58 s instead
-        # of 0.26-0.35 s when the person answered meanwhile)
-        self._answered = threading.Event()
+        # rounds' about 1 s). It gives way to the person's first action (an answer, or an undo or reset, which wait
+        # for the worker): a part not begun is left to the views, and A's sampling stops between two steps, so as
+        # not to slow the tiles (run to its end, it made the first tiles 0.46-0.58 s instead of 0.26-0.35 s when the
+        # person answered meanwhile)
+        self._give_way = threading.Event()
         parts = [prepare_judge, self.painter.prepare_drawing]
         if background and (views or eval_n > 0):
             parts.append(self._read_a_ahead)
         for part in parts:
-            self.painter.submit(self._unless_answered, part)
+            self.painter.submit(self._unless_acted, part)
 
-    def _unless_answered(self, part: Callable[[], object]) -> None:
-        if not self._answered.is_set():
+    def _unless_acted(self, part: Callable[[], object]) -> None:
+        if not self._give_way.is_set():
             part()
 
     def _read_a_ahead(self) -> None:
         """Model A's reading of the held-out noises (the first chart point, A's side of the flip map), once the
-        session has prepared what its rounds need (A's pool: not slowed by this), until an answer comes."""
-        if self.session.preparing is not None:
-            self.session.preparing.join()
-        with contextlib.suppress(SamplingStopped):  # the answer came first: the views sample A themselves
-            self.held_out.reading(self.session.a, stop=self._answered.is_set)
+        session has prepared what its rounds need (A's pool: not slowed by this), until the person acts."""
+        preparing = self.session.preparing
+        while preparing is not None and preparing.is_alive():
+            if self._give_way.wait(0.05):
+                return
+        with contextlib.suppress(SamplingStopped):  # the person acted first: the views sample A themselves
+            self.held_out.reading(self.session.a, stop=self._give_way.is_set)
 
     @property
     def background(self) -> bool:
@@ -126,7 +129,7 @@ class PreferenceApp:
         views and the chart follow. If anything fails once the session took the answer (re-sampling B, drawing), the
         proposals are marked answered all the same, with the counts, and the error is shown: pressing Teach again
         would teach B the same answer twice."""
-        self._answered.set()
+        self._give_way.set()
         answers = len(self.session.history)
         try:
             result = play_round(
@@ -177,8 +180,10 @@ class PreferenceApp:
         return proposal
 
     def _settle(self, action: str) -> None:
-        """Wait for the views and the chart of the last round; ``TimeoutError`` (shown in the status line, nothing
-        changed) if they are not done in the picker's time: what they measured must not land after ``action``."""
+        """Wait for the views and the chart of the last round (what is read ahead gives way); ``TimeoutError`` (shown
+        in the status line, nothing changed) if they are not done in the picker's time: what they measured must not
+        land after ``action``."""
+        self._give_way.set()
         if not self.picker.wait():
             raise TimeoutError(f"the views of the last round are still being drawn: press {action} again once they are")
 
