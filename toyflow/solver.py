@@ -222,7 +222,7 @@ class Sampler:
             model.train(was_training)
 
     def _integrate(
-        self, model: Velocity, noise: torch.Tensor, return_trajectory: bool, stop: Callable[[], bool] | None = None
+        self, model: Velocity, noise: torch.Tensor, return_trajectory: bool, stop: Callable[[], bool] | None
     ) -> torch.Tensor:
         """:func:`sample` with the network's evaluations under autocast in this sampler's precision; a batch of
         toyflow's network on the CPU in pieces on the cores at once (:meth:`_core_parts`), the same clouds."""
@@ -238,7 +238,7 @@ class Sampler:
         return torch.cat(outputs, dim=1 if return_trajectory else 0)
 
     def _integrate_here(
-        self, model: Velocity, noise: torch.Tensor, return_trajectory: bool, stop: Callable[[], bool] | None = None
+        self, model: Velocity, noise: torch.Tensor, return_trajectory: bool, stop: Callable[[], bool] | None
     ) -> torch.Tensor:
         with precision_context(noise.device, self.precision):
             return sample(model, noise, self.steps, self.method, return_trajectory, stop)
