@@ -73,6 +73,7 @@ class PreferenceApp:
         self.belief, self.motion, self.flip_map = self.painter.belief, self.painter.motion, self.painter.flip_map
         self.log_path = Path(log_path) if log_path is not None else default_log_path()
         self.last_result: RoundResult | None = None
+        self._give_way = threading.Event()  # set by the person's first action: work read ahead stops (below)
         self.picker.on_round(self.play)
         self.picker.on_next(self.propose)
         self.picker.on("undo", self.undo)
@@ -88,7 +89,6 @@ class PreferenceApp:
         # for the worker): a part not begun is left to the views, and A's sampling stops between two steps, so as
         # not to slow the tiles (run to its end, it made the first tiles 0.46-0.58 s instead of 0.26-0.35 s when the
         # person answered meanwhile)
-        self._give_way = threading.Event()
         parts = [prepare_judge, self.painter.prepare_drawing]
         if background and (views or eval_n > 0):
             parts.append(self._read_a_ahead)
