@@ -17,7 +17,6 @@ distances and indices of a k-d tree, many times faster), clouds some 65,000 poin
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -34,7 +33,7 @@ FAR = 1e3  # where a non-finite point is put: farther from either curve than any
 GRID_CELL = 0.005  # side of the cells of the curves' nearest-point grids (about four curve points a side)
 
 
-@lru_cache(maxsize=len(KINDS))
+@BuiltOnce
 def noise_free_curve(kind: str) -> np.ndarray:
     """``CURVE_POINTS`` points evenly spaced in the generator's parameter along the noise-free ``kind``, normalised
     like the data (:func:`toyflow.data.normalize_cloud`): float64 ``(CURVE_POINTS, 2)``."""
@@ -48,7 +47,7 @@ def _grid(kind: str) -> NearestGrid:
     return NearestGrid(noise_free_curve(kind), GRID_CELL)
 
 
-@lru_cache(maxsize=len(KINDS))
+@BuiltOnce
 def _normals(kind: str) -> np.ndarray:
     """Unit normals of the noise-free curve at its points: ``(CURVE_POINTS, 2)``."""
     tangent = np.gradient(noise_free_curve(kind), axis=0)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -140,7 +139,7 @@ def _symmetric(a_to_b: torch.Tensor, b_to_a: torch.Tensor) -> torch.Tensor:
     return 0.5 * (a_to_b.mean(dim=1) + b_to_a)
 
 
-@lru_cache(maxsize=1)
+@BuiltOnce
 def templates() -> torch.Tensor:
     """Noise-free S curve and Swiss roll, normalised like the data: ``(2, TEMPLATE_POINTS, 2)`` (S first).
 
@@ -339,7 +338,7 @@ def calibrate(num_points: int = NUM_POINTS) -> Thresholds:
     return CALIBRATED.get(num_points) or calibrate_from_real_clouds(num_points)
 
 
-@lru_cache(maxsize=8)
+@BuiltOnce
 def calibrate_from_real_clouds(num_points: int = NUM_POINTS) -> Thresholds:
     """The :class:`Thresholds` for clouds of ``num_points >= MIN_POINTS`` points, measured on real clouds of fixed
     seeds (cached)."""
