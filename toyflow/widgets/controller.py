@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..evaluation import EVAL_SEED
 from ..flips import FLIP_N
@@ -227,8 +226,26 @@ class PreferenceApp:
             self.picker.chart.failed(f"{type(e).__name__}: {e}")
 
 
-def connect(picker: ProposalPicker, session: PreferenceSession, **options: Any) -> PreferenceApp:
-    """Make ``picker`` (built apart, soft or not) drive ``session``; returns the app. ``options`` are
-    :class:`PreferenceApp`'s keyword arguments (``eval_n``, ``eval_seed``, ``background``, ``propose``, ``views``,
-    ``log_path``), passed on as they are."""
-    return PreferenceApp(session, picker=picker, **options)
+def connect(
+    picker: ProposalPicker,
+    session: PreferenceSession,
+    *,
+    eval_n: int = CHART_CLOUDS,
+    eval_seed: int = EVAL_SEED,
+    background: bool = True,
+    propose: bool = True,
+    views: bool = True,
+    log_path: str | Path | None = None,
+) -> PreferenceApp:
+    """Make ``picker`` (built apart, soft or not) drive ``session``; returns the app. The other arguments are
+    :class:`PreferenceApp`'s."""
+    return PreferenceApp(
+        session,
+        picker=picker,
+        eval_n=eval_n,
+        eval_seed=eval_seed,
+        background=background,
+        propose=propose,
+        views=views,
+        log_path=log_path,
+    )
