@@ -10,9 +10,11 @@ them, which no answer changes: ``ViewMeter.while_shown``), A and B in motion (on
 64 held-out noises (sampled and judged once, for both views below), the flip map (the picture of the first 32) and the
 chart (the figures of all 64). Medians over the rounds; the machine's load average is printed beside them.
 
-Beside them, in turns with them, a round of the original's method (``reference``: its update, the same sampling and
-tiles), and the ratio of everything on screen (the round and every view) to it: the target is <= 1/3, the tiles
-first and <= 0.3 s.
+Each round is played twice in turns: answered at once, and answered once B as the ticks make it was read on the
+held-out noises while the ticks stood (``HeldOut.read_ahead``, as the picker does while the person ticks; the views
+then take that sampling). Beside them, in turns with them, a round of the original's method (``reference``: its
+update, the same sampling and tiles), and the ratio of everything on screen (the round and every view) to it: the
+target is <= 1/3, the tiles first and <= 0.3 s.
 """
 
 from __future__ import annotations
@@ -42,12 +44,20 @@ def timed(fn):
 
 
 def one_round(
-    session: PreferenceSession, views: ViewMeter, chart: ChartMeter, ticks: list[int], worker: TorchWorker
+    session: PreferenceSession,
+    views: ViewMeter,
+    chart: ChartMeter,
+    ticks: list[int],
+    worker: TorchWorker,
+    ahead: bool = False,
 ) -> dict[str, float]:
     """The seconds of each part of one round: the round on this thread, the views on ``worker``, as the picker
-    does."""
+    does; with ``ahead``, B as the ticks make it read on the held-out noises before the answer, as the picker does
+    while the person ticks (answered once the worker is done with it)."""
     proposal = session.propose(4)
     worker.submit(views.while_shown, proposal).result()  # while the proposals are shown, as the picker does
+    if ahead:  # while the ticks stand, as the picker does
+        worker.submit(views.held_out.read_ahead, session.rehearsal(Answer(ticks=ticks), proposal)).result()
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: draw_b_tiles(result.b_same, result.b_fresh))
     b_model, frozen = timed(views.snapshot)  # the painter's frozen copy of B, taken where the round ran
@@ -109,24 +119,28 @@ def main() -> None:
         session, views, chart, [0], worker
     )  # warm-up: the judge's calibration, matplotlib's first figure, A's bank
     reference_round(reference, [0])
-    rows, reference_s = [], []
-    for r in range(args.rounds):  # in turns, so that a slow spell of the machine falls on both alike
+    rows: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+    reference_s = []
+    for r in range(args.rounds):  # in turns, so that a slow spell of the machine falls on all alike
         ticks = [0] if r % 2 else [0, 1]
-        rows.append(one_round(session, views, chart, ticks, worker))
+        for ahead in (False, True):
+            rows[ahead].append(one_round(session, views, chart, ticks, worker, ahead))
         reference_s.append(reference_round(reference, ticks))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     model = shown(args.checkpoint)
     print(f"views benchmark; {machine()}; model A: {model}; load average {load}; {args.rounds} rounds, median seconds")
-    parts = list(rows[0])
-    print(table(["part of a round", "seconds (median)"], [[p, statistics.median(r[p] for r in rows)] for p in parts]))
-    after = statistics.median(sum(r[p] for p in parts[4:]) for r in rows)  # as on_screen: a median of rounds
-    on_screen = statistics.median(sum(r[p] for p in parts[3:]) for r in rows)
+    parts = list(rows[False][0])
+    columns = ["part of a round", "answered at once", "answered once the ticks were read ahead"]
+    print(table(columns, [[p, *(statistics.median(r[p] for r in rows[a]) for a in (False, True))] for p in parts]))
     original = statistics.median(reference_s)
-    print(f"after the tiles (B's frozen copy, then the views on the worker thread): {after:.3f} s in all")
-    print(
-        f"everything on screen (the round, then every view): {on_screen:.3f} s; the original's round (reference "
-        f"method, same run): {original:.3f} s; ratio {on_screen / original:.2f}"
-    )
+    for ahead, how in ((False, "answered at once"), (True, "answered once the ticks were read ahead")):
+        after = statistics.median(sum(r[p] for p in parts[4:]) for r in rows[ahead])  # a median of rounds
+        on_screen = statistics.median(sum(r[p] for p in parts[3:]) for r in rows[ahead])
+        print(
+            f"{how}: after the tiles (B's frozen copy, then the views on the worker thread) {after:.3f} s; everything "
+            f"on screen (the round, then every view) {on_screen:.3f} s; the original's round (reference method, same "
+            f"run) {original:.3f} s; ratio {on_screen / original:.2f}"
+        )
     print("targets: everything on screen <= 1/3 of the original's round; the round itself (tiles first) <= 0.3 s")
 
 

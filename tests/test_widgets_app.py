@@ -18,6 +18,7 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 from toyflow.data import make_cloud
 from toyflow.preference import PreferenceSession
 from toyflow.preference.heldout import HeldOut
+from toyflow.preference.rehearsal import same_weights as same_networks
 from toyflow.solver import SamplingStopped
 from toyflow.widgets import (
     NEXT,
@@ -534,3 +535,51 @@ def test_undo_says_what_it_waits_for_with_every_button_off():
     busy, next_off, undo_off, status = seen[0]
     assert busy and next_off and undo_off and "taking the last round back" in status
     assert not picker.busy and not picker.next_button.disabled and "round 1 undone" in picker.status_text
+
+
+def spy_on_samplings(held_out: HeldOut, monkeypatch: pytest.MonkeyPatch) -> list:
+    """The models ``held_out`` samples from now on, in order."""
+    read, sampled = held_out._read, []
+    monkeypatch.setattr(held_out, "_read", lambda model, stop: sampled.append(model) or read(model, stop))
+    return sampled
+
+
+@pytest.mark.parametrize("soft", [False, True], ids=["ticks", "probabilities"])
+def test_b_as_the_ticks_stand_is_read_ahead_and_the_views_take_it(soft, monkeypatch, tilted_pool):
+    app = make_app(soft=soft)
+    picker = app.picker
+    assert picker.wait()  # what is read ahead of the first answer (A's held-out clouds)
+    sampled = spy_on_samplings(app.held_out, monkeypatch)
+    if soft:
+        picker.set_probabilities([0.9, 0.0, 0.3, 0.0])
+    else:
+        picker.toggle(0)
+        picker.toggle(2)  # the reading for the first tick alone gives way (or is replaced)
+    assert picker.wait()
+    ahead_b, ahead = app.held_out._ahead
+    read_ahead = len(sampled)
+    assert read_ahead >= 1 and sampled[-1] is ahead_b
+    picker.submit()
+    assert picker.wait() and picker.last_error is None
+    assert len(sampled) == read_ahead, "the views sampled nothing more: they took what was read ahead"
+    b = app.held_out.snapshot()
+    assert same_networks(b, ahead_b), "B as the round made it is B as it was read ahead, bit for bit"
+    point = picker.chart_points[-1]
+    assert (point.s_fraction_b, point.clean_b) == (ahead.verdict.s_fraction, ahead.verdict.clean_fraction)
+
+
+def test_ticks_changed_after_the_reading_ahead_have_b_read_again(monkeypatch, tilted_pool):
+    app = make_app()
+    picker = app.picker
+    assert picker.wait()
+    sampled = spy_on_samplings(app.held_out, monkeypatch)
+    picker.toggle(0)
+    assert picker.wait() and len(sampled) == 1
+    picker.toggle(0)  # nothing ticked: nothing to read ahead
+    assert picker.wait() and len(sampled) == 1
+    picker.select([1])
+    picker.submit()  # at once: what is read ahead for [1] gives way, if it had begun
+    assert picker.wait() and picker.last_error is None
+    b = app.held_out.snapshot()
+    assert sampled[-1] is b, "the views sampled B themselves"
+    assert torch.equal(app.held_out.reading(b).clouds, app.held_out._read(b, None).clouds)

@@ -22,6 +22,7 @@ from ..evaluation import EVAL_SEED
 from ..judge import Verdict, judge
 from ..validation import check_count
 from . import a_cache
+from .rehearsal import Rehearsal, same_weights
 from .session import PreferenceSession
 
 HELD_OUT_SEED = EVAL_SEED  # the held-out noises: the fixed noises every benchmark and the chart measure models on
@@ -51,6 +52,7 @@ class HeldOut:
         self._lock = threading.Lock()
         self._a: HeldOutReading | None = None
         self._b: tuple[nn.Module, HeldOutReading] | None = None  # the last copy of B read, and its reading
+        self._ahead: tuple[nn.Module, HeldOutReading] | None = None  # B as an answer would make it, read ahead
         self._copy: tuple[int, nn.Module] | None = None
 
     def require(self, session: PreferenceSession, n: int, what: str, seed: int | None = None) -> HeldOut:
@@ -87,8 +89,22 @@ class HeldOut:
                     self._a = a_cache.shared(model, key, lambda: self._read(model, stop))
                 return self._a
             if self._b is None or self._b[0] is not model:
-                self._b = (model, self._read(model, stop))
+                ahead = self._ahead
+                fits = ahead is not None and same_weights(ahead[0], model)
+                self._b = (model, ahead[1] if fits else self._read(model, stop))
             return self._b[1]
+
+    def read_ahead(self, rehearsal: Rehearsal, stop: Callable[[], bool] | None = None) -> HeldOutReading | None:
+        """Run ``rehearsal`` (B as an answer not given yet would make it) and read that B, keeping it: :meth:`reading`
+        then gives it for any copy of B with the same weights, bit for bit, instead of sampling again (the last one
+        read ahead is kept). ``None`` where the update came out non-finite. With ``stop``, the update and the
+        sampling give way when it says so (:class:`~toyflow.solver.SamplingStopped`), keeping nothing."""
+        b = rehearsal.run()
+        with self._lock:
+            self._ahead = None  # what was read ahead before is for other ticks
+            if b is not None:
+                self._ahead = (b, self._read(b, stop))
+            return None if self._ahead is None else self._ahead[1]
 
     def _read(self, model: nn.Module, stop: Callable[[], bool] | None) -> HeldOutReading:
         clouds = self.session.sampler.sample(model, self.noise(), stop=stop).cpu()

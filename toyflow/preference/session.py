@@ -20,7 +20,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,11 +37,12 @@ from ..validation import check_count, check_probability, check_seed
 from . import undo as snapshots
 from .base import DEFAULT_METHOD, get_method
 from .belief import Belief
-from .labels import PreferenceInputError, labels_from
+from .labels import Answer, PreferenceInputError, labels_from
 from .log import SessionLog, tensors_checksum
 from .log_schema import MAX_PROPOSALS, MAX_STEPS, check_settings
 from .optimizer import Adam
 from .records import PROPOSALS, Labelled, Pool, Proposal, RoundRecord
+from .rehearsal import Rehearsal
 from .settings import MethodSettings
 from .workbench import Workbench
 
@@ -287,8 +288,7 @@ class PreferenceSession:
                 f"proposal {proposal.number} is not one this session drew since the start or the last reset "
                 f"({made}): answer a proposal of propose()"
             )
-        n = proposal.noise.shape[0]
-        y = labels_from(n, ticks, probabilities)
+        y = labels_from(proposal.noise.shape[0], ticks, probabilities)
         number = self.rounds + 1
         method_state = self.learner.state(self.bench)
         snapshot = snapshots.take(
@@ -296,7 +296,7 @@ class PreferenceSession:
         )
         if y is None:
             rec = RoundRecord(number, None, False, "nothing ticked: round skipped, B unchanged")
-        elif torch.allclose(y, torch.full_like(y, 1.0 / n)):
+        elif alike(y):
             labels = [round(float(v), 6) for v in y]
             rec = RoundRecord(number, labels, False, "all proposals ticked alike: no preference to learn, B unchanged")
         else:
@@ -319,7 +319,7 @@ class PreferenceSession:
         ``snapshot`` and says so."""
         labels = [round(float(v), 6) for v in y]
         start = time.perf_counter()
-        self.buffer.append(Labelled(proposal.noise.detach(), proposal.samples.detach(), y.to(self.device)))
+        self.buffer.append(self._labelled(proposal, y))
         try:
             stats = self.learner.update(self.bench, stream(self.seed, "update", number))
         except BaseException:  # an error or an interrupt half-way: not a round, B as it was
@@ -334,6 +334,32 @@ class PreferenceSession:
             warnings.warn("non-finite loss in the preference update: step skipped, B unchanged", stacklevel=3)
             return RoundRecord(number, labels, False, "non-finite loss: step skipped, B unchanged")
         return RoundRecord(number, labels, True, "", stats, seconds=time.perf_counter() - start)
+
+    def _labelled(self, proposal: Proposal, y: torch.Tensor) -> Labelled:
+        """``proposal`` labelled ``y (n,)``, as the labelled proposals keep it."""
+        return Labelled(proposal.noise.detach(), proposal.samples.detach(), y.to(self.device))
+
+    def rehearsal(
+        self, answer: Answer, proposal: Proposal | None = None, stop: Callable[[], bool] | None = None
+    ) -> Rehearsal | None:
+        """The update that answering ``proposal`` (default: the last one) with ``answer`` would make, ready to run
+        apart (:class:`~toyflow.preference.rehearsal.Rehearsal`: on a copy of the workbench, e.g. on a worker thread
+        while the person may still change the ticks; ``stop()`` gives it up between two optimiser steps). ``None``
+        where that answer would leave B as it is (nothing ticked, every proposal alike), would not be taken (its
+        error is :meth:`give`'s to tell), or where the method keeps a state of its own, which an update apart
+        would change. Quick (a copy of B): call it where the rounds run. Nothing of the session changes."""
+        proposal = proposal or self.last_proposal
+        if proposal is None or self._drawn.get(proposal.number) is not proposal:
+            return None
+        try:
+            y = labels_from(proposal.noise.shape[0], answer.ticks, answer.probabilities)
+        except PreferenceInputError:
+            return None
+        if y is None or alike(y) or self.learner.state(self.bench) is not None:
+            return None
+        bench = self.bench.apart(stop)
+        bench.buffer.append(self._labelled(proposal, y))
+        return Rehearsal(bench, self.learner.update, stream(self.seed, "update", self.rounds + 1))
 
     def _restore(self, snapshot: snapshots.Snapshot) -> None:
         """Everything back as it was when ``snapshot`` was taken (B bit for bit, the method's state, the counters)."""
@@ -380,3 +406,8 @@ class PreferenceSession:
             sampler=Sampler.from_meta(self.a, self.a_meta).to_dict(),
             **metadata,
         )
+
+
+def alike(y: torch.Tensor) -> bool:
+    """Whether the labels ``y (n,)`` rate every proposal alike (no preference to learn)."""
+    return bool(torch.allclose(y, torch.full_like(y, 1.0 / y.shape[0])))

@@ -26,7 +26,7 @@ from ..flow import mixture_loss
 from ..model import has_class_heads, noise_radius
 from ..pair_pool import Pairs
 from ..seeds import derive_seed
-from ..solver import Sampler
+from ..solver import Sampler, SamplingStopped
 from . import a_cache
 from .belief import Belief, fit_belief
 from .chamfer_blocks import ChamferBlocks
@@ -34,6 +34,12 @@ from .objectives import barrier_direction, flat_grad, trainable
 from .optimizer import Adam
 from .records import Labelled, Pool
 from .settings import MethodSettings
+
+
+class UpdateStopped(SamplingStopped):
+    """Raised by an optimiser step of a workbench made :meth:`Workbench.apart` when its ``stop()`` said so: work done
+    ahead of an answer was given up (as a sampling is, :class:`~toyflow.solver.SamplingStopped`), nothing kept."""
+
 
 ParameterGroups = Callable[[nn.Module, MethodSettings], list[dict]]
 BuildB = Callable[[nn.Module, MethodSettings], nn.Module]
@@ -83,6 +89,8 @@ class Workbench:
         # The pool, its pairs and A's reading of it are drawn once, by whichever thread asks first (a session may
         # prepare them in the background); the others wait for them.
         self._pool_lock = threading.RLock()
+        # asked between two optimiser steps where a copy updates ahead of the answer (apart): True gives it up
+        self.stop: Callable[[], bool] | None = None
         self.start_over()
 
     def start_over(self) -> None:
@@ -94,6 +102,20 @@ class Workbench:
         self._finetune_opt: Adam | None = None  # the fine-tune control's (finetune)
         self.buffer: list[Labelled] = []
         self._distances = None  # the proposals' Chamfer distances, kept for as long as they are labelled
+
+    def apart(self, stop: Callable[[], bool] | None = None) -> Workbench:
+        """A copy whose B, optimiser and labelled proposals are its own, sharing the rest (model A, its pool and
+        pairs, the kept Chamfer distances, all read-only or locked): an update of it leaves this workbench as it
+        was, so that it may run on another thread while this one waits. Its optimiser steps give up when ``stop()``
+        says so (:class:`UpdateStopped`)."""
+        other = copy.copy(self)
+        other.b = copy.deepcopy(self.b)
+        other.opt = other.new_optimizer()  # the same groups over the copy's parameters, then the same state
+        other.opt.load_state_dict(self.opt.state_dict())
+        other.buffer = list(self.buffer)
+        other._finetune_opt = None
+        other.stop = stop
+        return other
 
     def new_optimizer(self) -> Adam:
         """A fresh Adam optimiser (:class:`~toyflow.preference.optimizer.Adam`) over :attr:`parameter_groups` of B;
@@ -165,6 +187,7 @@ class Workbench:
     ) -> float:
         loss = torch.tensor(float("nan"))
         for _ in range(steps):
+            self._check_stop()
             batch = next_batch()
             t = (torch.rand(batch.clouds.shape[0], generator=generator) * until).to(self.device)
             with precision_context(self.device, FIT_PRECISION):
@@ -177,6 +200,7 @@ class Workbench:
 
     def step_along(self, params: list[torch.Tensor], direction: torch.Tensor) -> None:
         """One optimiser step of B with ``direction (num_params,)`` (flat, in the order of ``params``) as gradient."""
+        self._check_stop()
         offset = 0
         for p in params:
             k = p.numel()
@@ -198,6 +222,10 @@ class Workbench:
         direction, coefficient = barrier_direction(grad_descend, grad_protect, phi)
         self.step_along(params, direction)
         return coefficient
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop():
+            raise UpdateStopped("the update ahead of the answer was given up")
 
     def restart_from_a(self) -> None:
         """B is as made from A again (its weights those ``build_b`` gave it), with a fresh optimiser

@@ -23,6 +23,7 @@ from ..flips import FLIP_N
 from ..judge import prepare as prepare_judge
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
 from ..preference.heldout import HeldOut
+from ..preference.rehearsal import Rehearsal
 from ..preference.round import CHART_CLOUDS
 from ..preference.views import ViewMeter
 from ..solver import SamplingStopped
@@ -73,6 +74,7 @@ class PreferenceApp:
         self.log_path = Path(log_path) if log_path is not None else default_log_path()
         self.last_result: RoundResult | None = None
         self._give_way = threading.Event()  # set by the person's first action: work read ahead stops (below)
+        self._ticks_seen = 0  # moved on by every change of the ticks and every action: what was read ahead gives way
         self.picker.on_round(self.play)
         self.picker.on_next(self.propose)
         self.picker.on("undo", self.undo)
@@ -93,6 +95,29 @@ class PreferenceApp:
             parts.append(self._read_a_ahead)
         for part in parts:
             self.painter.submit(self._unless_acted, part)
+        if background and (views or eval_n > 0):
+            self.picker.observe(self._ticked, names=["selected", "probabilities"])
+
+    def _ticked(self, _change: object = None) -> None:
+        """The ticks changed: while the person may tick on, the worker makes B as the ticks as they stand would
+        (:meth:`PreferenceSession.rehearsal`) and samples it on the held-out noises (:meth:`HeldOut.read_ahead`, the
+        views' slowest part), so that, answered as they stand, the views take that sampling instead of drawing B
+        again. It gives way to the next change of the ticks or the next action (between two optimiser steps or two
+        sampler steps); nothing of the session changes."""
+        self._ticks_seen += 1
+        seen = self._ticks_seen
+        if self.picker.answered or self.picker.busy or self.picker.proposal is None:
+            return
+        stop = lambda: self._ticks_seen != seen  # noqa: E731
+        rehearsal = self.session.rehearsal(self.picker.answer, self.picker.proposal, stop)
+        if rehearsal is not None:
+            self.painter.submit(self._read_b_ahead, rehearsal, stop)
+
+    def _read_b_ahead(self, rehearsal: Rehearsal, stop: Callable[[], bool]) -> None:
+        if stop():
+            return
+        with contextlib.suppress(Exception):  # given up (SamplingStopped), or failed: the round does it, and tells
+            self.held_out.read_ahead(rehearsal, stop)
 
     def _unless_acted(self, part: Callable[[], object]) -> None:
         if not self._give_way.is_set():
@@ -118,6 +143,7 @@ class PreferenceApp:
 
     def propose(self, seed: int | None = None) -> Proposal:
         """Draw the picker's ``n`` proposals from model A (noise of ``seed``, else the session's stream), show them."""
+        self._ticks_seen += 1
         proposal = self.session.propose(self.picker.n, seed=seed)
         self.painter.new_proposals(proposal)
         self.picker.show_proposal(proposal)
@@ -129,6 +155,7 @@ class PreferenceApp:
         proposals are marked answered all the same, with the counts, and the error is shown: pressing Teach again
         would teach B the same answer twice."""
         self._give_way.set()
+        self._ticks_seen += 1  # what is read ahead for these ticks stops where it is: the round may read it
         answers = len(self.session.history)
         try:
             result = play_round(
@@ -183,6 +210,7 @@ class PreferenceApp:
         in the status line, nothing changed) if they are not done in the picker's time: what they measured must not
         land after ``action``."""
         self._give_way.set()
+        self._ticks_seen += 1
         if not self.picker.wait():
             raise TimeoutError(f"the views of the last round are still being drawn: press {action} again once they are")
 

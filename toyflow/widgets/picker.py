@@ -320,6 +320,13 @@ class ProposalPicker(widgets.VBox):
         """Record that ``view`` (``"decision"``, ``"motion"``, ``"flip_map"``, ...) took ``seconds`` to appear."""
         self.last_timing[view] = seconds
 
+    @property
+    def answer(self) -> Answer:
+        """The answer "Teach model B" would give now: the ticks as they stand (soft mode: the probabilities)."""
+        if self.soft:
+            return Answer(probabilities=list(self.probabilities))
+        return Answer(ticks=list(self.selected))
+
     # ------------------------------------------------------------------------------ person's actions
     def toggle(self, index: int) -> None:
         """A click on the picture of tile ``index`` (key ``index + 1``): tick or untick it (soft mode: 1 or 0)."""
@@ -443,10 +450,8 @@ class ProposalPicker(widgets.VBox):
             if self.proposal is None:
                 self._error("no proposals yet: press Next proposals")
                 return None
-            probabilities = list(self.probabilities) if self.soft and not skip else None
-            ticks = None if skip or self.soft else list(self.selected)
             with self._working("model B is learning…"):
-                taken, result = self._call(self._callbacks["round"], Answer(ticks=ticks, probabilities=probabilities))
+                taken, result = self._call(self._callbacks["round"], Answer() if skip else self.answer)
                 if taken:  # an answer was taken: these proposals are answered
                     self.set_trait("answered", True)
             return result

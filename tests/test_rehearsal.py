@@ -1,0 +1,166 @@
+"""toyflow.preference.rehearsal: B as an answer would make it, computed apart before the answer, and read ahead on
+the held-out noises (HeldOut.read_ahead) for the views to take when the answer is given as it stood."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import FAST, TINY, make_flow, same_weights, weights
+from test_undo_replay import optimiser_state, same_optimiser_state
+
+from toyflow.preference import METHODS, Answer, HeldOut, PreferenceSession
+from toyflow.preference.rehearsal import same_weights as same_networks
+from toyflow.preference.workbench import UpdateStopped
+from toyflow.solver import SamplingStopped
+
+GATED, LABEL_FREE = TINY, replace(TINY, class_heads=False)
+CONFIGS = pytest.mark.parametrize("config", [GATED, LABEL_FREE], ids=["gated", "label-free"])
+
+
+def make_session(config=GATED, method: str = "reward-fm") -> PreferenceSession:
+    return PreferenceSession(make_flow(config, seed=3), method=method, seed=0, sampler_steps=4, settings=FAST)
+
+
+def state(session: PreferenceSession) -> tuple:
+    """What an answer may change in a session, to compare before and after."""
+    return (
+        weights(session.b),
+        optimiser_state(session),
+        list(session.buffer),
+        list(session.history),
+        len(session.log.events),
+        session.b_version,
+    )
+
+
+def unchanged(before: tuple, session: PreferenceSession) -> bool:
+    after = state(session)
+    return same_weights(before[0], after[0]) and same_optimiser_state(before[1], after[1]) and before[2:] == after[2:]
+
+
+@CONFIGS
+@pytest.mark.parametrize("answer", [Answer(ticks=[0]), Answer(ticks=[1, 3]), Answer(probabilities=[0.9, 0, 0.2, 0])])
+def test_a_rehearsal_makes_b_to_the_bit_as_the_round_will_and_changes_nothing(config, answer, tilted_pool):
+    session = make_session(config)
+    session.propose(4)
+    session.give(ticks=[2])  # a round in effect: the rehearsal starts from B, its optimiser and labels as they are
+    proposal = session.propose(4)
+    before = state(session)
+    rehearsal = session.rehearsal(answer, proposal)
+    b = rehearsal.run()
+    assert unchanged(before, session), "the session is as it was"
+    assert not b.training and not any(p.requires_grad for p in b.parameters()), "frozen, as the views' copy of B"
+    assert session.give(ticks=answer.ticks, probabilities=answer.probabilities).updated
+    assert same_weights(weights(b), weights(session.b)), "the round made the same B, bit for bit"
+    assert not same_weights(weights(b), before[0]), "and B moved"
+    assert same_networks(b, session.frozen_b())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_s_rehearsal_makes_the_round_s_b(method, tilted_pool):
+    session = make_session(GATED, method)
+    session.propose(4)
+    before = weights(session.b)
+    b = session.rehearsal(Answer(ticks=[0, 1])).run()
+    session.give(ticks=[0, 1])
+    assert same_weights(weights(b), weights(session.b)) and not same_weights(before, weights(b))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(), Answer(ticks=[0, 1, 2, 3]), Answer(probabilities=[0.5] * 4), Answer(ticks=[4]), Answer(ticks=[-1])],
+    ids=["nothing ticked", "all ticked", "all alike", "out of range", "negative"],
+)
+def test_an_answer_that_leaves_b_or_is_refused_has_no_rehearsal(answer):
+    session = make_session()
+    session.propose(4)
+    before = state(session)
+    assert session.rehearsal(answer) is None
+    assert unchanged(before, session)
+
+
+def test_a_proposal_not_drawn_since_the_reset_or_none_at_all_has_no_rehearsal():
+    session = make_session()
+    assert session.rehearsal(Answer(ticks=[0])) is None, "no proposal yet"
+    stale = session.propose(4)
+    session.reset()
+    assert session.rehearsal(Answer(ticks=[0]), stale) is None
+
+
+def test_a_rehearsal_gives_way_between_two_optimiser_steps_and_changes_nothing(tilted_pool):
+    session = make_session(LABEL_FREE)  # its update takes optimiser steps
+    session.propose(4)
+    before = state(session)
+    asked = []
+    rehearsal = session.rehearsal(Answer(ticks=[0]), stop=lambda: asked.append(1) or True)
+    with pytest.raises(UpdateStopped, match="given up") as stopped:
+        rehearsal.run()
+    assert isinstance(stopped.value, SamplingStopped), "caught where a sampling read ahead is"
+    assert asked == [1] and unchanged(before, session)
+    assert session.bench.stop is None, "the session's own updates never give way"
+
+
+def test_a_non_finite_rehearsal_gives_no_b(monkeypatch):
+    session = make_session(LABEL_FREE)
+    session.propose(4)
+    rehearsal = session.rehearsal(Answer(ticks=[0]))
+
+    def poisoned(bench, generator):
+        with torch.no_grad():
+            next(bench.b.parameters()).fill_(float("nan"))
+
+    monkeypatch.setattr(rehearsal, "update", poisoned)
+    assert rehearsal.run() is None
+    assert all(torch.isfinite(p).all() for p in session.b.parameters())
+
+
+@CONFIGS
+def test_the_views_take_what_was_read_ahead_when_the_answer_is_given_as_it_stood(config, monkeypatch, tilted_pool):
+    session = make_session(config)
+    held_out = HeldOut(session, 8)
+    read, sampled = held_out._read, []
+    monkeypatch.setattr(held_out, "_read", lambda model, stop: sampled.append(model) or read(model, stop))
+    session.propose(4)
+    ahead = held_out.read_ahead(session.rehearsal(Answer(ticks=[1])))
+    assert len(sampled) == 1
+    session.give(ticks=[1])
+    b = held_out.snapshot()
+    assert held_out.reading(b) is ahead and len(sampled) == 1, "taken, not sampled again"
+    assert torch.equal(ahead.clouds, read(b, None).clouds), "what sampling that copy of B gives"
+
+
+def test_what_was_read_ahead_for_other_ticks_is_not_taken(monkeypatch, tilted_pool):
+    session = make_session()
+    held_out = HeldOut(session, 8)
+    session.propose(4)
+    ahead = held_out.read_ahead(session.rehearsal(Answer(ticks=[1])))
+    session.give(ticks=[2])  # answered otherwise
+    b = held_out.snapshot()
+    reading = held_out.reading(b)
+    assert reading is not ahead
+    assert torch.equal(reading.clouds, held_out._read(b, None).clouds)
+
+
+def test_a_reading_ahead_given_up_keeps_nothing(tilted_pool):
+    session = make_session()
+    held_out = HeldOut(session, 8)
+    session.propose(4)
+    held_out.read_ahead(session.rehearsal(Answer(ticks=[1])))
+    with pytest.raises(SamplingStopped):
+        held_out.read_ahead(session.rehearsal(Answer(ticks=[1])), stop=lambda: True)
+    session.give(ticks=[1])
+    assert held_out._ahead is None, "the earlier reading is for ticks that changed since: dropped"
+
+
+def test_networks_are_the_same_only_with_every_tensor_the_same_bit_for_bit():
+    a = make_flow(TINY, seed=1)
+    b = copy.deepcopy(a)
+    assert same_networks(a, b)
+    with torch.no_grad():
+        b.out.bias[0] = torch.nextafter(b.out.bias[0], torch.tensor(1.0))  # one bit
+    assert not same_networks(a, b)
+    assert not same_networks(a, make_flow(LABEL_FREE, seed=1)), "another layout"
+    assert not same_networks(a, torch.nn.Linear(2, 2)), "another type"
