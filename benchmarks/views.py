@@ -10,11 +10,11 @@ them, which no answer changes: ``ViewMeter.while_shown``), A and B in motion (on
 64 held-out noises (sampled and judged once, for both views below), the flip map (the picture of the first 32) and the
 chart (the figures of all 64). Medians over the rounds; the machine's load average is printed beside them.
 
-Each round is played twice in turns: answered at once, and answered once B as the ticks make it was read on the
-held-out noises while the ticks stood (``HeldOut.read_ahead``, as the picker does while the person ticks; the views
-then take that sampling). Beside them, in turns with them, a round of the original's method (``reference``: its
-update, the same sampling and tiles), and the ratio of everything on screen (the round and every view) to it: the
-target is <= 1/3, the tiles first and <= 0.3 s.
+Each round is played twice in turns: answered at once, and answered once B as the ticks make it was sampled from the
+round's noise and the held-out noises while the ticks stood (``rehearse_round``, as the picker does while the person
+ticks; the round and the views then take those samplings). Beside them, in turns with them, a round of the original's
+method (``reference``: its update, the same sampling and tiles), and the ratio of everything on screen (the round and
+every view) to it: the target is <= 1/3, the tiles first and <= 0.3 s.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from common import add_checkpoint_argument, draw_b_tiles, machine, shown, table
 
 from toyflow import load_checkpoint
 from toyflow.preference import Answer, ChartMeter, HeldOut, PreferenceSession, Proposal, ViewMeter, play_round
-from toyflow.preference.round import CHART_CLOUDS, RoundResult
+from toyflow.preference.round import CHART_CLOUDS, FRESH_N, RoundResult, rehearse_round
 from toyflow.widgets.decision import decision_png
 from toyflow.widgets.flipview import flip_map_png
 from toyflow.widgets.motion import motion_pngs
@@ -57,7 +57,8 @@ def one_round(
     proposal = session.propose(4)
     worker.submit(views.while_shown, proposal).result()  # while the proposals are shown, as the picker does
     if ahead:  # while the ticks stand, as the picker does
-        worker.submit(views.held_out.read_ahead, session.rehearsal(Answer(ticks=ticks), proposal)).result()
+        rehearsal = session.rehearsal(Answer(ticks=ticks), proposal)
+        worker.submit(rehearse_round, session, rehearsal, FRESH_N, views.held_out).result()
     result = play_round(session, Answer(ticks=ticks), proposal)
     _, tiles = timed(lambda: draw_b_tiles(result.b_same, result.b_fresh))
     b_model, frozen = timed(views.snapshot)  # the painter's frozen copy of B, taken where the round ran

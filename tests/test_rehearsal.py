@@ -12,7 +12,9 @@ from conftest import FAST, TINY, make_flow, same_weights, weights
 from test_undo_replay import optimiser_state, same_optimiser_state
 
 from toyflow.preference import METHODS, Answer, HeldOut, PreferenceSession
+from toyflow.preference import session as session_module
 from toyflow.preference.rehearsal import same_weights as same_networks
+from toyflow.preference.round import play_round, rehearse_round
 from toyflow.preference.workbench import UpdateStopped
 from toyflow.solver import SamplingStopped
 
@@ -124,7 +126,7 @@ def test_the_views_take_what_was_read_ahead_when_the_answer_is_given_as_it_stood
     read, sampled = held_out._read, []
     monkeypatch.setattr(held_out, "_read", lambda model, stop: sampled.append(model) or read(model, stop))
     session.propose(4)
-    ahead = held_out.read_ahead(session.rehearsal(Answer(ticks=[1])))
+    ahead = held_out.read_ahead(session.rehearsal(Answer(ticks=[1])).run())
     assert len(sampled) == 1
     session.give(ticks=[1])
     b = held_out.snapshot()
@@ -136,7 +138,7 @@ def test_what_was_read_ahead_for_other_ticks_is_not_taken(monkeypatch, tilted_po
     session = make_session()
     held_out = HeldOut(session, 8)
     session.propose(4)
-    ahead = held_out.read_ahead(session.rehearsal(Answer(ticks=[1])))
+    ahead = held_out.read_ahead(session.rehearsal(Answer(ticks=[1])).run())
     session.give(ticks=[2])  # answered otherwise
     b = held_out.snapshot()
     reading = held_out.reading(b)
@@ -148,11 +150,16 @@ def test_a_reading_ahead_given_up_keeps_nothing(tilted_pool):
     session = make_session()
     held_out = HeldOut(session, 8)
     session.propose(4)
-    held_out.read_ahead(session.rehearsal(Answer(ticks=[1])))
+    rehearse_round(session, session.rehearsal(Answer(ticks=[1])), held_out=held_out)
+    assert held_out._ahead is not None and session._ahead is not None
+    given_up = session.rehearsal(Answer(ticks=[2]), stop=lambda: True)
+    given_up.update = lambda bench, generator: None  # (B unchanged: a gated B's update takes no steps to stop at)
     with pytest.raises(SamplingStopped):
-        held_out.read_ahead(session.rehearsal(Answer(ticks=[1])), stop=lambda: True)
-    session.give(ticks=[1])
-    assert held_out._ahead is None, "the earlier reading is for ticks that changed since: dropped"
+        rehearse_round(session, given_up, held_out=held_out)
+    assert session._ahead is None, "what was read ahead before is for other ticks: dropped"
+    with pytest.raises(SamplingStopped):
+        held_out.read_ahead(session.frozen_b(), stop=lambda: True)
+    assert held_out._ahead is None
 
 
 def test_networks_are_the_same_only_with_every_tensor_the_same_bit_for_bit():
@@ -164,3 +171,43 @@ def test_networks_are_the_same_only_with_every_tensor_the_same_bit_for_bit():
     assert not same_networks(a, b)
     assert not same_networks(a, make_flow(LABEL_FREE, seed=1)), "another layout"
     assert not same_networks(a, torch.nn.Linear(2, 2)), "another type"
+
+
+@CONFIGS
+def test_the_round_takes_the_tiles_read_ahead_when_answered_as_the_ticks_stood(config, monkeypatch, tilted_pool):
+    session = make_session(config)
+    session.propose(4)
+    session.give(ticks=[0])
+    proposal = session.propose(4)
+    b = rehearse_round(session, session.rehearsal(Answer(ticks=[2, 3]), proposal), fresh_n=3)
+    ahead = session._ahead[2]
+    sampled = []
+    sample = session_module.sample_deciding
+    monkeypatch.setattr(session_module, "sample_deciding", lambda *args: sampled.append(1) or sample(*args))
+    result = play_round(session, Answer(ticks=[2, 3]), proposal, fresh_n=3)
+    assert sampled == [], "the round sampled nothing: it took the tiles read ahead"
+    assert same_networks(b, session.b) and result.b_trace.trajectory.shape[1] == 4
+    monkeypatch.undo()
+    alone = session.resample_deciding(torch.cat([proposal.noise, session.noise(3, result.fresh_seed)]))
+    assert alone is ahead
+    session._ahead = None  # B sampled from that noise now, as the round would have
+    again = session.resample_deciding(torch.cat([proposal.noise, session.noise(3, result.fresh_seed)]))
+    assert torch.equal(again.trajectory, ahead.trajectory), "what sampling B gives, bit for bit"
+    assert torch.equal(result.b_same, ahead.trajectory[-1, :4])
+    assert torch.equal(result.b_fresh, ahead.trajectory[-1, 4:])
+
+
+def test_tiles_read_ahead_for_other_noise_or_another_b_are_not_taken(tilted_pool):
+    session = make_session(LABEL_FREE)
+    proposal = session.propose(4)
+    rehearse_round(session, session.rehearsal(Answer(ticks=[1]), proposal), fresh_n=3)
+    ahead = session._ahead[2]
+    other_noise = play_round(session, Answer(ticks=[1]), proposal, fresh_n=2)  # 2 fresh clouds, not 3
+    assert other_noise.b_trace is not None and session._ahead[2] is ahead
+    session.undo()
+    proposal = session.propose(4)
+    rehearse_round(session, session.rehearsal(Answer(ticks=[1]), proposal), fresh_n=3)
+    b_ahead, _, ahead = session._ahead
+    result = play_round(session, Answer(ticks=[0, 1, 2]), proposal, fresh_n=3)
+    assert not same_networks(b_ahead, session.b), "another B"
+    assert not torch.equal(result.b_same, ahead.trajectory[-1, :4])

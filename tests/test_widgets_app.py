@@ -17,6 +17,7 @@ from conftest import FAST, SMALL, make_flow, same_weights, weights
 
 from toyflow.data import make_cloud
 from toyflow.preference import PreferenceSession
+from toyflow.preference import session as session_module
 from toyflow.preference.heldout import HeldOut
 from toyflow.preference.rehearsal import same_weights as same_networks
 from toyflow.solver import SamplingStopped
@@ -558,9 +559,14 @@ def test_b_as_the_ticks_stand_is_read_ahead_and_the_views_take_it(soft, monkeypa
     assert picker.wait()
     ahead_b, ahead = app.held_out._ahead
     read_ahead = len(sampled)
-    assert read_ahead >= 1 and sampled[-1] is ahead_b
+    assert read_ahead >= 1 and sampled[-1] is ahead_b and app.session._ahead[0] is ahead_b
+    tiles = []
+    sample = session_module.sample_deciding
+    monkeypatch.setattr(session_module, "sample_deciding", lambda *args: tiles.append(1) or sample(*args))
     picker.submit()
     assert picker.wait() and picker.last_error is None
+    assert tiles == [], "the round sampled nothing: it took B's tiles read ahead"
+    assert torch.equal(app.last_result.b_same, app.session._ahead[2].trajectory[-1, :4])
     assert len(sampled) == read_ahead, "the views sampled nothing more: they took what was read ahead"
     b = app.held_out.snapshot()
     assert same_networks(b, ahead_b), "B as the round made it is B as it was read ahead, bit for bit"

@@ -17,6 +17,8 @@ Reading it costs no evaluation of the network of its own where the clouds are be
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -129,15 +131,17 @@ class DecisionRecorder(nn.Module):
         return DecisionTrace(trajectory.cpu(), endpoints=kept)
 
 
-def sample_deciding(model: Velocity, noise: torch.Tensor, sampler: Sampler) -> DecisionTrace:
+def sample_deciding(
+    model: Velocity, noise: torch.Tensor, sampler: Sampler, stop: Callable[[], bool] | None = None
+) -> DecisionTrace:
     """``sampler``'s trajectory of ``model`` from ``noise (n, num_points, 2)``, the very clouds sampling alone draws,
     with what the decision is read from kept at each evaluation (:class:`DecisionRecorder`) when the sampler evaluates
     the field once a step (:data:`ONE_EVALUATION`) and ``model`` is a module whose evaluation gives it; else the
-    trajectory alone. On the CPU."""
+    trajectory alone. On the CPU. ``stop``: as for :meth:`~toyflow.solver.Sampler.sample`."""
     if sampler.method not in ONE_EVALUATION or not reads_while_sampled(model):
-        return DecisionTrace(sampler.sample(model, noise, return_trajectory=True).cpu())
+        return DecisionTrace(sampler.sample(model, noise, return_trajectory=True, stop=stop).cpu())
     recorder = DecisionRecorder(model)
-    return recorder.trace(sampler.sample(recorder, noise, return_trajectory=True))
+    return recorder.trace(sampler.sample(recorder, noise, return_trajectory=True, stop=stop))
 
 
 def decision_from(

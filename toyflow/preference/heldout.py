@@ -22,7 +22,7 @@ from ..evaluation import EVAL_SEED
 from ..judge import Verdict, judge
 from ..validation import check_count
 from . import a_cache
-from .rehearsal import Rehearsal, same_weights
+from .rehearsal import same_weights
 from .session import PreferenceSession
 
 HELD_OUT_SEED = EVAL_SEED  # the held-out noises: the fixed noises every benchmark and the chart measure models on
@@ -94,17 +94,14 @@ class HeldOut:
                 self._b = (model, ahead[1] if fits else self._read(model, stop))
             return self._b[1]
 
-    def read_ahead(self, rehearsal: Rehearsal, stop: Callable[[], bool] | None = None) -> HeldOutReading | None:
-        """Run ``rehearsal`` (B as an answer not given yet would make it) and read that B, keeping it: :meth:`reading`
-        then gives it for any copy of B with the same weights, bit for bit, instead of sampling again (the last one
-        read ahead is kept). ``None`` where the update came out non-finite. With ``stop``, the update and the
-        sampling give way when it says so (:class:`~toyflow.solver.SamplingStopped`), keeping nothing."""
-        b = rehearsal.run()
+    def read_ahead(self, model: nn.Module, stop: Callable[[], bool] | None = None) -> HeldOutReading:
+        """Read ``model``, B as an answer not given yet would make it (a :class:`~toyflow.preference.rehearsal.
+        Rehearsal`'s), and keep it: :meth:`reading` then gives it for any copy of B with the same weights, bit for
+        bit, instead of sampling again (the last one read ahead is kept). ``stop``: as for :meth:`reading`."""
         with self._lock:
             self._ahead = None  # what was read ahead before is for other ticks
-            if b is not None:
-                self._ahead = (b, self._read(b, stop))
-            return None if self._ahead is None else self._ahead[1]
+            self._ahead = (model, self._read(model, stop))
+            return self._ahead[1]
 
     def _read(self, model: nn.Module, stop: Callable[[], bool] | None) -> HeldOutReading:
         clouds = self.session.sampler.sample(model, self.noise(), stop=stop).cpu()

@@ -1,13 +1,14 @@
 """Model B as an answer would make it, computed before the answer is given: a rehearsal of a round's update.
 
-While the person ticks, the ticks as they stand say what the round would teach B. A method's update is determined
-by the session's state and the round's stream (``(seed, "update", r)``), so the same update run on a copy of the
-workbench (:meth:`~toyflow.preference.workbench.Workbench.apart`), on a worker thread, gives B to the bit as the
-round will if the answer is given as it stands. What is read of that B ahead of the answer (its clouds of the
-held-out noises, the slowest of the views: :meth:`~toyflow.preference.heldout.HeldOut.read_ahead`) is then taken
-by the views for any copy of B with the same weights, bit for bit; an answer given otherwise finds nothing that
-fits and B is read as it is. Nothing of the session changes: its B, optimiser, labelled proposals, history and
-log are the round's alone.
+While the person ticks, the ticks as they stand say what the round would teach B. A method's update is determined by the
+session's state and the round's stream (``(seed, "update", r)``), so the same update run on a copy of the workbench
+(:meth:`~toyflow.preference.workbench.Workbench.apart`), on a worker thread, gives B to the bit as the round will if the
+answer is given as it stands. What is read of that B ahead of the answer (the round's tiles,
+:meth:`~toyflow.preference.session.PreferenceSession.read_ahead`, and its clouds of the held-out noises, the slowest of
+the views, :meth:`~toyflow.preference.heldout.HeldOut.read_ahead`: both at once by
+:func:`~toyflow.preference.round.rehearse_round`) is then taken for any B with the same weights, bit for bit; an answer
+given otherwise finds nothing that fits and B is read as it is. Nothing of the session changes: its B, optimiser,
+labelled proposals, history and log are the round's alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .records import UpdateStats
+from .records import Proposal, UpdateStats
 from .workbench import Workbench
 
 Update = Callable[[Workbench, torch.Generator], UpdateStats]
@@ -26,12 +27,19 @@ Update = Callable[[Workbench, torch.Generator], UpdateStats]
 
 @dataclass
 class Rehearsal:
-    """An update of B to run apart: ``bench`` (a workbench made apart, with the answer's proposal labelled last),
-    the method's ``update`` and the stream of the round that will answer (``generator``)."""
+    """An update of B to run apart: ``bench`` (a workbench made apart, with ``proposal`` labelled last), the
+    method's ``update``, and the number of the round that will answer (``round``) and its stream (``generator``)."""
 
     bench: Workbench
     update: Update
+    proposal: Proposal
+    round: int
     generator: torch.Generator
+
+    @property
+    def stop(self) -> Callable[[], bool] | None:
+        """What gives the rehearsal up, asked between two steps (the workbench's)."""
+        return self.bench.stop
 
     def run(self) -> nn.Module | None:
         """Update the copy of B and return it frozen (eval mode, no gradients): the B the round will make, or

@@ -28,6 +28,7 @@ from ..validation import check_count, check_probability
 from .heldout import HeldOut
 from .labels import Answer, PreferenceInputError
 from .records import PROPOSALS, ChartPoint, Proposal, RoundRecord
+from .rehearsal import Rehearsal
 from .session import PreferenceSession
 
 FRESH_N = 6  # fresh samples of B shown after a round
@@ -85,10 +86,8 @@ def play_round(
     say(2, "re-sampling B on the same noise…")
     t = time.perf_counter()
     seed = round_seed(session.seed, "fresh", record.round)
-    # one batch for the proposals' noise and the fresh noise: one sampler call instead of two
     n = proposal.noise.shape[0]
-    noise = torch.cat([proposal.noise.to(session.device), session.noise(fresh_n, seed)])
-    trace = session.resample_deciding(noise)
+    trace = session.resample_deciding(round_noise(session, proposal, fresh_n, record.round))
     b_same, b_fresh = trace.trajectory[-1, :n], trace.trajectory[-1, n:]
     timing["sample"] = time.perf_counter() - t
     point = None
@@ -98,6 +97,36 @@ def play_round(
         timing["chart"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - start
     return RoundResult(record, proposal, b_same, b_fresh, seed, point, timing, trace.first(n))
+
+
+def round_noise(session: PreferenceSession, proposal: Proposal, fresh_n: int, round_number: int) -> torch.Tensor:
+    """The noise round ``round_number`` re-samples B from, in one batch (one sampler call instead of two): the
+    proposal's ``n``, then ``fresh_n`` of :func:`round_seed` ``(seed, "fresh", round_number)``, ``(n + fresh_n,
+    num_points, 2)`` on the session's device."""
+    fresh = session.noise(fresh_n, round_seed(session.seed, "fresh", round_number))
+    return torch.cat([proposal.noise.to(session.device), fresh])
+
+
+def rehearse_round(
+    session: PreferenceSession,
+    rehearsal: Rehearsal,
+    fresh_n: int = FRESH_N,
+    held_out: HeldOut | None = None,
+) -> nn.Module | None:
+    """Before the answer, what the round answering as ``rehearsal`` says (:meth:`PreferenceSession.rehearsal`) will
+    read of B, read now, e.g. on a worker thread while the person may still change the ticks: B made apart
+    (:meth:`~toyflow.preference.rehearsal.Rehearsal.run`), sampled from the round's noise (its tiles:
+    :meth:`PreferenceSession.read_ahead`, taken by :func:`play_round` with ``fresh_n``) and, given ``held_out``, on
+    the held-out noises (:meth:`HeldOut.read_ahead`, taken by the views). Returns that B, ``None`` where its update
+    came out non-finite. The rehearsal's ``stop()`` gives it all up between two steps
+    (:class:`~toyflow.solver.SamplingStopped`), keeping nothing more."""
+    b = rehearsal.run()
+    if b is None:
+        return None
+    session.read_ahead(b, round_noise(session, rehearsal.proposal, fresh_n, rehearsal.round), rehearsal.stop)
+    if held_out is not None:
+        held_out.read_ahead(b, rehearsal.stop)
+    return b
 
 
 def play_until(

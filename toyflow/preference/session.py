@@ -42,7 +42,7 @@ from .log import SessionLog, tensors_checksum
 from .log_schema import MAX_PROPOSALS, MAX_STEPS, check_settings
 from .optimizer import Adam
 from .records import PROPOSALS, Labelled, Pool, Proposal, RoundRecord
-from .rehearsal import Rehearsal
+from .rehearsal import Rehearsal, same_weights
 from .settings import MethodSettings
 from .workbench import Workbench
 
@@ -173,6 +173,7 @@ class PreferenceSession:
         self._drawn: weakref.WeakValueDictionary[int, Proposal] = weakref.WeakValueDictionary()
         self._finetunes = 0
         self._snapshots: list[snapshots.Snapshot] = []
+        self._ahead: tuple[nn.Module, torch.Tensor, DecisionTrace] | None = None  # read_ahead's B, noise and trace
         self.b_version += 1
 
     def reset(self) -> None:
@@ -254,8 +255,22 @@ class PreferenceSession:
 
     def resample_deciding(self, noise: torch.Tensor) -> DecisionTrace:
         """Every step of model B from ``noise (n, num_points, 2)``, the clouds :meth:`resample` draws at its end, with
-        what B's decision is read from kept along the way (:func:`~toyflow.decision.sample_deciding`), on the CPU."""
+        what B's decision is read from kept along the way (:func:`~toyflow.decision.sample_deciding`), on the CPU;
+        what :meth:`read_ahead` kept where it read the same noise with a B of the same weights, bit for bit."""
+        ahead = self._ahead
+        if ahead is not None and torch.equal(ahead[1], noise) and same_weights(ahead[0], self.b):
+            return ahead[2]
         return sample_deciding(self.b, noise, self.sampler)
+
+    def read_ahead(self, b: nn.Module, noise: torch.Tensor, stop: Callable[[], bool] | None = None) -> DecisionTrace:
+        """:meth:`resample_deciding` of ``b`` (B as an answer not given yet would make it, a :class:`~toyflow.
+        preference.rehearsal.Rehearsal`'s) from ``noise (n, num_points, 2)``, kept (the last one): the round that
+        re-samples B from that noise takes it if B then has the same weights. ``stop``: it gives way between two
+        steps (:class:`~toyflow.solver.SamplingStopped`), keeping nothing. Safe on a worker thread."""
+        self._ahead = None  # what was read ahead before is for other ticks
+        trace = sample_deciding(b, noise, self.sampler, stop)
+        self._ahead = (b, noise, trace)
+        return trace
 
     def sample_a(self, n: int, seed: int) -> torch.Tensor:
         """``n`` clouds of A from the noise of ``seed``: ``(n, num_points, 2)``."""
@@ -359,7 +374,8 @@ class PreferenceSession:
             return None
         bench = self.bench.apart(stop)
         bench.buffer.append(self._labelled(proposal, y))
-        return Rehearsal(bench, self.learner.update, stream(self.seed, "update", self.rounds + 1))
+        number = self.rounds + 1
+        return Rehearsal(bench, self.learner.update, proposal, number, stream(self.seed, "update", number))
 
     def _restore(self, snapshot: snapshots.Snapshot) -> None:
         """Everything back as it was when ``snapshot`` was taken (B bit for bit, the method's state, the counters)."""

@@ -24,7 +24,7 @@ from ..judge import prepare as prepare_judge
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
 from ..preference.heldout import HeldOut
 from ..preference.rehearsal import Rehearsal
-from ..preference.round import CHART_CLOUDS
+from ..preference.round import CHART_CLOUDS, rehearse_round
 from ..preference.views import ViewMeter
 from ..solver import SamplingStopped
 from ..validation import check_count
@@ -100,24 +100,28 @@ class PreferenceApp:
 
     def _ticked(self, _change: object = None) -> None:
         """The ticks changed: while the person may tick on, the worker makes B as the ticks as they stand would
-        (:meth:`PreferenceSession.rehearsal`) and samples it on the held-out noises (:meth:`HeldOut.read_ahead`, the
-        views' slowest part), so that, answered as they stand, the views take that sampling instead of drawing B
-        again. It gives way to the next change of the ticks or the next action (between two optimiser steps or two
-        sampler steps); nothing of the session changes."""
+        (:meth:`PreferenceSession.rehearsal`) and samples it from the round's noise (its tiles) and the held-out
+        noises (the views' slowest part: :func:`~toyflow.preference.round.rehearse_round`), so that, answered as
+        they stand, the round and the views take those samplings instead of drawing B again. It gives way to the
+        next change of the ticks or the next action (between two optimiser steps or two sampler steps); nothing of
+        the session changes."""
         self._ticks_seen += 1
         seen = self._ticks_seen
         if self.picker.answered or self.picker.busy or self.picker.proposal is None:
             return
-        stop = lambda: self._ticks_seen != seen  # noqa: E731
+
+        def stop() -> bool:
+            return self._ticks_seen != seen
+
         rehearsal = self.session.rehearsal(self.picker.answer, self.picker.proposal, stop)
         if rehearsal is not None:
-            self.painter.submit(self._read_b_ahead, rehearsal, stop)
+            self.painter.submit(self._read_b_ahead, rehearsal)
 
-    def _read_b_ahead(self, rehearsal: Rehearsal, stop: Callable[[], bool]) -> None:
-        if stop():
+    def _read_b_ahead(self, rehearsal: Rehearsal) -> None:
+        if rehearsal.stop is not None and rehearsal.stop():
             return
         with contextlib.suppress(Exception):  # given up (SamplingStopped), or failed: the round does it, and tells
-            self.held_out.read_ahead(rehearsal, stop)
+            rehearse_round(self.session, rehearsal, self.picker.fresh_n, self.held_out)
 
     def _unless_acted(self, part: Callable[[], object]) -> None:
         if not self._give_way.is_set():
