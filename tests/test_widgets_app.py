@@ -589,3 +589,54 @@ def test_ticks_changed_after_the_reading_ahead_have_b_read_again(monkeypatch, ti
     b = app.held_out.snapshot()
     assert sampled[-1] is b, "the views sampled B themselves"
     assert torch.equal(app.held_out.reading(b).clouds, app.held_out._read(b, None).clouds)
+
+
+def pause_the_reading_ahead(app: PreferenceApp, monkeypatch: pytest.MonkeyPatch) -> tuple[list, threading.Event]:
+    """Make the held-out noises' sampling of B read ahead wait, once begun, for the returned event: ``(the models the
+    held-out noises were sampled from, in order; the event)``."""
+    read, sampled, begun, go = app.held_out._read, [], threading.Event(), threading.Event()
+
+    def paused(model, stop):
+        sampled.append(model)
+        if model is not app.session.a and not begun.is_set():
+            begun.set()
+            assert go.wait(30)
+        return read(model, stop)
+
+    monkeypatch.setattr(app.held_out, "_read", paused)
+    return sampled, begun, go
+
+
+def test_an_answer_as_the_ticks_stand_keeps_the_reading_ahead_of_the_held_out_clouds(monkeypatch, tilted_pool):
+    app = make_app()
+    picker = app.picker
+    assert picker.wait()
+    sampled, begun, go = pause_the_reading_ahead(app, monkeypatch)
+    picker.toggle(1)
+    assert begun.wait(30) and app._reading.stage == "held-out clouds"
+    picker.submit()  # while B read ahead is being sampled on the held-out noises: the round takes its tiles
+    assert app._kept is app._reading and app._no_round.is_set()
+    picker.next()  # the person goes on: the reading kept samples on
+    go.set()
+    assert picker.wait() and picker.last_error is None
+    b = app.held_out.snapshot()
+    assert len(sampled) == 1 and same_networks(sampled[0], b), "the views took it: B was sampled once"
+    point = picker.chart_points[-1]
+    verdict = app.held_out.reading(b).verdict
+    assert (point.s_fraction_b, point.clean_b) == (verdict.s_fraction, verdict.clean_fraction)
+
+
+def test_another_answer_gives_the_reading_ahead_up(monkeypatch, tilted_pool):
+    app = make_app()
+    picker = app.picker
+    assert picker.wait()
+    sampled, begun, go = pause_the_reading_ahead(app, monkeypatch)
+    picker.toggle(1)
+    assert begun.wait(30)
+    picker.toggle(2)  # ticks [1, 2]: another answer (its own reading queues behind the paused one)
+    picker.submit()
+    assert app._kept is None
+    go.set()
+    assert picker.wait() and picker.last_error is None
+    b = app.held_out.snapshot()
+    assert sampled[-1] is b and not same_networks(sampled[0], b), "given up: the views sampled B themselves"

@@ -19,22 +19,27 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .labels import Answer
 from .records import Proposal, UpdateStats
 from .workbench import Workbench
 
 Update = Callable[[Workbench, torch.Generator], UpdateStats]
+STAGES = ("not begun", "update", "tiles", "held-out clouds", "done")  # a Rehearsal's stage, in order
 
 
 @dataclass
 class Rehearsal:
-    """An update of B to run apart: ``bench`` (a workbench made apart, with ``proposal`` labelled last), the
-    method's ``update``, and the number of the round that will answer (``round``) and its stream (``generator``)."""
+    """An update of B to run apart: ``bench`` (a workbench made apart, with ``proposal`` labelled as ``answer``
+    says, last), the method's ``update``, and the number of the round that will answer (``round``) and its stream
+    (``generator``). ``stage`` says how far whoever runs it got (:data:`STAGES`), for a caller on another thread."""
 
     bench: Workbench
     update: Update
+    answer: Answer
     proposal: Proposal
     round: int
     generator: torch.Generator
+    stage: str = "not begun"
 
     @property
     def stop(self) -> Callable[[], bool] | None:
@@ -46,6 +51,7 @@ class Rehearsal:
         ``None`` where the update came out non-finite (the round then keeps B as it was). Raises
         :class:`~toyflow.preference.workbench.UpdateStopped` when the workbench's ``stop()`` gives it up between
         two optimiser steps. Run it once."""
+        self.stage = "update"
         self.update(self.bench, self.generator)
         b = self.bench.b
         if not all(torch.isfinite(p).all() for p in b.parameters()):

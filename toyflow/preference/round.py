@@ -123,9 +123,12 @@ def rehearse_round(
     b = rehearsal.run()
     if b is None:
         return None
+    rehearsal.stage = "tiles"
     session.read_ahead(b, round_noise(session, rehearsal.proposal, fresh_n, rehearsal.round), rehearsal.stop)
     if held_out is not None:
+        rehearsal.stage = "held-out clouds"
         held_out.read_ahead(b, rehearsal.stop)
+    rehearsal.stage = "done"
     return b
 
 

@@ -375,7 +375,7 @@ class PreferenceSession:
         bench = self.bench.apart(stop)
         bench.buffer.append(self._labelled(proposal, y))
         number = self.rounds + 1
-        return Rehearsal(bench, self.learner.update, proposal, number, stream(self.seed, "update", number))
+        return Rehearsal(bench, self.learner.update, answer, proposal, number, stream(self.seed, "update", number))
 
     def _restore(self, snapshot: snapshots.Snapshot) -> None:
         """Everything back as it was when ``snapshot`` was taken (B bit for bit, the method's state, the counters)."""

@@ -75,6 +75,10 @@ class PreferenceApp:
         self.last_result: RoundResult | None = None
         self._give_way = threading.Event()  # set by the person's first action: work read ahead stops (below)
         self._ticks_seen = 0  # moved on by every change of the ticks and every action: what was read ahead gives way
+        self._reading: Rehearsal | None = None  # B read ahead for the latest ticks (_ticked)
+        self._kept: Rehearsal | None = None  # one that an answer kept: it samples on whatever the person does next
+        self._no_round = threading.Event()  # cleared while a round runs: a reading ahead it keeps waits meanwhile
+        self._no_round.set()
         self.picker.on_round(self.play)
         self.picker.on_next(self.propose)
         self.picker.on("undo", self.undo)
@@ -103,17 +107,20 @@ class PreferenceApp:
         (:meth:`PreferenceSession.rehearsal`) and samples it from the round's noise (its tiles) and the held-out
         noises (the views' slowest part: :func:`~toyflow.preference.round.rehearse_round`), so that, answered as
         they stand, the round and the views take those samplings instead of drawing B again. It gives way to the
-        next change of the ticks or the next action (between two optimiser steps or two sampler steps); nothing of
-        the session changes."""
+        next change of the ticks or the next action (between two optimiser steps or two sampler steps), except to an
+        answer as the ticks stand given while it samples the held-out noises: it waits for that round, then samples
+        on (until an undo or a reset), and the views take it. Nothing of the session changes."""
         self._ticks_seen += 1
         seen = self._ticks_seen
+        self._reading = None
         if self.picker.answered or self.picker.busy or self.picker.proposal is None:
             return
 
         def stop() -> bool:
-            return self._ticks_seen != seen
+            self._no_round.wait()  # a round that keeps this reading runs first, with the cores to itself
+            return self._ticks_seen != seen and self._kept is not rehearsal
 
-        rehearsal = self.session.rehearsal(self.picker.answer, self.picker.proposal, stop)
+        rehearsal = self._reading = self.session.rehearsal(self.picker.answer, self.picker.proposal, stop)
         if rehearsal is not None:
             self.painter.submit(self._read_b_ahead, rehearsal)
 
@@ -159,8 +166,12 @@ class PreferenceApp:
         proposals are marked answered all the same, with the counts, and the error is shown: pressing Teach again
         would teach B the same answer twice."""
         self._give_way.set()
-        self._ticks_seen += 1  # what is read ahead for these ticks stops where it is: the round may read it
+        reading = self._reading  # read ahead for these ticks: kept once past the tiles (the round takes them)
+        if reading is not None and reading.answer == answer and reading.stage == "held-out clouds":
+            self._kept = reading
+        self._ticks_seen += 1  # anything else read ahead stops where it is (after this round, if it is sampling)
         answers = len(self.session.history)
+        self._no_round.clear()
         try:
             result = play_round(
                 self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.stage
@@ -175,6 +186,8 @@ class PreferenceApp:
                 self._show_counts()
                 self.picker.mark_answered()
             raise
+        finally:
+            self._no_round.set()
         return result.record
 
     def undo(self) -> RoundRecord:
@@ -214,6 +227,7 @@ class PreferenceApp:
         in the status line, nothing changed) if they are not done in the picker's time: what they measured must not
         land after ``action``."""
         self._give_way.set()
+        self._kept = None
         self._ticks_seen += 1
         if not self.picker.wait():
             raise TimeoutError(f"the views of the last round are still being drawn: press {action} again once they are")
