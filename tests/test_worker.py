@@ -89,3 +89,22 @@ def test_the_worker_hands_back_the_caller_s_threads_and_its_own_when_idle(two_th
     assert seen["worker"] in now
     worker.shutdown()
     assert ended(seen["worker"])
+
+
+def test_a_job_waiting_for_the_kernel_s_thread_hands_its_openmp_threads_back_first(monkeypatch):
+    from toyflow import worker
+
+    released = []
+    monkeypatch.setattr(worker, "release_threads", lambda: released.append(threading.current_thread().name))
+    event = threading.Event()
+    event.set()
+    worker.wait_for(event)
+    assert released == [], "nothing to wait for: nothing handed back"
+    event.clear()
+    waiter = threading.Thread(target=worker.wait_for, args=(event,), name="waiter")
+    waiter.start()
+    time.sleep(0.05)
+    assert waiter.is_alive() and released == ["waiter"], "handed back, then waiting"
+    event.set()
+    waiter.join(2)
+    assert not waiter.is_alive()

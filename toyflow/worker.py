@@ -18,6 +18,14 @@ from .openmp import release_threads
 T = TypeVar("T")
 
 
+def wait_for(event: threading.Event) -> None:
+    """Wait until ``event`` is set; if it is not yet, the calling thread's OpenMP threads are handed back first, so
+    that the thread that computes meanwhile has them alone (a job of the worker waiting for the kernel's thread)."""
+    if not event.is_set():
+        release_threads()
+        event.wait()
+
+
 class TorchWorker:
     """Runs jobs in order on one thread (started at the first :meth:`submit`)."""
 

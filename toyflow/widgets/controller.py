@@ -28,6 +28,7 @@ from ..preference.round import CHART_CLOUDS, rehearse_round
 from ..preference.views import ViewMeter
 from ..solver import SamplingStopped
 from ..validation import check_count
+from ..worker import wait_for
 from .painter import ViewPainter
 from .picker import ProposalPicker
 
@@ -117,7 +118,7 @@ class PreferenceApp:
             return
 
         def stop() -> bool:
-            self._no_round.wait()  # a round that keeps this reading runs first, with the cores to itself
+            wait_for(self._no_round)  # a round that keeps this reading runs first, with the cores to itself
             return self._ticks_seen != seen and self._kept is not rehearsal
 
         rehearsal = self._reading = self.session.rehearsal(self.picker.answer, self.picker.proposal, stop)
