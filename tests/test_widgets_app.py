@@ -585,7 +585,7 @@ def test_ticks_changed_after_the_reading_ahead_have_b_read_again(monkeypatch, ti
     assert picker.wait() and len(sampled) == 1
     picker.select([1])
     picker.submit()  # at once: what is read ahead for [1] gives way, if it had begun
-    assert picker.wait() and picker.last_error is None
+    assert picker.wait() and picker.last_error is None and app.read_ahead_error is None
     b = app.held_out.snapshot()
     assert sampled[-1] is b, "the views sampled B themselves"
     assert torch.equal(app.held_out.reading(b).clouds, app.held_out._read(b, None).clouds)
@@ -618,7 +618,7 @@ def test_an_answer_as_the_ticks_stand_keeps_the_reading_ahead_of_the_held_out_cl
     assert app._kept is app._reading and app._no_round.is_set()
     picker.next()  # the person goes on: the reading kept samples on
     go.set()
-    assert picker.wait() and picker.last_error is None
+    assert picker.wait() and picker.last_error is None and app.read_ahead_error is None
     b = app.held_out.snapshot()
     assert len(sampled) == 1 and same_networks(sampled[0], b), "the views took it: B was sampled once"
     point = picker.chart_points[-1]
@@ -637,6 +637,22 @@ def test_another_answer_gives_the_reading_ahead_up(monkeypatch, tilted_pool):
     picker.submit()
     assert app._kept is None
     go.set()
-    assert picker.wait() and picker.last_error is None
+    assert picker.wait() and picker.last_error is None and app.read_ahead_error is None
     b = app.held_out.snapshot()
     assert sampled[-1] is b and not same_networks(sampled[0], b), "given up: the views sampled B themselves"
+
+
+def test_a_reading_ahead_that_fails_is_told_and_the_round_goes_on(monkeypatch, tilted_pool):
+    app = make_app()
+    picker = app.picker
+    assert picker.wait()
+
+    def broken(bench, generator):
+        raise RuntimeError("broken")
+
+    monkeypatch.setattr(app.session.learner, "update", broken)
+    picker.toggle(0)  # the rehearsal takes the method's update as it is now: broken
+    assert picker.wait() and app.read_ahead_error == "RuntimeError: broken"
+    monkeypatch.undo()
+    picker.submit()
+    assert picker.wait() and picker.last_error is None and picker.round == 1 and picker.chart_points

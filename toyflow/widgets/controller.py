@@ -7,7 +7,8 @@ round itself is drawn after B's tiles, on a worker thread, from a frozen copy of
 :class:`~toyflow.widgets.painter.ViewPainter`): what B believes about the person's taste
 (:attr:`PreferenceApp.belief`), the decision over time under the tiles, A and B in motion
 (:attr:`PreferenceApp.motion`), the flip map (:attr:`PreferenceApp.flip_map`) and the chart. ``picker.wait()``
-waits for them; ``background=False`` draws them inline.
+waits for them; ``background=False`` draws them inline. While the person ticks, the worker reads B ahead as the
+ticks stand (:mod:`~toyflow.preference.rehearsal`): answered as they stood, the round and the views take it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class PreferenceApp:
         self._kept: Rehearsal | None = None  # one that an answer kept: it samples on whatever the person does next
         self._no_round = threading.Event()  # cleared while a round runs: a reading ahead it keeps waits meanwhile
         self._no_round.set()
+        self.read_ahead_error: str | None = None  # why the last reading ahead of B failed, if one did
         self.picker.on_round(self.play)
         self.picker.on_next(self.propose)
         self.picker.on("undo", self.undo)
@@ -128,8 +130,12 @@ class PreferenceApp:
     def _read_b_ahead(self, rehearsal: Rehearsal) -> None:
         if rehearsal.stop is not None and rehearsal.stop():
             return
-        with contextlib.suppress(Exception):  # given up (SamplingStopped), or failed: the round does it, and tells
+        try:
             rehearse_round(self.session, rehearsal, self.picker.fresh_n, self.held_out)
+        except SamplingStopped:  # given up: the ticks changed, or the person acted
+            pass
+        except Exception as e:  # the round does the same work itself, and shows its error; kept for whoever looks
+            self.read_ahead_error = f"{type(e).__name__}: {e}"
 
     def _unless_acted(self, part: Callable[[], object]) -> None:
         if not self._give_way.is_set():
