@@ -4,6 +4,7 @@ the held-out noises (HeldOut.read_ahead) for the views to take when the answer i
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import replace
 
 import pytest
@@ -13,6 +14,7 @@ from test_undo_replay import optimiser_state, same_optimiser_state
 
 from toyflow.preference import METHODS, Answer, HeldOut, PreferenceSession
 from toyflow.preference import session as session_module
+from toyflow.preference.read_ahead import ReadAhead
 from toyflow.preference.rehearsal import same_weights as same_networks
 from toyflow.preference.round import play_round, rehearse_round
 from toyflow.preference.workbench import UpdateStopped
@@ -211,3 +213,48 @@ def test_tiles_read_ahead_for_other_noise_or_another_b_are_not_taken(tilted_pool
     result = play_round(session, Answer(ticks=[0, 1, 2]), proposal, fresh_n=3)
     assert not same_networks(b_ahead, session.b), "another B"
     assert not torch.equal(result.b_same, ahead.trajectory[-1, :4])
+
+
+def test_read_ahead_reads_the_ticks_as_they_stand_and_the_round_takes_it(monkeypatch, tilted_pool):
+    session = make_session(LABEL_FREE)
+    held_out = HeldOut(session, 8)
+    jobs = []
+    ahead = ReadAhead(session, held_out, lambda job, *args: jobs.append((job, args)), fresh_n=3)
+    proposal = session.propose(4)
+    ahead.ticked(Answer(ticks=[0]), proposal)
+    ahead.ticked(Answer(ticks=[0, 2]), proposal)  # the first reading gives way before it begins
+    ahead.ticked(Answer(ticks=[0, 2]), None)  # nothing open to answer: nothing to read
+    assert ahead.latest is None and len(jobs) == 2
+    ahead.ticked(Answer(ticks=[2]), proposal)
+    for job, args in jobs:
+        job(*args)
+    assert [args[0].stage for _, args in jobs] == ["not begun", "not begun", "done"]
+    with ahead.answering(Answer(ticks=[2])):
+        result = play_round(session, Answer(ticks=[2]), proposal, fresh_n=3)
+    assert ahead.kept is None, "done before the answer: nothing left to keep"
+    assert result.b_trace.trajectory.shape[1] == 4 and session._ahead is not None
+    assert same_networks(session._ahead[0], session.b) and ahead.error is None
+
+
+def test_read_ahead_keeps_a_reading_past_its_tiles_for_the_answer_it_reads(tilted_pool):
+    session = make_session()
+    ahead = ReadAhead(session, HeldOut(session, 8), lambda job, *args: None)
+    proposal = session.propose(4)
+    ahead.ticked(Answer(ticks=[1]), proposal)
+    ahead.latest.stage = "held-out clouds"  # as the worker leaves it while it samples the held-out noises
+    with ahead.answering(Answer(ticks=[1, 2])):
+        assert ahead.kept is None, "another answer"
+    ahead.ticked(Answer(ticks=[1]), proposal)
+    ahead.latest.stage = "held-out clouds"
+    waited = threading.Event()
+    with ahead.answering(Answer(ticks=[1])):
+        assert ahead.kept is ahead.latest
+        asking = threading.Thread(target=lambda: ahead.latest.stop() or waited.set())
+        asking.start()  # as the worker asks between two steps: it waits for the round's end
+        assert not waited.wait(0.2)
+    asking.join(5)
+    assert waited.is_set(), "kept: once the round is done it samples on"
+    ahead.moved_on()
+    assert not ahead.latest.stop(), "new proposals: a reading kept goes on"
+    ahead.give_up()
+    assert ahead.kept is None and ahead.latest.stop(), "an undo or a reset gives it up"

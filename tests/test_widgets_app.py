@@ -585,7 +585,7 @@ def test_ticks_changed_after_the_reading_ahead_have_b_read_again(monkeypatch, ti
     assert picker.wait() and len(sampled) == 1
     picker.select([1])
     picker.submit()  # at once: what is read ahead for [1] gives way, if it had begun
-    assert picker.wait() and picker.last_error is None and app.read_ahead_error is None
+    assert picker.wait() and picker.last_error is None and app.ahead.error is None
     b = app.held_out.snapshot()
     assert sampled[-1] is b, "the views sampled B themselves"
     assert torch.equal(app.held_out.reading(b).clouds, app.held_out._read(b, None).clouds)
@@ -613,12 +613,12 @@ def test_an_answer_as_the_ticks_stand_keeps_the_reading_ahead_of_the_held_out_cl
     assert picker.wait()
     sampled, begun, go = pause_the_reading_ahead(app, monkeypatch)
     picker.toggle(1)
-    assert begun.wait(30) and app._reading.stage == "held-out clouds"
+    assert begun.wait(30) and app.ahead.latest.stage == "held-out clouds"
     picker.submit()  # while B read ahead is being sampled on the held-out noises: the round takes its tiles
-    assert app._kept is app._reading and app._no_round.is_set()
+    assert app.ahead.kept is app.ahead.latest
     picker.next()  # the person goes on: the reading kept samples on
     go.set()
-    assert picker.wait() and picker.last_error is None and app.read_ahead_error is None
+    assert picker.wait() and picker.last_error is None and app.ahead.error is None
     b = app.held_out.snapshot()
     assert len(sampled) == 1 and same_networks(sampled[0], b), "the views took it: B was sampled once"
     point = picker.chart_points[-1]
@@ -635,9 +635,9 @@ def test_another_answer_gives_the_reading_ahead_up(monkeypatch, tilted_pool):
     assert begun.wait(30)
     picker.toggle(2)  # ticks [1, 2]: another answer (its own reading queues behind the paused one)
     picker.submit()
-    assert app._kept is None
+    assert app.ahead.kept is None
     go.set()
-    assert picker.wait() and picker.last_error is None and app.read_ahead_error is None
+    assert picker.wait() and picker.last_error is None and app.ahead.error is None
     b = app.held_out.snapshot()
     assert sampled[-1] is b and not same_networks(sampled[0], b), "given up: the views sampled B themselves"
 
@@ -652,7 +652,7 @@ def test_a_reading_ahead_that_fails_is_told_and_the_round_goes_on(monkeypatch, t
 
     monkeypatch.setattr(app.session.learner, "update", broken)
     picker.toggle(0)  # the rehearsal takes the method's update as it is now: broken
-    assert picker.wait() and app.read_ahead_error == "RuntimeError: broken"
+    assert picker.wait() and app.ahead.error == "RuntimeError: broken"
     monkeypatch.undo()
     picker.submit()
     assert picker.wait() and picker.last_error is None and picker.round == 1 and picker.chart_points

@@ -8,7 +8,7 @@ round itself is drawn after B's tiles, on a worker thread, from a frozen copy of
 (:attr:`PreferenceApp.belief`), the decision over time under the tiles, A and B in motion
 (:attr:`PreferenceApp.motion`), the flip map (:attr:`PreferenceApp.flip_map`) and the chart. ``picker.wait()``
 waits for them; ``background=False`` draws them inline. While the person ticks, the worker reads B ahead as the
-ticks stand (:mod:`~toyflow.preference.rehearsal`): answered as they stood, the round and the views take it.
+ticks stand (:mod:`~toyflow.preference.read_ahead`): answered as they stood, the round and the views take it.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from ..flips import FLIP_N
 from ..judge import prepare as prepare_judge
 from ..preference import Answer, ChartMeter, PreferenceSession, Proposal, RoundRecord, RoundResult, play_round
 from ..preference.heldout import HeldOut
-from ..preference.rehearsal import Rehearsal
-from ..preference.round import CHART_CLOUDS, rehearse_round
+from ..preference.read_ahead import ReadAhead
+from ..preference.round import CHART_CLOUDS
 from ..preference.views import ViewMeter
 from ..solver import SamplingStopped
 from ..validation import check_count
-from ..worker import wait_for
 from .painter import ViewPainter
 from .picker import ProposalPicker
 
@@ -76,12 +75,8 @@ class PreferenceApp:
         self.log_path = Path(log_path) if log_path is not None else default_log_path()
         self.last_result: RoundResult | None = None
         self._give_way = threading.Event()  # set by the person's first action: work read ahead stops (below)
-        self._ticks_seen = 0  # moved on by every change of the ticks and every action: what was read ahead gives way
-        self._reading: Rehearsal | None = None  # B read ahead for the latest ticks (_ticked)
-        self._kept: Rehearsal | None = None  # one that an answer kept: it samples on whatever the person does next
-        self._no_round = threading.Event()  # cleared while a round runs: a reading ahead it keeps waits meanwhile
-        self._no_round.set()
-        self.read_ahead_error: str | None = None  # why the last reading ahead of B failed, if one did
+        # B read ahead on the worker as the ticks stand (connected below, where the views run on the worker)
+        self.ahead = ReadAhead(session, self.held_out, self.painter.submit, self.picker.fresh_n)
         self.picker.on_round(self.play)
         self.picker.on_next(self.propose)
         self.picker.on("undo", self.undo)
@@ -106,36 +101,12 @@ class PreferenceApp:
             self.picker.observe(self._ticked, names=["selected", "probabilities"])
 
     def _ticked(self, _change: object = None) -> None:
-        """The ticks changed: while the person may tick on, the worker makes B as the ticks as they stand would
-        (:meth:`PreferenceSession.rehearsal`) and samples it from the round's noise (its tiles) and the held-out
-        noises (the views' slowest part: :func:`~toyflow.preference.round.rehearse_round`), so that, answered as
-        they stand, the round and the views take those samplings instead of drawing B again. It gives way to the
-        next change of the ticks or the next action (between two optimiser steps or two sampler steps), except to an
-        answer as the ticks stand given while it samples the held-out noises: it waits for that round, then samples
-        on (until an undo or a reset), and the views take it. Nothing of the session changes."""
-        self._ticks_seen += 1
-        seen = self._ticks_seen
-        self._reading = None
-        if self.picker.answered or self.picker.busy or self.picker.proposal is None:
-            return
-
-        def stop() -> bool:
-            wait_for(self._no_round)  # a round that keeps this reading runs first, with the cores to itself
-            return self._ticks_seen != seen and self._kept is not rehearsal
-
-        rehearsal = self._reading = self.session.rehearsal(self.picker.answer, self.picker.proposal, stop)
-        if rehearsal is not None:
-            self.painter.submit(self._read_b_ahead, rehearsal)
-
-    def _read_b_ahead(self, rehearsal: Rehearsal) -> None:
-        if rehearsal.stop is not None and rehearsal.stop():
-            return
-        try:
-            rehearse_round(self.session, rehearsal, self.picker.fresh_n, self.held_out)
-        except SamplingStopped:  # given up: the ticks changed, or the person acted
-            pass
-        except Exception as e:  # the round does the same work itself, and shows its error; kept for whoever looks
-            self.read_ahead_error = f"{type(e).__name__}: {e}"
+        """The ticks changed: while the person may tick on, the worker makes B as the ticks as they stand would and
+        samples it from the round's noise (its tiles) and the held-out noises (the views' slowest part), so that,
+        answered as they stand, the round and the views take those samplings instead of drawing B again
+        (:class:`~toyflow.preference.read_ahead.ReadAhead`). Nothing of the session changes."""
+        open_ = not (self.picker.answered or self.picker.busy)
+        self.ahead.ticked(self.picker.answer, self.picker.proposal if open_ else None)
 
     def _unless_acted(self, part: Callable[[], object]) -> None:
         if not self._give_way.is_set():
@@ -161,7 +132,7 @@ class PreferenceApp:
 
     def propose(self, seed: int | None = None) -> Proposal:
         """Draw the picker's ``n`` proposals from model A (noise of ``seed``, else the session's stream), show them."""
-        self._ticks_seen += 1
+        self.ahead.moved_on()
         proposal = self.session.propose(self.picker.n, seed=seed)
         self.painter.new_proposals(proposal)
         self.picker.show_proposal(proposal)
@@ -173,28 +144,22 @@ class PreferenceApp:
         proposals are marked answered all the same, with the counts, and the error is shown: pressing Teach again
         would teach B the same answer twice."""
         self._give_way.set()
-        reading = self._reading  # read ahead for these ticks: kept once past the tiles (the round takes them)
-        if reading is not None and reading.answer == answer and reading.stage == "held-out clouds":
-            self._kept = reading
-        self._ticks_seen += 1  # anything else read ahead stops where it is (after this round, if it is sampling)
         answers = len(self.session.history)
-        self._no_round.clear()
         try:
-            result = play_round(
-                self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.stage
-            )
-            self.last_result = result
-            self._show_counts()
-            self.picker.show_round(result.record, result.b_same, result.b_fresh, result.timing)
-            self.painter.after_round(result.proposal, result.record.round, result.b_trace)
-            self._schedule_chart(result.record.round)
+            with self.ahead.answering(answer):  # B read ahead as these ticks stood: the round may take it
+                result = play_round(
+                    self.session, answer, self.picker.proposal, fresh_n=self.picker.fresh_n, progress=self.picker.stage
+                )
+                self.last_result = result
+                self._show_counts()
+                self.picker.show_round(result.record, result.b_same, result.b_fresh, result.timing)
+                self.painter.after_round(result.proposal, result.record.round, result.b_trace)
+                self._schedule_chart(result.record.round)
         except BaseException:
             if len(self.session.history) > answers:  # the session took the answer
                 self._show_counts()
                 self.picker.mark_answered()
             raise
-        finally:
-            self._no_round.set()
         return result.record
 
     def undo(self) -> RoundRecord:
@@ -234,8 +199,7 @@ class PreferenceApp:
         in the status line, nothing changed) if they are not done in the picker's time: what they measured must not
         land after ``action``."""
         self._give_way.set()
-        self._kept = None
-        self._ticks_seen += 1
+        self.ahead.give_up()
         if not self.picker.wait():
             raise TimeoutError(f"the views of the last round are still being drawn: press {action} again once they are")
 
