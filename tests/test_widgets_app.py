@@ -591,29 +591,29 @@ def test_ticks_changed_after_the_reading_ahead_have_b_read_again(monkeypatch, ti
     assert torch.equal(app.held_out.reading(b).clouds, app.held_out._read(b, None).clouds)
 
 
-def pause_the_reading_ahead(app: PreferenceApp, monkeypatch: pytest.MonkeyPatch) -> tuple[list, threading.Event]:
-    """Make the held-out noises' sampling of B read ahead wait, once begun, for the returned event: ``(the models the
-    held-out noises were sampled from, in order; the event)``."""
+def reading_ahead_paused(monkeypatch: pytest.MonkeyPatch) -> tuple[PreferenceApp, list, threading.Event]:
+    """An app whose B, read ahead for tile 1 ticked, has begun its sampling of the held-out noises and waits there
+    for the returned event: ``(the app, the models the held-out noises were sampled from in order, the event)``."""
+    app = make_app()
+    assert app.picker.wait()
     read, sampled, begun, go = app.held_out._read, [], threading.Event(), threading.Event()
 
     def paused(model, stop):
         sampled.append(model)
-        if model is not app.session.a and not begun.is_set():
+        if not begun.is_set():
             begun.set()
             assert go.wait(30)
         return read(model, stop)
 
     monkeypatch.setattr(app.held_out, "_read", paused)
-    return sampled, begun, go
+    app.picker.toggle(1)
+    assert begun.wait(30) and app.ahead.latest.stage == "held-out clouds"
+    return app, sampled, go
 
 
 def test_an_answer_as_the_ticks_stand_keeps_the_reading_ahead_of_the_held_out_clouds(monkeypatch, tilted_pool):
-    app = make_app()
+    app, sampled, go = reading_ahead_paused(monkeypatch)
     picker = app.picker
-    assert picker.wait()
-    sampled, begun, go = pause_the_reading_ahead(app, monkeypatch)
-    picker.toggle(1)
-    assert begun.wait(30) and app.ahead.latest.stage == "held-out clouds"
     picker.submit()  # while B read ahead is being sampled on the held-out noises: the round takes its tiles
     assert app.ahead.kept is app.ahead.latest
     picker.next()  # the person goes on: the reading kept samples on
@@ -627,12 +627,8 @@ def test_an_answer_as_the_ticks_stand_keeps_the_reading_ahead_of_the_held_out_cl
 
 
 def test_another_answer_gives_the_reading_ahead_up(monkeypatch, tilted_pool):
-    app = make_app()
+    app, sampled, go = reading_ahead_paused(monkeypatch)
     picker = app.picker
-    assert picker.wait()
-    sampled, begun, go = pause_the_reading_ahead(app, monkeypatch)
-    picker.toggle(1)
-    assert begun.wait(30)
     picker.toggle(2)  # ticks [1, 2]: another answer (its own reading queues behind the paused one)
     picker.submit()
     assert app.ahead.kept is None
