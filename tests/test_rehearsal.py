@@ -19,6 +19,7 @@ from toyflow.preference.rehearsal import same_weights as same_networks
 from toyflow.preference.round import play_round, rehearse_round
 from toyflow.preference.workbench import UpdateStopped
 from toyflow.solver import SamplingStopped
+from toyflow.worker import TorchWorker
 
 GATED, LABEL_FREE = TINY, replace(TINY, class_heads=False)
 CONFIGS = pytest.mark.parametrize("config", [GATED, LABEL_FREE], ids=["gated", "label-free"])
@@ -258,3 +259,26 @@ def test_read_ahead_keeps_a_reading_past_its_tiles_for_the_answer_it_reads(tilte
     assert not ahead.latest.stop(), "new proposals: a reading kept goes on"
     ahead.give_up()
     assert ahead.kept is None and ahead.latest.stop(), "an undo or a reset gives it up"
+
+
+@CONFIGS
+def test_b_read_ahead_on_the_worker_thread_is_what_the_round_draws_on_its_own(config, two_threads, tilted_pool):
+    # the round takes the worker's tiles for its own: they must be what sampling B on the round's thread gives
+    session = make_session(config)
+    proposal = session.propose(4)
+    worker = TorchWorker()
+    try:
+        rehearsal = session.rehearsal(Answer(ticks=[0, 3]), proposal)
+        b = worker.submit(rehearse_round, session, rehearsal, 3).result()
+    finally:
+        worker.shutdown()
+    ahead = session._ahead[2]
+    session._ahead = None  # the round samples B itself
+    result = play_round(session, Answer(ticks=[0, 3]), proposal, fresh_n=3)
+    assert same_networks(b, session.b), "the update on the worker made the round's B, bit for bit"
+    ahead_same = ahead.first(4)  # what the decision over time reads too: the gate, or the endpoints
+    for name in ("trajectory", "gate", "endpoints"):
+        mine, read = getattr(result.b_trace, name), getattr(ahead_same, name)
+        assert (mine is None and read is None) or torch.equal(mine, read), name
+    assert (result.b_trace.gate is None) == (config.class_heads is False)
+    assert torch.equal(result.b_fresh, ahead.trajectory[-1, 4:])
