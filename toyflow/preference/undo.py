@@ -82,6 +82,5 @@ def restore(bench: Workbench, snapshot: Snapshot) -> None:
     holding the same state, the same labelled proposals. (The session restores its own counters and the method's
     state.) The snapshot stays usable."""
     bench.b.load_state_dict(snapshot.b_state)
-    bench.opt = bench.new_optimizer()  # the same groups as when the snapshot was taken, then their state
-    bench.opt.load_state_dict(copied(snapshot.opt_state))
+    bench.load_optimizer(copied(snapshot.opt_state))  # the same groups as when the snapshot was taken
     bench.buffer = list(snapshot.buffer)

@@ -110,8 +110,7 @@ class Workbench:
         says so (:class:`UpdateStopped`)."""
         other = copy.copy(self)
         other.b = copy.deepcopy(self.b)
-        other.opt = other.new_optimizer()  # the same groups over the copy's parameters, then the same state
-        other.opt.load_state_dict(self.opt.state_dict())
+        other.load_optimizer(self.opt.state_dict())  # the same groups over the copy's parameters, the same state
         other.buffer = list(self.buffer)
         other._finetune_opt = None
         other.stop = stop
@@ -125,6 +124,12 @@ class Workbench:
         for p in self.b.parameters():
             p.requires_grad_(id(p) in trained)
         return Adam(groups)
+
+    def load_optimizer(self, state: dict) -> None:
+        """B's optimiser made afresh (:meth:`new_optimizer`) holding copies of ``state`` (an optimiser's
+        ``state_dict`` over the same groups: its settings, steps and moments)."""
+        self.opt = self.new_optimizer()
+        self.opt.load_state_dict(state)
 
     @property
     def noise_radius(self) -> float:
