@@ -336,7 +336,7 @@ class PreferenceSession:
         start = time.perf_counter()
         self.buffer.append(self._labelled(proposal, y))
         try:
-            stats = self.learner.update(self.bench, stream(self.seed, "update", number))
+            stats = self.learner.update(self.bench, self._update_stream(number))
         except BaseException:  # an error or an interrupt half-way: not a round, B as it was
             self._restore(snapshot)
             raise
@@ -375,7 +375,12 @@ class PreferenceSession:
         bench = self.bench.apart(stop)
         bench.buffer.append(self._labelled(proposal, y))
         number = self.rounds + 1
-        return Rehearsal(bench, self.learner.update, answer, proposal, number, stream(self.seed, "update", number))
+        return Rehearsal(bench, self.learner.update, answer, proposal, number, self._update_stream(number))
+
+    def _update_stream(self, number: int) -> torch.Generator:
+        """The random stream round ``number``'s update draws from, ``(seed, "update", number)``: the round's and its
+        rehearsal's alike, so that both make the same B."""
+        return stream(self.seed, "update", number)
 
     def _restore(self, snapshot: snapshots.Snapshot) -> None:
         """Everything back as it was when ``snapshot`` was taken (B bit for bit, the method's state, the counters)."""
