@@ -21,7 +21,7 @@ from ..worker import wait_for
 from .heldout import HeldOut
 from .labels import Answer
 from .records import Proposal
-from .rehearsal import Rehearsal
+from .rehearsal import Rehearsal, Stage
 from .round import FRESH_N, rehearse_round
 from .session import PreferenceSession
 
@@ -74,7 +74,7 @@ class ReadAhead:
         """Around the round that answers ``answer``: the reading of these very ticks is kept if it is past its tiles
         (the round takes them; its held-out sampling waits for the round, then samples on); any other gives way."""
         latest = self._latest
-        if latest is not None and latest.answer == answer and latest.stage == "held-out clouds":
+        if latest is not None and latest.answer == answer and latest.stage == Stage.HELD_OUT:
             self._kept = latest
         self._seen += 1
         self._no_round.clear()

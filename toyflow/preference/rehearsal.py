@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 
 import torch
 from torch import nn
@@ -24,14 +25,23 @@ from .records import Proposal, UpdateStats
 from .workbench import Workbench
 
 Update = Callable[[Workbench, torch.Generator], UpdateStats]
-STAGES = ("not begun", "update", "tiles", "held-out clouds", "done")  # a Rehearsal's stage, in order
+
+
+class Stage(str, Enum):
+    """How far a :class:`Rehearsal` got, in order (each equal to its words, for a caller on another thread)."""
+
+    NOT_BEGUN = "not begun"
+    UPDATE = "update"
+    TILES = "tiles"
+    HELD_OUT = "held-out clouds"
+    DONE = "done"
 
 
 @dataclass
 class Rehearsal:
     """An update of B to run apart: ``bench`` (a workbench made apart, with ``proposal`` labelled as ``answer``
     says, last), the method's ``update``, and the number of the round that will answer (``round``) and its stream
-    (``generator``). ``stage`` says how far whoever runs it got (:data:`STAGES`), for a caller on another thread."""
+    (``generator``). ``stage`` says how far whoever runs it got (:class:`Stage`), for a caller on another thread."""
 
     bench: Workbench
     update: Update
@@ -39,7 +49,7 @@ class Rehearsal:
     proposal: Proposal
     round: int
     generator: torch.Generator
-    stage: str = "not begun"
+    stage: Stage = Stage.NOT_BEGUN
 
     @property
     def stop(self) -> Callable[[], bool] | None:
@@ -51,7 +61,7 @@ class Rehearsal:
         ``None`` where the update came out non-finite (the round then keeps B as it was). Raises
         :class:`~toyflow.preference.workbench.UpdateStopped` when the workbench's ``stop()`` gives it up between
         two optimiser steps. Run it once."""
-        self.stage = "update"
+        self.stage = Stage.UPDATE
         self.update(self.bench, self.generator)
         b = self.bench.b
         if not all(torch.isfinite(p).all() for p in b.parameters()):

@@ -28,7 +28,7 @@ from ..validation import check_count, check_probability
 from .heldout import HeldOut
 from .labels import Answer, PreferenceInputError
 from .records import PROPOSALS, ChartPoint, Proposal, RoundRecord
-from .rehearsal import Rehearsal
+from .rehearsal import Rehearsal, Stage
 from .session import PreferenceSession
 
 FRESH_N = 6  # fresh samples of B shown after a round
@@ -123,12 +123,12 @@ def rehearse_round(
     b = rehearsal.run()
     if b is None:
         return None
-    rehearsal.stage = "tiles"
+    rehearsal.stage = Stage.TILES
     session.read_ahead(b, round_noise(session, rehearsal.proposal, fresh_n, rehearsal.round), rehearsal.stop)
     if held_out is not None:
-        rehearsal.stage = "held-out clouds"
+        rehearsal.stage = Stage.HELD_OUT
         held_out.read_ahead(b, rehearsal.stop)
-    rehearsal.stage = "done"
+    rehearsal.stage = Stage.DONE
     return b
 
 
