@@ -1,13 +1,17 @@
-"""The benchmarks' shared ``--checkpoint`` argument: a shipped model A's name or a path, refused in one line."""
+"""The benchmarks' shared helpers: the ``--checkpoint`` argument (a shipped model A's name or a path, refused in one
+line) and the line naming the machine a run measured."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
+import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 from toyflow.shipped import SHIPPED_MODELS, shipped_checkpoint
 
@@ -46,3 +50,12 @@ def test_a_missing_file_is_refused_in_one_line_naming_it(parser, tmp_path):
     message = str(err.value)
     assert "\n" not in message
     assert "nope.safetensors" in message and "model_a_label_free" in message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU the line names the GPU")
+def test_the_machine_line_gives_the_cpu_s_product_rate_now():
+    common = benchmarks_common()
+    rate = common.product_rate(repeats=3, products=5)
+    assert math.isfinite(rate) and 1 < rate < 100_000  # GFLOP/s: any CPU this runs on, none beyond it
+    line = common.machine()
+    assert re.search(r"float32 products at \d+ GFLOP/s\), \d+ threads$", line), line
