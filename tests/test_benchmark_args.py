@@ -56,6 +56,6 @@ def test_a_missing_file_is_refused_in_one_line_naming_it(parser, tmp_path):
 def test_the_machine_line_gives_the_cpu_s_product_rate_now():
     common = benchmarks_common()
     rate = common.product_rate(repeats=3, products=5)
-    assert math.isfinite(rate) and 1 < rate < 100_000  # GFLOP/s: any CPU this runs on, none beyond it
+    assert math.isfinite(rate) and 0 < rate < 100_000  # GFLOP/s: a rate, and none a CPU reaches
     line = common.machine()
     assert re.search(r"float32 products at \d+ GFLOP/s\), \d+ threads$", line), line
